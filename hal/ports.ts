@@ -1,0 +1,278 @@
+/**
+ * The ports: every capability the firmware needs from the platform, as
+ * structural interfaces. src/ and audio/ see only these types; adapters live
+ * in hal/ (device, over Moddable modules) and sim/ (host, over Node).
+ *
+ * Conventions for every port (after Tock's HALs):
+ * - Units are in the names or the doc: milliseconds, samples, bytes.
+ * - Buffers are LENT: a buffer passed into a port method belongs to the port
+ *   only for the duration of the call unless the doc says otherwise; a buffer a
+ *   port passes to a callback is valid only during that callback. Ports never
+ *   allocate per audio frame.
+ * - Errors: methods that can fail on a busy or full resource return a code
+ *   (`PortStatus`) instead of throwing; programming errors and malformed input
+ *   throw `PortError` with a `code`. Callbacks registered on a port are called
+ *   by the platform and MUST NOT throw (adapters catch and route to `onError`).
+ * - `close()` is safe to call twice.
+ */
+
+/** Status codes a port method may return (never thrown). */
+export type PortStatus =
+  | 'OK'
+  | 'BUSY' // the resource is in use (try again later)
+  | 'FULL' // no room: a queue or store is full
+  | 'EMPTY' // nothing available to read
+  | 'OFF'; // the resource is stopped or closed
+
+/** Error codes carried by PortError. */
+export type PortErrorCode =
+  | 'INVAL' // an argument is out of range or malformed
+  | 'SIZE' // a buffer or value has the wrong length
+  | 'NOSPACE' // persistent storage is full
+  | 'IO' // the hardware or OS reported a failure
+  | 'CLOSED' // used after close()
+  | 'NOSUPPORT'; // this platform lacks the capability
+
+/** A typed error thrown by ports. `code` is stable; `message` never holds secrets. */
+export class PortError extends Error {
+  readonly code: PortErrorCode;
+  constructor(code: PortErrorCode, message: string) {
+    super(message);
+    this.name = 'PortError';
+    this.code = code;
+  }
+}
+
+// ---------------------------------------------------------------- clock & timers
+
+/** A scheduled callback; cancel() is safe to call twice and after it fired. */
+export interface TimerHandle {
+  cancel(): void;
+}
+
+/**
+ * Time and timers. Device: Moddable `timer` + `Date.now()`; simulator: Node timers;
+ * tests: a manual clock (`advance(ms)`) so a minute of audio runs in milliseconds.
+ */
+export interface ClockPort {
+  /** Monotonic milliseconds since an arbitrary origin. */
+  now(): number;
+  /** Wall-clock milliseconds since the Unix epoch (may jump when SNTP sets it). */
+  wallNow(): number;
+  /** Calls cb once after `ms` milliseconds (>= 0). */
+  after(ms: number, cb: () => void): TimerHandle;
+  /** Calls cb every `ms` milliseconds (> 0) until cancelled. */
+  every(ms: number, cb: () => void): TimerHandle;
+}
+
+// ---------------------------------------------------------------- random
+
+/**
+ * Cryptographically secure randomness. Device: ESP32 hardware RNG (with radio
+ * on, or bootloader entropy); host: node:crypto. tweetnacl's PRNG is wired to it.
+ */
+export interface RandomPort {
+  /** Fills all of `into` with random bytes. Throws PortError('IO') if no entropy. */
+  fill(into: Uint8Array): void;
+}
+
+// ---------------------------------------------------------------- buttons & LED
+
+/** Which physical control. The ATOM Echo has one button; a second (heart) is a GPIO. */
+export type ButtonId = 'paw' | 'heart';
+
+/**
+ * A push button, debounced by the adapter. Device: `pins/digital/monitor`.
+ */
+export interface ButtonPort {
+  readonly id: ButtonId;
+  /** Current state: true while pressed. */
+  read(): boolean;
+  /** Registers the one edge callback (replaces any earlier). atMs is ClockPort.now(). Must not throw. */
+  onChange(cb: (pressed: boolean, atMs: number) => void): void;
+  close(): void;
+}
+
+/**
+ * The RGB LED in the heart. Device: `pins/pwm` per channel or an SK6812 driver.
+ * Patterns (blink, glow) are made by src/ with the ClockPort, not by the adapter.
+ */
+export interface LedPort {
+  /** Sets the colour; each channel 0..255 (clamped). */
+  set(r: number, g: number, b: number): void;
+  close(): void;
+}
+
+// ---------------------------------------------------------------- audio
+
+/** Audio format of the whole toy: 16 kHz, mono, signed 16-bit, 20 ms frames. */
+export const SAMPLE_RATE_HZ = 16000;
+export const FRAME_SAMPLES = 320;
+export const FRAME_MS = 20;
+
+/**
+ * The microphone. Device: Moddable `audioin` (PDM on the ATOM Echo).
+ * The mic keeps its own small DMA buffer; the record pipeline pulls from it.
+ */
+export interface MicPort {
+  /** Starts capture. Returns 'BUSY' while the speaker holds the shared I2S pins. */
+  start(): PortStatus;
+  stop(): void;
+  /** Whole frames ready to read now. */
+  available(): number;
+  /**
+   * Copies one frame of FRAME_SAMPLES samples into `into` (lent; length must be
+   * FRAME_SAMPLES, else PortError('SIZE')). Returns 'OK', or 'EMPTY' when no
+   * frame is ready, or 'OFF' when stopped.
+   */
+  read(into: Int16Array): PortStatus;
+  close(): void;
+}
+
+/**
+ * The speaker. Device: `pins/audioout` with RawSamples from a SharedArrayBuffer.
+ * The adapter copies the samples before returning (the buffer is lent).
+ */
+export interface SpeakerPort {
+  /** Starts output. Returns 'BUSY' while the mic holds the shared I2S pins. */
+  start(): PortStatus;
+  stop(): void;
+  /** How many frames write() would accept now. */
+  space(): number;
+  /** Queues one frame (FRAME_SAMPLES samples). Returns 'OK', 'FULL' or 'OFF'. */
+  write(frame: Int16Array): PortStatus;
+  /** Volume 0..1. */
+  setVolume(v: number): void;
+  close(): void;
+}
+
+/**
+ * Opus codec, 16 kHz mono, VOIP application, 16 kbps, 20 ms frames.
+ * Device: native libopus bound with native("xs_opus_*"); host: an npm codec.
+ * Errors are thrown as CodecError (audio/codec-port.ts) and never corrupt state.
+ */
+export interface CodecPort {
+  /**
+   * Encodes one frame of FRAME_SAMPLES samples (lent) into `out` (lent, >= 1275 bytes).
+   * Returns the packet length in bytes, 1..1275.
+   */
+  encode(pcm: Int16Array, out: Uint8Array): number;
+  /**
+   * Decodes one packet `packet[0..length)` (lent) into `out` (lent, FRAME_SAMPLES samples).
+   * Returns the number of samples written (FRAME_SAMPLES).
+   */
+  decode(packet: Uint8Array, length: number, out: Int16Array): number;
+  /** Resets codec state between messages. */
+  reset(): void;
+  close(): void;
+}
+
+// ---------------------------------------------------------------- storage
+
+/**
+ * Durable key-value storage. Device: LittleFS files (`file`) for messages and
+ * state; the factory identity is read from NVS (`preference`, namespace "pawpost")
+ * through a second, read-only instance. Simulator: files; tests: an in-memory
+ * fake that survives a simulated restart and can be made to fail.
+ *
+ * Invariants: keys are 1..15 characters of [A-Za-z0-9._-] (the NVS limit);
+ * values are at most MAX_VALUE_BYTES; write() of one key is atomic (after a power
+ * cut the key holds either the old or the new value, whole).
+ */
+export interface StoragePort {
+  /** Returns a copy of the value, or undefined when the key is absent. */
+  read(key: string): Uint8Array | undefined;
+  /** Replaces the value atomically. Throws PortError INVAL (bad key), SIZE (too large), NOSPACE, IO. */
+  write(key: string, value: Uint8Array): void;
+  /** Removes the key; removing an absent key is not an error. Throws PortError IO. */
+  remove(key: string): void;
+  /** Keys that start with prefix (all keys when omitted), in ascending order. */
+  keys(prefix?: string): string[];
+}
+export const STORAGE_MAX_KEY = 15;
+export const STORAGE_MAX_VALUE_BYTES = 4000;
+
+// ---------------------------------------------------------------- BLE peripheral
+
+/**
+ * A GATT peripheral, reduced to what the pairing service needs. Characteristics
+ * are named as in bleservices/*.json. Device: Moddable `bleserver` + `sm`
+ * (Just Works; the application authenticates itself, see docs/PROTOCOL.md).
+ */
+export interface BlePeripheralPort {
+  /** Starts advertising the pairing service under `name`. */
+  startAdvertising(name: string): void;
+  stopAdvertising(): void;
+  /** Sends a notification on characteristic `characteristic` to the connected central. Returns 'OFF' with no connection. */
+  notify(characteristic: string, value: Uint8Array): PortStatus;
+  /** Drops the current connection, if any. */
+  disconnect(): void;
+  /** One handler for all events; handlers must not throw. `value` is lent. */
+  onEvent(handler: (e: BleEvent) => void): void;
+  close(): void;
+}
+export type BleEvent =
+  | { kind: 'connect'; connection: number }
+  | { kind: 'disconnect'; connection: number }
+  | { kind: 'write'; connection: number; characteristic: string; value: Uint8Array }
+  | { kind: 'read'; connection: number; characteristic: string; reply: (value: Uint8Array) => void };
+
+// ---------------------------------------------------------------- network
+
+/**
+ * A byte-stream socket (TCP, TLS on the device). Device: Moddable socket /
+ * SecureSocket; simulator: node:net. One connection per instance.
+ */
+export interface SocketPort {
+  /** Starts connecting; events report the outcome. Returns 'BUSY' when already connected or connecting. */
+  connect(host: string, port: number): PortStatus;
+  /** Queues bytes (lent: copied before return). Returns 'OK', 'FULL' (back-pressure) or 'OFF'. */
+  write(bytes: Uint8Array): PortStatus;
+  /** Closes; a 'close' event follows unless already closed. Safe to call twice. */
+  close(): void;
+  /** One handler for all events; must not throw. `data` is lent. */
+  onEvent(handler: (e: SocketEvent) => void): void;
+}
+export type SocketEvent =
+  | { kind: 'connect' }
+  | { kind: 'data'; data: Uint8Array }
+  | { kind: 'writable' }
+  | { kind: 'close'; error?: string };
+
+// ---------------------------------------------------------------- crypto
+
+/**
+ * NaCl primitives (libsodium-compatible). Host and XS: tweetnacl; device:
+ * native libsodium behind the same interface. All keys and nonces are fixed
+ * size: keys 32 bytes, box/secretbox nonces 24 bytes. Returned buffers are new
+ * (owned by the caller). Wrong sizes throw PortError('SIZE').
+ */
+export interface CryptoPort {
+  /** X25519 key pair from a 32-byte secret. */
+  boxKeyPairFromSecret(secretKey: Uint8Array): { publicKey: Uint8Array; secretKey: Uint8Array };
+  /** X25519 + HSalsa20 precomputation (crypto_box_beforenm). Expensive: cache the result. */
+  boxBefore(theirPublic: Uint8Array, mySecret: Uint8Array): Uint8Array;
+  /** crypto_secretbox (XSalsa20-Poly1305): returns 16-byte tag + ciphertext. */
+  secretbox(message: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array;
+  /** crypto_secretbox_open: the plaintext, or null when authentication fails. */
+  secretboxOpen(box: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array | null;
+  /** Raw X25519 scalar multiplication (crypto_scalarmult). */
+  scalarMult(scalar: Uint8Array, point: Uint8Array): Uint8Array;
+  /** SHA-512 (crypto_hash). */
+  sha512(message: Uint8Array): Uint8Array;
+  /** Ed25519 detached signature check. */
+  signVerify(message: Uint8Array, signature: Uint8Array, publicKey: Uint8Array): boolean;
+}
+
+// ---------------------------------------------------------------- log
+
+/** Log levels, lowest first. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/**
+ * Structured log. Device: `trace`; simulator: stdout. Callers never pass secrets
+ * (keys, setup secret, passphrases, message plaintext) in `fields`.
+ */
+export interface LogPort {
+  log(level: LogLevel, event: string, fields?: Record<string, string | number | boolean>): void;
+}
