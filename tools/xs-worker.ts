@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { xsnap } from '@agoric/xsnap';
 
@@ -23,8 +24,9 @@ export async function bundleForXs(entry: string): Promise<{ code: string; bytes:
     platform: 'neutral',
     mainFields: ['module', 'main'],
     logLevel: 'silent',
-    // A portable module may import these only through ports; they must never reach a bundle.
-    external: [],
+    // tweetnacl probes require('crypto') for a PRNG; XS has none, so it gets an empty
+    // module and the PRNG comes from the RandomPort (src/nacl-crypto.ts).
+    alias: { crypto: fileURLToPath(new URL('./empty-module.js', import.meta.url)) },
   });
   const code = out.outputFiles[0]!.text;
   return { code, bytes: Buffer.byteLength(code) };

@@ -1,0 +1,58 @@
+/**
+ * CryptoPort on tweetnacl (host and XS). The device may bind native libsodium
+ * behind the same interface; both are libsodium-compatible byte for byte.
+ *
+ * tweetnacl's own PRNG looks for WebCrypto or node:crypto, which XS lacks:
+ * `wireNaclRandom` routes it to the RandomPort (hardware RNG on the device).
+ */
+import nacl from 'tweetnacl';
+import { PortError, type CryptoPort, type RandomPort } from '../hal/ports.js';
+
+function need(b: Uint8Array, n: number, what: string): void {
+  if (!(b instanceof Uint8Array) || b.length !== n) throw new PortError('SIZE', `${what} must be ${n} bytes`);
+}
+
+/** Makes nacl.randomBytes (used by tweetnacl internally) draw from `random`. */
+export function wireNaclRandom(random: RandomPort): void {
+  nacl.setPRNG((x: Uint8Array, n: number) => {
+    const v = x.subarray(0, n);
+    random.fill(v);
+  });
+}
+
+/** The CryptoPort implemented with tweetnacl. Stateless; safe to share. */
+export const naclCrypto: CryptoPort = {
+  boxKeyPairFromSecret(secretKey) {
+    need(secretKey, 32, 'secret key');
+    const kp = nacl.box.keyPair.fromSecretKey(secretKey);
+    return { publicKey: kp.publicKey, secretKey: kp.secretKey };
+  },
+  boxBefore(theirPublic, mySecret) {
+    need(theirPublic, 32, 'public key');
+    need(mySecret, 32, 'secret key');
+    return nacl.box.before(theirPublic, mySecret);
+  },
+  secretbox(message, nonce, key) {
+    need(nonce, 24, 'nonce');
+    need(key, 32, 'key');
+    return nacl.secretbox(message, nonce, key);
+  },
+  secretboxOpen(box, nonce, key) {
+    need(nonce, 24, 'nonce');
+    need(key, 32, 'key');
+    if (box.length < 16) return null;
+    return nacl.secretbox.open(box, nonce, key);
+  },
+  scalarMult(scalar, point) {
+    need(scalar, 32, 'scalar');
+    need(point, 32, 'point');
+    return nacl.scalarMult(scalar, point);
+  },
+  sha512(message) {
+    return nacl.hash(message);
+  },
+  signVerify(message, signature, publicKey) {
+    if (signature.length !== 64 || publicKey.length !== 32) return false;
+    return nacl.sign.detached.verify(message, signature, publicKey);
+  },
+};

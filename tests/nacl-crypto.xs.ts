@@ -1,0 +1,27 @@
+import { test } from './xs/harness.js';
+import { naclCrypto, wireNaclRandom } from '../src/nacl-crypto.js';
+import { FakeRandom } from './fakes/fake-random.js';
+import nacl from 'tweetnacl';
+
+test('secretbox round trip and tamper detection inside XS', (t) => {
+  const key = new Uint8Array(32).fill(7);
+  const nonce = new Uint8Array(24).fill(1);
+  const msg = new TextEncoder().encode('hello paw');
+  const box = naclCrypto.secretbox(msg, nonce, key);
+  t.is(box.length, msg.length + 16);
+  t.deepEqual(naclCrypto.secretboxOpen(box, nonce, key), msg);
+  box[3] ^= 1;
+  t.is(naclCrypto.secretboxOpen(box, nonce, key), null);
+});
+
+test('tweetnacl PRNG is wired to the RandomPort', (t) => {
+  const r = new FakeRandom(1);
+  wireNaclRandom(r);
+  const b = nacl.randomBytes(8);
+  t.is(b.length, 8);
+  t.true(r.calls > 0);
+});
+
+test('wrong sizes are typed errors', (t) => {
+  t.throws(() => naclCrypto.secretbox(new Uint8Array(1), new Uint8Array(23), new Uint8Array(32)), (e) => (e as { code?: string }).code === 'SIZE');
+});
