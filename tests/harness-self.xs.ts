@@ -5,7 +5,7 @@ test('runs inside XS, not Node', (t) => {
   const g = globalThis as Record<string, unknown>;
   t.is(typeof g.process, 'undefined');
   t.is(typeof g.issueCommand, 'function');
-});
+}, { xsOnly: true });
 
 test('assertions throw on mismatch', (t) => {
   const inner = (globalThis as Record<string, unknown>).__pawpostProbe as undefined;

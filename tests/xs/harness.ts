@@ -22,7 +22,7 @@ export interface XsAssert {
   log(...args: unknown[]): void;
 }
 
-type Case = { name: string; fn: (t: XsAssert) => void | Promise<void> };
+type Case = { name: string; fn: (t: XsAssert) => void | Promise<void>; xsOnly: boolean };
 const cases: Case[] = [];
 
 export class XsAssertionError extends Error {
@@ -62,7 +62,7 @@ function deepEq(a: unknown, b: unknown): boolean {
   return true;
 }
 
-function makeAssert(logs: string[], counter: { n: number }): XsAssert {
+export function makeAssert(logs: string[], counter: { n: number }): XsAssert {
   const fail = (m: string) => {
     throw new XsAssertionError(m);
   };
@@ -119,9 +119,18 @@ function makeAssert(logs: string[], counter: { n: number }): XsAssert {
   };
 }
 
-/** Registers a test case. fn may be async; the runner awaits it. */
-export function test(name: string, fn: (t: XsAssert) => void | Promise<void>): void {
-  cases.push({ name, fn });
+/**
+ * Registers a test case. fn may be async; the runner awaits it.
+ * Portable cases also run under Node (tests/portable-in-node.test.ts) unless
+ * `xsOnly` is set (a case about the XS engine itself).
+ */
+export function test(name: string, fn: (t: XsAssert) => void | Promise<void>, opts: { xsOnly?: boolean } = {}): void {
+  cases.push({ name, fn, xsOnly: opts.xsOnly ?? false });
+}
+
+/** The cases registered so far (for the Node runner of the portable tests). */
+export function registeredCases(): readonly Case[] {
+  return cases;
 }
 
 declare const issueCommand: ((msg: ArrayBuffer) => ArrayBuffer) | undefined;
