@@ -1,0 +1,73 @@
+/**
+ * FakeCodec: a portable CodecPort for tests and benches (no Opus). It costs a
+ * handful of operations per frame, so a pipeline run with it measures the JS
+ * core alone. Written by hand, with call counters and failure switches.
+ *
+ * Encoding: the packet carries the frame's first sample (big-endian i16) and an
+ * 8-bit sequence number, padded to a length that cycles through 20..60 bytes
+ * (about 16 kbps on average, and uneven so the packet ring wraps at odd offsets).
+ * Decoding fills the whole frame with the carried sample. So a source whose
+ * frames are constant (frame k filled with value k) comes out of
+ * encode → decode unchanged, and any lost, duplicated or reordered frame shows.
+ */
+import type { CodecPort } from '../hal/ports.js';
+import { checkPacket, checkPacketOut, checkPcmFrame, CodecError } from './codec-port.js';
+
+export class FakeCodec implements CodecPort {
+  /** Calls made (including ones that threw). */
+  encodeCalls = 0;
+  decodeCalls = 0;
+  resets = 0;
+  /** The next N encode / decode calls throw CodecError('ENCODE' / 'DECODE'). */
+  failNextEncodes = 0;
+  failNextDecodes = 0;
+  /** When set, decode throws CodecError('DECODE') for packets whose first byte is this value. */
+  corruptMarker: number | undefined;
+  private seq = 0;
+  private closed = false;
+
+  /** Encodes pcm (FRAME_SAMPLES, lent) into out (>= 1275 bytes, lent). Returns 20..60. */
+  encode(pcm: Int16Array, out: Uint8Array): number {
+    this.encodeCalls++;
+    if (this.closed) throw new CodecError('CLOSED', 'fake codec closed');
+    checkPcmFrame(pcm);
+    checkPacketOut(out);
+    if (this.failNextEncodes > 0) {
+      this.failNextEncodes--;
+      throw new CodecError('ENCODE', 'fake encode failure');
+    }
+    const length = 20 + (this.seq % 41);
+    const v = pcm[0]! & 0xffff;
+    out[0] = v >> 8;
+    out[1] = v & 0xff;
+    out[2] = this.seq & 0xff;
+    out.fill(0xa5, 3, length);
+    this.seq++;
+    return length;
+  }
+
+  /** Decodes packet[0..length) into out (FRAME_SAMPLES, lent). Returns FRAME_SAMPLES. */
+  decode(packet: Uint8Array, length: number, out: Int16Array): number {
+    this.decodeCalls++;
+    if (this.closed) throw new CodecError('CLOSED', 'fake codec closed');
+    checkPacket(packet, length);
+    checkPcmFrame(out, 'out');
+    if (this.failNextDecodes > 0) {
+      this.failNextDecodes--;
+      throw new CodecError('DECODE', 'fake decode failure');
+    }
+    if (length < 3 || packet[0] === this.corruptMarker) throw new CodecError('DECODE', 'fake decode: corrupt packet');
+    const v = (packet[0]! << 8) | packet[1]!;
+    out.fill(v >= 0x8000 ? v - 0x10000 : v);
+    return out.length;
+  }
+
+  reset(): void {
+    this.resets++;
+    this.seq = 0;
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * XS entry for the audio bench and the host-side steps test: registers commands
+ * that build and run the audio workloads of tests/audio-steady.ts inside XS.
+ * The host reads the compute steps of each call (tools/xs-worker.ts).
+ */
+import { FrameRing } from '../../audio/frame-ring.js';
+import { MAX_PACKET_BYTES } from '../../audio/codec-port.js';
+import { PacketRing } from '../../audio/packet-ring.js';
+import { FRAME_SAMPLES } from '../../hal/ports.js';
+import { onXsCommand } from '../../tests/xs/commands.js';
+import { FakesOnly, PlaybackOnly, RecordOnly, ringWork, SteadyLoop } from '../../tests/audio-steady.js';
+
+let loop: SteadyLoop | undefined;
+let rec: RecordOnly | undefined;
+let play: PlaybackOnly | undefined;
+let fakes: FakesOnly | undefined;
+const frameRing = new FrameRing(8);
+const packetRing = new PacketRing(4096);
+const src = new Int16Array(FRAME_SAMPLES);
+const dst = new Int16Array(FRAME_SAMPLES);
+const queue: Int16Array[] = [];
+const pqueue: Uint8Array[] = [];
+const psrc = new Uint8Array(MAX_PACKET_BYTES);
+
+const n = (arg: unknown) => Number(arg);
+
+onXsCommand('loop.setup', () => {
+  loop = new SteadyLoop();
+  return loop.ramBytes();
+});
+onXsCommand('loop.run', (arg) => {
+  loop!.run(n(arg));
+  return null;
+});
+onXsCommand('loop.report', () => loop!.report());
+
+onXsCommand('rec.setup', () => {
+  rec = new RecordOnly();
+  return null;
+});
+onXsCommand('rec.run', (arg) => {
+  rec!.run(n(arg));
+  return rec!.rec.framesEncoded;
+});
+onXsCommand('play.setup', () => {
+  play = new PlaybackOnly();
+  return null;
+});
+onXsCommand('play.run', (arg) => {
+  play!.run(n(arg));
+  return play!.play.framesPlayed;
+});
+onXsCommand('fakes.setup', () => {
+  fakes = new FakesOnly();
+  return null;
+});
+onXsCommand('fakes.run', (arg) => {
+  fakes!.run(n(arg));
+  return null;
+});
+
+onXsCommand('ring.lend', (arg) => ringWork.frameLend(frameRing, n(arg)));
+onXsCommand('ring.copy', (arg) => ringWork.frameCopy(frameRing, src, dst, n(arg)));
+onXsCommand('ring.naive', (arg) => ringWork.frameNaive(queue, src, n(arg)));
+onXsCommand('pring.ring', (arg) => ringWork.packetRing(packetRing, n(arg)));
+onXsCommand('pring.naive', (arg) => ringWork.packetNaive(pqueue, psrc, n(arg)));
+onXsCommand('noop', () => 0);

@@ -1,0 +1,4 @@
+import test from 'ava';
+import { playbackPipelineCases } from './playback-pipeline.cases.js';
+
+for (const c of playbackPipelineCases) test(c.name, (t) => c.fn(t));
