@@ -162,6 +162,19 @@ export class Roster {
     this.save(this.members.filter((m) => m.id !== id));
   }
 
+  /**
+   * Caches the X25519 shared key of member `id` (crypto_box_beforenm, 32 bytes)
+   * and persists it, so it is computed once (at pairing, or on first use by the
+   * envelope). Throws RosterError NOT_FOUND or INVALID, or the storage's PortError
+   * (the roster is then unchanged).
+   */
+  setSharedKey(id: string, sharedKey: Uint8Array): void {
+    const m = this.get(id);
+    if (!m) throw new RosterError('NOT_FOUND', 'no such member');
+    if (!(sharedKey instanceof Uint8Array) || sharedKey.length !== 32) throw new RosterError('INVALID', 'shared key must be 32 bytes');
+    this.save(this.members.map((x) => (x.id === id ? { ...x, sharedKey: sharedKey.slice() } : x)));
+  }
+
   /** Removes every member (factory reset). */
   wipe(): void {
     this.storage.remove(ROSTER_KEY);

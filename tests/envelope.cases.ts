@@ -1,0 +1,322 @@
+/**
+ * Envelope cases run in both tiers (tests/envelope.test.ts in Node with ava,
+ * tests/envelope.xs.ts inside XS). Portable.
+ */
+import {
+  EnvelopeOpener,
+  HEADER_BYTES,
+  MAX_CHUNK_BYTES,
+  MAX_PACKETS,
+  ReplayGuard,
+  RosterKeys,
+  SEND_COUNTER_KEY,
+  WRAP_BYTES,
+  chunkKey,
+  peekChunk,
+  replayKey,
+  toHex,
+} from '../src/envelope.js';
+import { Roster } from '../src/roster.js';
+import { PhoneEnvelope } from '../src/phone-envelope.js';
+import { STORAGE_MAX_VALUE_BYTES } from '../hal/ports.js';
+import { MemoryStorage } from './fakes/memory-storage.js';
+import { World, makePackets, openAll, sameBytes, samePackets, sealAll, throwsCode, type EnvelopeCase } from './envelope-world.js';
+
+const DAY = 24 * 3600 * 1000;
+
+export const envelopeCases: EnvelopeCase[] = [
+  {
+    name: 'toy → family: sealed once, every member opens exactly the packets, chunk by chunk',
+    fn: (t) => {
+      const w = new World(['mum', 'dad', 'gran']);
+      const packets = makePackets(50, 3); // 1 s of audio
+      const before = { ...w.crypto.calls };
+      const msg = w.toy.begin();
+      const chunks = sealAll(msg, packets);
+      t.is(chunks.length, 4, '50 packets at 15 per chunk');
+      // One secretbox per wrap and per chunk: the audio is sealed once, not per member.
+      t.is((w.crypto.calls.secretbox ?? 0) - (before.secretbox ?? 0), 3 + 4);
+      t.is(chunks[0]!.length, HEADER_BYTES + 1 + 3 * WRAP_BYTES + 16 + packets.slice(0, 15).reduce((n, p) => n + 2 + p.length, 0));
+      for (const phone of w.phones) {
+        const { packets: got, results } = openAll(phone.env.opener, chunks);
+        t.true(samePackets(got, packets), `${phone.id} gets the packets`);
+        t.deepEqual(results.map((r) => r.final), [false, false, false, true]);
+        t.is(results[0]!.info.counter, 1);
+        t.is(results[0]!.info.createdMs, Math.floor(w.clock.wallNow() / 1000) * 1000);
+        phone.env.opener.finish(results[0]!.info.messageKey);
+      }
+      t.is(w.crypto.calls.boxBefore ?? 0, before.boxBefore ?? 0, 'no X25519 per message');
+    },
+  },
+  {
+    name: 'family → toy: the toy opens a member message; chunks stream out before the paw is released',
+    fn: (t) => {
+      const w = new World(['mum', 'dad']);
+      const dad = w.phones[1]!;
+      const msg = dad.env.begin();
+      const packets = makePackets(40, 9);
+      let firstChunkAt = -1;
+      const chunks: Uint8Array[] = [];
+      packets.forEach((p, i) => {
+        const c = msg.addPacket(p);
+        if (c) {
+          chunks.push(c);
+          if (firstChunkAt < 0) firstChunkAt = i;
+        }
+      });
+      t.is(firstChunkAt, 15, 'the head leaves when the 16th packet (320 ms) arrives');
+      t.is(chunks.length, 2);
+      chunks.push(msg.finish());
+      const { packets: got, results } = openAll(w.toy.arrivals, chunks);
+      t.true(samePackets(got, packets));
+      t.true(sameBytes(results[0]!.info.sender, dad.publicKey), 'sender is dad');
+      t.true(sameBytes(peekChunk(chunks[1]!)!.sender, dad.publicKey));
+    },
+  },
+  {
+    name: 'a stranger, a reflected message and a forged sender field are rejected before any audio is decoded',
+    fn: (t) => {
+      const w = new World(['mum', 'dad']);
+      const strangerSecret = new Uint8Array(32).fill(99);
+      const stranger = new PhoneEnvelope({ crypto: w.crypto, random: w.random, storage: new MemoryStorage(), clock: w.clock, secretKey: strangerSecret, toyPublicKey: w.toyPublic });
+      const s = sealAll(stranger.begin(), makePackets(5, 1));
+      const opens = w.crypto.calls.secretboxOpen ?? 0;
+      throwsCode(t, () => w.toy.arrivals.push(s[0]!), 'UNKNOWN_SENDER');
+      t.is(w.crypto.calls.secretboxOpen ?? 0, opens, 'nothing decrypted for a stranger');
+      t.is(w.toy.counters.get('envelope.UNKNOWN_SENDER'), 1);
+      // The stranger writes mum's public key as sender: wraps do not open under mum's shared key.
+      const forged = s[0]!.slice();
+      forged.set(w.phones[0]!.publicKey, 20);
+      throwsCode(t, () => w.toy.arrivals.push(forged), 'NOT_RECIPIENT');
+      // The toy's own message reflected back to the toy; mum's message delivered to dad's phone.
+      const own = sealAll(w.toy.begin(), makePackets(3, 2));
+      throwsCode(t, () => w.toy.arrivals.push(own[0]!), 'UNKNOWN_SENDER');
+      const mums = sealAll(w.phones[0]!.env.begin(), makePackets(3, 4));
+      throwsCode(t, () => w.phones[1]!.env.opener.push(mums[0]!), 'UNKNOWN_SENDER');
+      throwsCode(t, () => w.toy.arrivals.push(s[1] ?? s[0]!.subarray(0, 60)), s[1] ? 'ORDER' : 'SHORT');
+    },
+  },
+  {
+    name: 'a phone not among the recipients cannot open a toy message (NOT_RECIPIENT)',
+    fn: (t) => {
+      const w = new World(['mum', 'dad']);
+      const chunks = sealAll(w.toy.begin(), makePackets(4, 5));
+      // A phone paired to the same toy after the message was sealed: its shared key is not in any wrap.
+      const late = new PhoneEnvelope({ crypto: w.crypto, random: w.random, storage: new MemoryStorage(), clock: w.clock, secretKey: new Uint8Array(32).fill(5), toyPublicKey: w.toyPublic });
+      throwsCode(t, () => late.opener.push(chunks[0]!), 'NOT_RECIPIENT');
+    },
+  },
+  {
+    name: 'replayed and older messages are rejected, also after a restart; playback re-opens without a counter check',
+    fn: (t) => {
+      const w = new World(['mum']);
+      const mum = w.phones[0]!;
+      const m1 = sealAll(mum.env.begin(), makePackets(20, 1));
+      const m2 = sealAll(mum.env.begin(), makePackets(20, 2));
+      openAll(w.toy.arrivals, m2);
+      t.true(w.toyStorage.read(replayKey(mum.publicKey)) !== undefined, 'replay record stored');
+      throwsCode(t, () => w.toy.arrivals.push(m1[0]!), 'REPLAY', 'older counter');
+      throwsCode(t, () => w.toy.arrivals.push(m2[0]!), 'DUPLICATE', 'same head again while open');
+      w.restartToy();
+      throwsCode(t, () => w.toy.arrivals.push(m2[0]!), 'REPLAY', 'replay after restart');
+      throwsCode(t, () => w.toy.arrivals.push(m2[1]!), 'ORDER', 'later chunk without its head');
+      // The stored, admitted message still plays.
+      const { packets } = openAll(w.toy.playback, m2);
+      t.true(samePackets(packets, makePackets(20, 2)));
+      // The phone's send counter survives its restart: the next message is newer.
+      w.restartPhone(0);
+      const m3 = sealAll(mum.env.begin(), makePackets(3, 3));
+      t.is(w.toy.arrivals.push(m3[0]!).info.counter, 3);
+      t.true(mum.storage.read(SEND_COUNTER_KEY) !== undefined);
+    },
+  },
+  {
+    name: 'messages expire after 7 days (default) and may not come from the future',
+    fn: (t) => {
+      const w = new World(['mum']);
+      const chunks = sealAll(w.phones[0]!.env.begin(), makePackets(5, 1));
+      w.clock.setWall(w.clock.wallNow() + 7 * DAY + 1000);
+      throwsCode(t, () => w.toy.playback.push(chunks[0]!), 'EXPIRED');
+      w.clock.setWall(w.clock.wallNow() - 7 * DAY - 1000 - 11 * 60 * 1000);
+      throwsCode(t, () => w.toy.playback.push(chunks[0]!), 'FUTURE');
+      w.clock.setWall(w.clock.wallNow() + 11 * 60 * 1000 + 6 * DAY);
+      t.is(w.toy.arrivals.push(chunks[0]!).packets.length, 5, 'inside the lifetime');
+      // An unset clock (no SNTP yet) skips time checks and counts it.
+      const w2 = new World(['mum']);
+      const c2 = sealAll(w2.phones[0]!.env.begin(), makePackets(2, 1));
+      w2.clock.setWall(0);
+      t.is(w2.toy.arrivals.push(c2[0]!).packets.length, 2);
+      t.is(w2.toy.counters.get('envelope.clock_unset'), 1);
+    },
+  },
+  {
+    name: 'truncation, reordering, duplication, relabelling, splicing and flag flips are detected',
+    fn: (t) => {
+      const w = new World(['mum']);
+      const mum = w.phones[0]!;
+      const a = sealAll(mum.env.begin(), makePackets(60, 1)); // 4 chunks
+      const b = sealAll(mum.env.begin(), makePackets(60, 2));
+      t.is(a.length, 4);
+      const o = w.toy.arrivals;
+      o.push(a[0]!);
+      throwsCode(t, () => o.push(a[2]!), 'ORDER', 'gap');
+      o.push(a[1]!);
+      throwsCode(t, () => o.push(a[1]!), 'DUPLICATE');
+      const relabel = a[3]!.slice();
+      relabel[19] = 2;
+      relabel[1] = 0;
+      throwsCode(t, () => o.push(relabel), 'AUTH', 'final chunk relabelled as chunk 2');
+      const flip = a[2]!.slice();
+      flip[1] = 1;
+      throwsCode(t, () => o.push(flip), 'AUTH', 'final flag set on chunk 2');
+      const splice = new Uint8Array(HEADER_BYTES + b[2]!.length - HEADER_BYTES);
+      splice.set(a[2]!.subarray(0, HEADER_BYTES));
+      splice.set(b[2]!.subarray(HEADER_BYTES), HEADER_BYTES);
+      throwsCode(t, () => o.push(splice), 'AUTH', 'body from another message');
+      const sender = a[2]!.slice();
+      sender[25]! ^= 1;
+      throwsCode(t, () => o.push(sender), 'AUTH', 'sender field changed on a later chunk');
+      o.push(a[2]!);
+      const key = peekChunk(a[0]!)!.messageKey;
+      t.deepEqual(o.incomplete(), [key]);
+      throwsCode(t, () => o.finish(key), 'TRUNCATED');
+      t.deepEqual(o.incomplete(), []);
+      // A complete message finishes cleanly; a chunk after the final one is rejected.
+      openAll(o, b);
+      throwsCode(t, () => o.push(b[3]!), 'DUPLICATE');
+      o.finish(peekChunk(b[0]!)!.messageKey);
+    },
+  },
+  {
+    name: 'limits: 60 s, packet sizes, empty messages, chunk sizes, versions and short input are typed errors',
+    fn: (t) => {
+      const w = new World(['mum', 'dad', 'a', 'b', 'c', 'd', 'e', 'f']);
+      t.is(w.roster.size, 8);
+      // The largest chunks: 8 wraps and 1275-byte packets stay well under the 4000-byte storage value.
+      const big = w.toy.begin();
+      const maxPackets = makePackets(4, 1, 1275, 1275);
+      const bigChunks = sealAll(big, maxPackets);
+      t.is(bigChunks.length, 4, 'one 1275-byte packet per 2048-byte chunk');
+      t.true(bigChunks.every((c) => c.length <= MAX_CHUNK_BYTES && c.length < STORAGE_MAX_VALUE_BYTES));
+      t.is(MAX_CHUNK_BYTES, 2565);
+      // 60 s: 3000 packets accepted, the 3001st is TOO_LONG, and the message still finishes.
+      const msg = w.phones[0]!.env.begin();
+      const p = new Uint8Array(3).fill(1);
+      const chunks: Uint8Array[] = [];
+      for (let i = 0; i < MAX_PACKETS; i++) {
+        const c = msg.addPacket(p);
+        if (c) chunks.push(c);
+      }
+      throwsCode(t, () => msg.addPacket(p), 'TOO_LONG');
+      t.is(msg.durationMs, 60_000);
+      chunks.push(msg.finish());
+      const { packets } = openAll(w.toy.arrivals, chunks);
+      t.is(packets.length, MAX_PACKETS);
+      throwsCode(t, () => msg.addPacket(p), 'STATE');
+      const m2 = w.phones[0]!.env.begin();
+      throwsCode(t, () => m2.addPacket(new Uint8Array(0)), 'TOO_LARGE');
+      throwsCode(t, () => m2.addPacket(new Uint8Array(1276)), 'TOO_LARGE');
+      throwsCode(t, () => m2.finish(), 'EMPTY');
+      // Opener-side bounds.
+      const good = sealAll(w.phones[1]!.env.begin(), makePackets(3, 1));
+      throwsCode(t, () => w.toy.arrivals.push(new Uint8Array(0)), 'SHORT');
+      throwsCode(t, () => w.toy.arrivals.push(good[0]!.subarray(0, HEADER_BYTES - 1)), 'SHORT');
+      const v2 = good[0]!.slice();
+      v2[0] = 2;
+      throwsCode(t, () => w.toy.arrivals.push(v2), 'VERSION');
+      throwsCode(t, () => w.toy.arrivals.push(new Uint8Array(MAX_CHUNK_BYTES + 1).fill(1)), 'TOO_LARGE');
+      const flags = good[0]!.slice();
+      flags[1] = 0x81;
+      throwsCode(t, () => w.toy.arrivals.push(flags), 'MALFORMED');
+      const count = good[0]!.slice();
+      count[HEADER_BYTES] = 9;
+      throwsCode(t, () => w.toy.arrivals.push(count), 'MALFORMED');
+      t.is(w.toy.arrivals.push(good[0]!).packets.length, 3, 'the untouched head still opens');
+    },
+  },
+  {
+    name: 'chunkKey and peekChunk read the clear header without opening; malformed input gives undefined',
+    fn: (t) => {
+      const w = new World(['mum']);
+      const chunks = sealAll(w.toy.begin(), makePackets(31, 1)); // 3 chunks
+      const id = toHex(peekChunk(chunks[0]!)!.messageId);
+      t.deepEqual(chunks.map((c) => chunkKey(c)), [`${id}.0000`, `${id}.0001`, `${id}.0002`]);
+      const h = peekChunk(chunks[2]!)!;
+      t.is(h.index, 2);
+      t.true(h.final);
+      t.is(h.recipients, 0);
+      t.true(sameBytes(h.sender, w.toyPublic));
+      t.is(peekChunk(chunks[0]!)!.recipients, 1);
+      t.is(chunkKey(new Uint8Array(10)), undefined);
+      t.is(chunkKey(chunks[1]!.subarray(0, 40)), undefined);
+      t.is(peekChunk(new Uint8Array(5000)), undefined);
+    },
+  },
+  {
+    name: 'storage failures: no counter is consumed by a failed begin; a failed replay write returns no audio',
+    fn: (t) => {
+      const w = new World(['mum']);
+      const mum = w.phones[0]!;
+      mum.storage.failAfter = 0;
+      throwsCode(t, () => mum.env.begin(), 'STORAGE');
+      mum.storage.failAfter = -1;
+      const chunks = sealAll(mum.env.begin(), makePackets(3, 1));
+      w.toyStorage.failAfter = 0;
+      throwsCode(t, () => w.toy.arrivals.push(chunks[0]!), 'STORAGE');
+      w.toyStorage.failAfter = -1;
+      const r = w.toy.arrivals.push(chunks[0]!);
+      t.is(r.info.counter, 1, 'the first message, counter 1');
+      t.is(w.toy.counters.get('envelope.STORAGE'), 1);
+    },
+  },
+  {
+    name: 'shared keys are computed once per member and cached in the roster; wipe keeps the send counter',
+    fn: (t) => {
+      const storage = new MemoryStorage();
+      const w = new World(['mum']);
+      const roster = new Roster(storage);
+      roster.add({ id: 'mum', name: 'Mum', publicKey: w.phones[0]!.publicKey }); // no cached key
+      const keys = new RosterKeys(roster, w.crypto, w.toySecret);
+      const before = w.crypto.calls.boxBefore ?? 0;
+      const k1 = keys.recipients()[0]!;
+      const k2 = keys.sharedKeyFor(w.phones[0]!.publicKey)!;
+      t.true(sameBytes(k1, k2));
+      const phoneSide = new PhoneEnvelope({ crypto: w.crypto, random: w.random, storage: new MemoryStorage(), clock: w.clock, secretKey: w.phones[0]!.secretKey, toyPublicKey: w.toyPublic });
+      t.true(sameBytes(k1, phoneSide.sharedKey), 'both sides derive the same key');
+      t.is((w.crypto.calls.boxBefore ?? 0) - before, 2, 'one X25519 on each side');
+      t.is(keys.counters.get('envelope.shared_key_computed'), 1);
+      t.true(new Roster(storage).get('mum')!.sharedKey !== undefined, 'persisted');
+      t.is(keys.sharedKeyFor(new Uint8Array(32)), undefined);
+      // Replay records: keys fit the storage rules; wipe removes receive records, keeps rp.tx.
+      const g = new ReplayGuard(storage);
+      g.commit(w.phones[0]!.publicKey, 5);
+      storage.write(SEND_COUNTER_KEY, Uint8Array.of(1, 0, 0, 0, 9));
+      const k = replayKey(w.phones[0]!.publicKey);
+      t.is(k.length, 15);
+      t.true(/^rp\.[0-9a-f]{12}$/.test(k));
+      t.is(g.last(w.phones[0]!.publicKey), 5);
+      g.wipe();
+      t.is(g.last(w.phones[0]!.publicKey), 0);
+      t.deepEqual(storage.keys('rp.'), [SEND_COUNTER_KEY]);
+      // A corrupt record rejects everything from that sender.
+      storage.write(k, Uint8Array.of(7));
+      throwsCode(t, () => g.check(w.phones[0]!.publicKey, 100), 'REPLAY');
+    },
+  },
+  {
+    name: 'too many open messages answer BUSY; complete ones are evicted first',
+    fn: (t) => {
+      const w = new World(['mum']);
+      const o = new EnvelopeOpener({ crypto: w.crypto, keys: w.toy.keys, clock: w.clock, maxOpen: 2 });
+      const msgs = [1, 2, 3].map((s) => sealAll(w.phones[0]!.env.begin(), makePackets(20, s)));
+      o.push(msgs[0]![0]!);
+      o.push(msgs[1]![0]!);
+      throwsCode(t, () => o.push(msgs[2]![0]!), 'BUSY');
+      o.push(msgs[0]![1]!); // completes message 0
+      t.is(o.push(msgs[2]![0]!).index, 0, 'evicts the complete message');
+      o.close();
+      o.close();
+      throwsCode(t, () => o.push(msgs[2]![1]!), 'STATE');
+    },
+  },
+];

@@ -1,0 +1,6 @@
+import { test } from './xs/harness.js';
+import { envelopeCases } from './envelope.cases.js';
+import { envelopeVectorCases } from './envelope-vectors.cases.js';
+
+for (const c of envelopeCases) test(c.name, (t) => c.fn(t));
+for (const c of envelopeVectorCases) test(c.name, (t) => c.fn(t));
