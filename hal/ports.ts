@@ -150,6 +150,8 @@ export interface SpeakerPort {
  * Opus codec, 16 kHz mono, VOIP application, 16 kbps, 20 ms frames.
  * Device: native libopus bound with native("xs_opus_*"); host: an npm codec.
  * Errors are thrown as CodecError (audio/codec-port.ts) and never corrupt state.
+ * The pipelines lend a PCM ring slot and the packet ring's scratch buffers
+ * (audio/record-pipeline.ts, audio/playback-pipeline.ts): never keep them.
  */
 export interface CodecPort {
   /**
@@ -196,17 +198,27 @@ export const STORAGE_MAX_VALUE_BYTES = 4000;
 
 /**
  * A GATT peripheral, reduced to what the pairing service needs. Characteristics
- * are named as in bleservices/*.json. Device: Moddable `bleserver` + `sm`
- * (Just Works; the application authenticates itself, see docs/PROTOCOL.md).
+ * are named as in bleservices/*.json (`info`, `pair`, `session`). Device:
+ * Moddable `bleserver` + `sm` (hal/moddable-ble.ts; Just Works, no bonding: the
+ * application authenticates itself, see docs/PROTOCOL.md "## Pairing");
+ * simulator and tests: sim/ble-sim.ts (an in-process fake radio).
+ *
+ * Connections: the device allows one central at a time; a port may still report
+ * a second 'connect' (the simulator can), and the pairing service drops it.
+ * Events are delivered on the JS thread; a handler may take seconds (X25519 on
+ * the ESP32) without harming the link (the stack runs in its own task).
+ * Writes arrive whole (the stack reassembles long writes up to the
+ * characteristic's maxBytes); reads are answered synchronously through `reply`.
  */
 export interface BlePeripheralPort {
-  /** Starts advertising the pairing service under `name`. */
+  /** Starts (or keeps) advertising the pairing service under `name` (connectable). Idempotent. */
   startAdvertising(name: string): void;
+  /** Stops advertising; idempotent. Existing connections stay. */
   stopAdvertising(): void;
-  /** Sends a notification on characteristic `characteristic` to the connected central. Returns 'OFF' with no connection. */
+  /** Sends a notification on characteristic `characteristic` (lent value) to the connected central. Returns 'OFF' with no connection or notifications not enabled. */
   notify(characteristic: string, value: Uint8Array): PortStatus;
-  /** Drops the current connection, if any. */
-  disconnect(): void;
+  /** Drops connection `connection` (default: the current one), if any. A 'disconnect' event follows, possibly synchronously. */
+  disconnect(connection?: number): void;
   /** One handler for all events; handlers must not throw. `value` is lent. */
   onEvent(handler: (e: BleEvent) => void): void;
   close(): void;
@@ -221,7 +233,9 @@ export type BleEvent =
 
 /**
  * A byte-stream socket (TCP, TLS on the device). Device: Moddable socket /
- * SecureSocket; simulator: node:net. One connection per instance.
+ * SecureSocket (hal/moddable-socket.ts); simulator: node:net (sim/node-socket.ts).
+ * One connection at a time per instance; after its 'close' event, connect() may be
+ * called again (the MQTT session reuses one instance across reconnects).
  */
 export interface SocketPort {
   /** Starts connecting; events report the outcome. Returns 'BUSY' when already connected or connecting. */

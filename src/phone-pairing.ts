@@ -1,0 +1,259 @@
+/**
+ * The phone's side of pairing (docs/PROTOCOL.md "## Pairing"): used by the
+ * parent app, the simulator and the tests. Portable (no Node, no Moddable).
+ *
+ * Two layers:
+ * - PhonePairing: the pure protocol state machine (no I/O): start() → M1,
+ *   handleM2(M2) → M3, handleM4(M4), then seal(request) / open(response frame).
+ *   Each step may be called once, in order; anything else is a PairingError.
+ * - pairWithToy(transport, ...): the whole exchange over a PhoneTransport (a BLE
+ *   central: Web Bluetooth, a native app bridge, or sim/ble-sim.ts).
+ *
+ * The phone checks that the toy knows the setup secret (mutual): a toy that
+ * does not (or a phone that scanned a wrong code) fails with PairingError
+ * 'TOY_AUTH' before the phone reveals anything, and the phone sends nothing more.
+ *
+ * Errors: PairingError (MALFORMED, OUT_OF_ORDER, TOY_AUTH, AUTH, REFUSED, TIMEOUT,
+ * CLOSED) and SetupCodeError from the setup code. Messages never contain keys.
+ */
+import type { CryptoPort, RandomPort } from '../hal/ports.js';
+import {
+  CHR_INFO,
+  CHR_PAIR,
+  CHR_SESSION,
+  DIR_P2T,
+  DIR_T2P,
+  MSG_ERROR,
+  MSG_M1,
+  MSG_M2,
+  MSG_M3,
+  MSG_M4,
+  PROTOCOL_VERSION,
+  PairingError,
+  concat,
+  ctEqual,
+  decodeDeviceInfo,
+  decodeResponse,
+  decodeWireError,
+  deriveKeys,
+  encodeRequest,
+  nonceFor,
+  openFrame,
+  phoneTag,
+  sealFrame,
+  toyTag,
+  transcript1,
+  transcriptNext,
+  wipe,
+  type DeviceInfo,
+  type SessionKeys,
+  type SessionRequest,
+  type SessionResponse,
+} from './pairing-protocol.js';
+import type { NetworkSettings } from './network-settings.js';
+import { parseSetupCode, toyIdBytes, type SetupCode } from './setup-code.js';
+
+/** The phone's long-term X25519 key pair (its family-member key). Secret key: secret. */
+export interface PhoneKeys {
+  publicKey: Uint8Array;
+  secretKey: Uint8Array;
+}
+
+export interface PhonePairingOptions {
+  crypto: CryptoPort;
+  random: RandomPort;
+  /** The label's QR payload, as text or parsed. */
+  setupCode: string | SetupCode;
+  member: PhoneKeys;
+}
+
+type Step = 'new' | 'sent-m1' | 'sent-m3' | 'session' | 'closed';
+
+/** Throws PairingError('REFUSED') when `msg` is a toy error notification. */
+function checkToyError(msg: Uint8Array): void {
+  if (msg.length > 0 && msg[0] === MSG_ERROR) {
+    const code = decodeWireError(msg) ?? 'MALFORMED';
+    const e = new PairingError('REFUSED', `toy refused: ${code}`);
+    (e as PairingError & { toyCode?: string }).toyCode = code;
+    throw e;
+  }
+}
+
+export class PhonePairing {
+  private step: Step = 'new';
+  private readonly setup: SetupCode;
+  private readonly toyIdRaw: Uint8Array;
+  private eSecret: Uint8Array | undefined;
+  private ePhone: Uint8Array | undefined;
+  private keys: SessionKeys | undefined;
+  private th2: Uint8Array | undefined;
+  private tx = 0;
+  private rx = 0;
+  /** The toy's static X25519 public key (after handleM2). */
+  toyPublicKey: Uint8Array | undefined;
+  /** crypto_box_beforenm(toy public, phone secret): the key the envelope uses (after handleM2). Secret. */
+  sharedKey: Uint8Array | undefined;
+  /** Members the toy had when it accepted us (after handleM4). */
+  membersAtStart: number | undefined;
+
+  constructor(private readonly o: PhonePairingOptions) {
+    this.setup = typeof o.setupCode === 'string' ? parseSetupCode(o.setupCode) : o.setupCode;
+    this.toyIdRaw = toyIdBytes(this.setup.toyId);
+    if (o.member.publicKey.length !== 32 || o.member.secretKey.length !== 32) throw new PairingError('MALFORMED', 'member keys must be 32 bytes');
+  }
+
+  /** The toy id from the setup code (32 lowercase hex). */
+  get toyId(): string {
+    return this.setup.toyId;
+  }
+
+  /** M1 = 0x01, version, ephemeral public key (32). */
+  start(): Uint8Array {
+    this.expect('new');
+    this.eSecret = new Uint8Array(32);
+    this.o.random.fill(this.eSecret);
+    this.ePhone = this.o.crypto.boxKeyPairFromSecret(this.eSecret).publicKey;
+    this.step = 'sent-m1';
+    return concat(Uint8Array.of(MSG_M1, PROTOCOL_VERSION), this.ePhone);
+  }
+
+  /** Checks M2 (the toy's proof of the secret) and returns M3. Throws PairingError TOY_AUTH, MALFORMED, REFUSED, BAD_POINT. */
+  handleM2(m2: Uint8Array): Uint8Array {
+    this.expect('sent-m1');
+    const { crypto } = this.o;
+    try {
+      checkToyError(m2);
+      if (m2.length !== 1 + 32 + 16 + 64 || m2[0] !== MSG_M2) throw new PairingError('MALFORMED', 'M2: bad shape');
+      const eToy = m2.slice(1, 33);
+      const dh = crypto.scalarMult(this.eSecret!, eToy);
+      wipe(this.eSecret);
+      const th1 = transcript1(crypto, this.toyIdRaw, this.ePhone!, eToy);
+      const keys = deriveKeys(crypto, this.setup.setupSecret, dh, th1);
+      wipe(dh);
+      this.keys = keys;
+      const pt = crypto.secretboxOpen(m2.subarray(33), nonceFor(DIR_T2P, 0), keys.t2p);
+      if (!pt) throw new PairingError('TOY_AUTH', 'the toy did not prove the setup secret (wrong code, or not this toy)');
+      const toyPublic = pt.slice(0, 32);
+      if (!ctEqual(pt.subarray(32, 64), toyTag(crypto, keys, th1, toyPublic)))
+        throw new PairingError('TOY_AUTH', 'the toy did not prove the setup secret (wrong code, or not this toy)');
+      this.toyPublicKey = toyPublic;
+      this.sharedKey = crypto.boxBefore(toyPublic, this.o.member.secretKey);
+      this.th2 = transcriptNext(crypto, th1, m2);
+      const tag = phoneTag(crypto, keys, this.th2, this.o.member.publicKey, this.sharedKey);
+      const box = crypto.secretbox(concat(this.o.member.publicKey, tag), nonceFor(DIR_P2T, 0), keys.p2t);
+      this.step = 'sent-m3';
+      return concat(Uint8Array.of(MSG_M3), box);
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+  }
+
+  /** Checks M4 (the toy accepted us). Returns the toy id it sealed (must match the label) and its member count. */
+  handleM4(m4: Uint8Array): { toyId: string; members: number } {
+    this.expect('sent-m3');
+    try {
+      checkToyError(m4);
+      if (m4.length !== 1 + 16 + 17 || m4[0] !== MSG_M4) throw new PairingError('MALFORMED', 'M4: bad shape');
+      const pt = this.o.crypto.secretboxOpen(m4.subarray(1), nonceFor(DIR_T2P, 1), this.keys!.t2p);
+      if (!pt || pt.length !== 17) throw new PairingError('AUTH', 'M4: authentication failed');
+      if (!ctEqual(pt.subarray(0, 16), this.toyIdRaw)) throw new PairingError('TOY_AUTH', 'M4: toy id differs from the label');
+      this.membersAtStart = pt[16]!;
+      this.step = 'session';
+      this.tx = 1;
+      this.rx = 2;
+      return { toyId: this.setup.toyId, members: pt[16]! };
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+  }
+
+  /** Seals one request as the next numbered session frame. */
+  seal(req: SessionRequest): Uint8Array {
+    this.expect('session');
+    return sealFrame(this.o.crypto, this.keys!.p2t, DIR_P2T, this.tx++, encodeRequest(req));
+  }
+
+  /** Opens the next numbered response frame. Throws PairingError MALFORMED, OUT_OF_ORDER, AUTH. */
+  open(frame: Uint8Array): SessionResponse {
+    this.expect('session');
+    const pt = openFrame(this.o.crypto, this.keys!.t2p, DIR_T2P, this.rx, frame);
+    this.rx++;
+    return decodeResponse(pt);
+  }
+
+  /** Wipes every secret this object holds (not the member keys, which the caller owns). Safe to call twice. */
+  close(): void {
+    wipe(this.eSecret);
+    if (this.keys) for (const k of [this.keys.t2p, this.keys.p2t, this.keys.confirmToy, this.keys.confirmPhone]) wipe(k);
+    this.keys = undefined;
+    this.step = 'closed';
+  }
+
+  private expect(s: Step): void {
+    if (this.step === 'closed') throw new PairingError('CLOSED', 'pairing object closed');
+    if (this.step !== s) throw new PairingError('OUT_OF_ORDER', `expected step ${s}, at ${this.step}`);
+  }
+}
+
+// ---------------------------------------------------------------- over a transport
+
+/** A BLE central connected to the toy. Notifications are queued per characteristic. */
+export interface PhoneTransport {
+  /** Writes with response (the stack does long writes). */
+  write(characteristic: string, value: Uint8Array): Promise<void>;
+  read(characteristic: string): Promise<Uint8Array>;
+  /** The next notification on `characteristic`; rejects with PairingError('TIMEOUT') when none comes in time. */
+  nextNotification(characteristic: string): Promise<Uint8Array>;
+}
+
+export interface PairWithToyOptions extends PhonePairingOptions {
+  /** Roster id for this phone, 1..16 of [A-Za-z0-9_-]. */
+  memberId: string;
+  /** Display name, 1..32 bytes. */
+  name: string;
+  /** Network settings to send after registering (optional). */
+  network?: NetworkSettings;
+  /** Members to remove (this phone must be a member: it is, once registered). */
+  remove?: string[];
+}
+
+export interface PairWithToyResult {
+  info: DeviceInfo;
+  toyId: string;
+  toyPublicKey: Uint8Array;
+  /** crypto_box_beforenm(toy, phone): secret, owned by the caller. */
+  sharedKey: Uint8Array;
+  members: number;
+}
+
+async function request(t: PhoneTransport, p: PhonePairing, req: SessionRequest): Promise<SessionResponse> {
+  await t.write(CHR_SESSION, p.seal(req));
+  const r = p.open(await t.nextNotification(CHR_SESSION));
+  if (r.status !== 'OK') throw new PairingError('REFUSED', `toy answered ${r.status} to ${req.op}`);
+  return r;
+}
+
+/**
+ * The whole pairing: read info, handshake, REGISTER, [NETWORK], [REMOVE...], DONE.
+ * Throws PairingError (TOY_AUTH for a wrong code or an impostor toy, REFUSED when the
+ * toy refuses: LOCKED, BUSY, DUPLICATE, FULL, ...).
+ */
+export async function pairWithToy(t: PhoneTransport, o: PairWithToyOptions): Promise<PairWithToyResult> {
+  const info = decodeDeviceInfo(await t.read(CHR_INFO));
+  const p = new PhonePairing(o);
+  try {
+    await t.write(CHR_PAIR, p.start());
+    const m3 = p.handleM2(await t.nextNotification(CHR_PAIR));
+    await t.write(CHR_PAIR, m3);
+    p.handleM4(await t.nextNotification(CHR_PAIR));
+    const reg = await request(t, p, { op: 'register', id: o.memberId, name: o.name });
+    if (o.network) await request(t, p, { op: 'network', settings: o.network });
+    for (const id of o.remove ?? []) await request(t, p, { op: 'remove', id });
+    await request(t, p, { op: 'done' });
+    return { info, toyId: p.toyId, toyPublicKey: p.toyPublicKey!, sharedKey: p.sharedKey!.slice(), members: reg.members ?? 0 };
+  } finally {
+    p.close();
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * Network settings, factory reset and the persisted lockout: cases shared by the
+ * ava tier (tests/pairing-storage.test.ts) and the XS tier (tests/pairing.xs.ts). Portable.
+ */
+import { PortError } from '../hal/ports.js';
+import { factoryReset, FactoryResetError, KEPT_KEYS, RESET_MARKER_KEY, resumeFactoryReset } from '../src/factory-reset.js';
+import {
+  decodeNetworkSettings,
+  encodeNetworkSettings,
+  loadNetworkSettings,
+  MAX_NETWORK_RECORD_BYTES,
+  NETWORK_SETTINGS_KEY,
+  NetworkSettingsError,
+  saveNetworkSettings,
+  type NetworkSettings,
+} from '../src/network-settings.js';
+import { LOCKOUT_KEY, PairingLockout } from '../src/pairing-lockout.js';
+import { LOCKOUT_MS, MAX_FAILED_ATTEMPTS } from '../src/pairing-protocol.js';
+import { Roster, ROSTER_KEY } from '../src/roster.js';
+import { ManualClock } from './fakes/manual-clock.js';
+import { MemoryStorage } from './fakes/memory-storage.js';
+import type { MiniAssert } from './setup-code.cases.js';
+
+const GOOD: NetworkSettings = { ssid: 'Home', passphrase: 'hunter22hunter22', brokerHost: 'relay.pawpost.example', brokerPort: 8883 };
+const errCode = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (e) {
+    return (e as { code?: string }).code ?? `untyped:${String(e)}`;
+  }
+  return 'none';
+};
+
+export const storageCases: [string, (t: MiniAssert) => void][] = [
+  [
+    'network settings: round trip at the bounds, stored under "net"',
+    (t) => {
+      const max: NetworkSettings = { ssid: 'S'.repeat(32), passphrase: 'a'.repeat(63), brokerHost: 'h'.repeat(64), brokerPort: 65535 };
+      const hex: NetworkSettings = { ssid: 'é'.repeat(16), passphrase: 'ab'.repeat(32), brokerHost: '10.0.0.1', brokerPort: 1 };
+      const open: NetworkSettings = { ssid: 'Café', passphrase: '', brokerHost: 'b', brokerPort: 1883 };
+      for (const s of [GOOD, max, hex, open]) t.deepEqual(decodeNetworkSettings(encodeNetworkSettings(s)), s);
+      t.is(encodeNetworkSettings(max).length <= MAX_NETWORK_RECORD_BYTES, true);
+      const st = new MemoryStorage();
+      saveNetworkSettings(st, GOOD);
+      t.deepEqual(st.keys(), [NETWORK_SETTINGS_KEY]);
+      t.deepEqual(loadNetworkSettings(st), GOOD);
+    },
+  ],
+  [
+    'network settings: out-of-bounds fields are INVALID, bad records CORRUPT, and the passphrase never shows',
+    (t) => {
+      const bad: Partial<NetworkSettings>[] = [
+        { ssid: '' },
+        { ssid: 'S'.repeat(33) },
+        { ssid: 'é'.repeat(17) },
+        { passphrase: 'short' },
+        { passphrase: 'z'.repeat(64) }, // 64 chars must be hex
+        { passphrase: 'tab\there12' },
+        { brokerHost: '' },
+        { brokerHost: 'h'.repeat(65) },
+        { brokerHost: 'evil host' },
+        { brokerHost: '-lead.example' },
+        { brokerHost: 'a..b' },
+        { brokerPort: 0 },
+        { brokerPort: 65536 },
+        { brokerPort: 1.5 },
+      ];
+      for (const b of bad) {
+        const s = { ...GOOD, ...b };
+        t.is(errCode(() => encodeNetworkSettings(s)), 'INVALID', JSON.stringify(Object.keys(b)));
+      }
+      try {
+        encodeNetworkSettings({ ...GOOD, passphrase: 'secretpw\u0001' });
+        t.true(false, 'should throw');
+      } catch (e) {
+        t.true(e instanceof NetworkSettingsError && !e.message.includes('secretpw'));
+      }
+      const rec = encodeNetworkSettings(GOOD);
+      const corrupt: Uint8Array[] = [new Uint8Array(0), Uint8Array.of(2, ...rec.subarray(1)), rec.subarray(0, rec.length - 1), Uint8Array.of(...rec, 0), new Uint8Array(200)];
+      const lenBomb = rec.slice();
+      lenBomb[1] = 200;
+      corrupt.push(lenBomb);
+      for (const c of corrupt) t.is(errCode(() => decodeNetworkSettings(c)), 'CORRUPT');
+      const st = new MemoryStorage();
+      st.write(NETWORK_SETTINGS_KEY, lenBomb);
+      let n = 0;
+      t.is(loadNetworkSettings(st, () => n++), undefined);
+      t.is(n, 1);
+    },
+  ],
+  [
+    'factory reset wipes roster, settings, messages and counters, keeps the lockout record',
+    (t) => {
+      const st = new MemoryStorage();
+      const roster = new Roster(st);
+      roster.add({ id: 'mum', name: 'Mum', publicKey: new Uint8Array(32).fill(1), sharedKey: new Uint8Array(32).fill(2) });
+      saveNetworkSettings(st, GOOD);
+      st.write('msg.00000001', new Uint8Array(100));
+      st.write('replay', Uint8Array.of(1, 2, 3));
+      st.write(LOCKOUT_KEY, Uint8Array.of(1, 3));
+      t.is(factoryReset(st), 4);
+      t.deepEqual(st.keys(), [...KEPT_KEYS]);
+      t.deepEqual(st.read(LOCKOUT_KEY), Uint8Array.of(1, 3));
+      roster.reload();
+      t.is(roster.size, 0);
+      t.is(factoryReset(st), 0, 'idempotent');
+    },
+  ],
+  [
+    'factory reset interrupted by a power cut is finished at the next boot',
+    (t) => {
+      const st = new MemoryStorage();
+      for (const k of [ROSTER_KEY, NETWORK_SETTINGS_KEY, 'msg.1', 'msg.2', 'replay']) st.write(k, Uint8Array.of(1));
+      st.failAfter = 3; // marker + roster + net succeed, then the power goes
+      t.is(errCode(() => factoryReset(st)), 'IO');
+      st.failAfter = -1;
+      t.true(st.read(RESET_MARKER_KEY) !== undefined, 'marker survives');
+      t.is(st.read(ROSTER_KEY), undefined, 'roster went first');
+      t.is(st.read(NETWORK_SETTINGS_KEY), undefined, 'network settings second');
+      t.true(resumeFactoryReset(st));
+      t.deepEqual(st.keys(), []);
+      t.is(resumeFactoryReset(st), false);
+      const e = new FactoryResetError(2);
+      t.is(e.code, 'IO');
+      t.true(new PortError('IO', 'x').code === 'IO');
+    },
+  ],
+  [
+    'lockout: counted at the start of an attempt, persisted, re-armed at boot, corrupt record fails closed',
+    (t) => {
+      const st = new MemoryStorage();
+      const clock = new ManualClock();
+      let l = new PairingLockout(st, clock);
+      for (let i = 0; i < MAX_FAILED_ATTEMPTS - 1; i++) {
+        t.true(l.begin());
+        t.is(l.failed(), false);
+      }
+      // Restart in the middle: the count survives.
+      l = new PairingLockout(st, clock);
+      t.is(l.failures, MAX_FAILED_ATTEMPTS - 1);
+      t.true(l.begin());
+      // Power cut during the fifth attempt: at boot it counts as failed and locks.
+      l = new PairingLockout(st, clock);
+      t.true(l.isLocked());
+      t.is(l.begin(), false);
+      clock.advance(LOCKOUT_MS);
+      t.is(l.isLocked(), false);
+      t.deepEqual(st.read(LOCKOUT_KEY), Uint8Array.of(1, 0));
+      // A success resets.
+      t.true(l.begin());
+      l.succeeded();
+      t.is(l.failures, 0);
+      // Corrupt record: locked.
+      st.write(LOCKOUT_KEY, Uint8Array.of(9, 9, 9));
+      const c = new PairingLockout(st, clock);
+      t.true(c.isLocked());
+      t.is(c.counters.get('pair.lock_corrupt'), 1);
+      // The attempt counter cannot be written: begin() throws, the service refuses the attempt.
+      const st2 = new MemoryStorage();
+      const l2 = new PairingLockout(st2, clock);
+      st2.failAfter = 0;
+      t.is(errCode(() => l2.begin()), 'IO');
+    },
+  ],
+];
