@@ -1,0 +1,328 @@
+/**
+ * The inbox: sealed chunks received from the broker, kept on the StoragePort until
+ * the consumer (the envelope and playback) confirms it is done with them, with
+ * duplicate suppression that survives power cuts.
+ *
+ * Exactly-once hand-over, step by step (a power cut may hit between any two):
+ * 1. PUBLISH arrives. Its dedupe key (the `dedupeKey` option, e.g. the envelope's
+ *    `chunkKey`; by default a 64-bit FNV-1a digest of the payload, which is unique
+ *    because every sealed chunk carries a random nonce) is hashed to 8 bytes.
+ *    Seen (confirmed) or already stored: dropped, counted `inbox.duplicate`, acknowledged.
+ * 2. New: the record is written (`ib.` + 12 digits; value [1 version = 1][8 key hash]
+ *    [2 topic length][topic][payload]). Only after that write does the session send
+ *    PUBACK, so a cut before it makes the broker deliver again.
+ * 3. The consumer gets the message (now, or after a restart: every stored record
+ *    whose key is not confirmed is handed over again, in arrival order).
+ * 4. confirm(id): the key hash is added to the seen ring (`ix.seen`, the last
+ *    `seenCapacity` keys) — this one write is the commit point — then the record is
+ *    removed. A cut between the two: at start-up a record whose key is in the ring
+ *    is removed without being handed over. So a confirmed message is never handed
+ *    over again, and an unconfirmed one is never lost.
+ *
+ * Duplicates older than `seenCapacity` confirmed chunks are not caught here; the
+ * envelope's own replay protection catches those (docs/PROTOCOL.md).
+ * Portable.
+ */
+import { PortError, STORAGE_MAX_VALUE_BYTES, type StoragePort } from '../hal/ports.js';
+import type { Counters } from './counters.js';
+import { MqttError } from './mqtt-codec.js';
+import { keySeq, seqKey } from './outbox.js';
+
+/** A chunk handed to the consumer. `payload` is a copy owned by the consumer. */
+export interface InboxMessage {
+  /** Storage key of the record; pass it to confirm(). */
+  id: string;
+  topic: string;
+  payload: Uint8Array;
+  /** The dedupe key hash, 16 hex digits (for logs and tests). */
+  key: string;
+}
+
+/** What accept() did with a received chunk. The session acknowledges all but FULL and FAILED. */
+export type InboxAcceptResult =
+  | 'STORED' // new, durable, handed to the consumer
+  | 'DUPLICATE' // seen before: dropped
+  | 'DROPPED' // can never be stored (too large for a record): dropped and counted
+  | 'FULL' // no room now (record limit or NOSPACE): not acknowledged, the broker keeps it
+  | 'FAILED'; // the storage failed: not acknowledged
+
+export interface InboxOptions {
+  storage: StoragePort;
+  counters?: Counters;
+  /** The dedupe key of a payload (lent), or undefined to use the payload digest. Must not throw. */
+  dedupeKey?: (payload: Uint8Array) => string | undefined;
+  /** Most stored records; more are answered FULL. Default 200 (a 60 s message is about 40 chunks). */
+  maxRecords?: number;
+  /** Confirmed keys remembered, 1..400. Default 128 (1 KiB record). */
+  seenCapacity?: number;
+  /** Record key prefix, 1..3 characters. Default `ib.`. */
+  prefix?: string;
+  /** Key of the seen ring. Default `ix.seen`. */
+  seenKey?: string;
+}
+
+const HEADER = 11;
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** FNV-1a over bytes with two 32-bit lanes (different offset bases): 8 bytes into out[o..o+8). */
+function digestInto(b: Uint8Array, out: Uint8Array, o: number): void {
+  let h1 = 0x811c9dc5;
+  let h2 = 0xcbf29ce4;
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i]!;
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h2 = Math.imul(h2 ^ c, 0x01000193) ^ (h2 >>> 15);
+  }
+  h1 >>>= 0;
+  h2 >>>= 0;
+  out[o] = h1 >>> 24; out[o + 1] = (h1 >>> 16) & 255; out[o + 2] = (h1 >>> 8) & 255; out[o + 3] = h1 & 255;
+  out[o + 4] = h2 >>> 24; out[o + 5] = (h2 >>> 16) & 255; out[o + 6] = (h2 >>> 8) & 255; out[o + 7] = h2 & 255;
+}
+
+function hex8(b: Uint8Array, o: number): string {
+  let s = '';
+  for (let i = 0; i < 8; i++) s += (b[o + i]! < 16 ? '0' : '') + b[o + i]!.toString(16);
+  return s;
+}
+
+export class Inbox {
+  private readonly storage: StoragePort;
+  private readonly counters: Counters | undefined;
+  private readonly dedupeKey: ((payload: Uint8Array) => string | undefined) | undefined;
+  private readonly maxRecords: number;
+  private readonly seenCapacity: number;
+  private readonly prefix: string;
+  private readonly seenKey: string;
+  /** Stored records in arrival order, with their key hash (hex). */
+  private readonly records: { id: string; key: string }[] = [];
+  /** Seen ring: [1 version][2 count][2 next][count × 8 bytes]. */
+  private ring: Uint8Array;
+  private ringCount = 0;
+  private ringNext = 0;
+  private readonly seenSet = new Set<string>();
+  private nextSeq = 0;
+  private consumer: ((m: InboxMessage) => void) | undefined;
+  private readonly handed = new Set<string>();
+  private readonly scratch = new Uint8Array(8);
+
+  /** Loads the seen ring and the stored records; finishes confirmations a power cut interrupted. */
+  constructor(opts: InboxOptions) {
+    this.storage = opts.storage;
+    this.counters = opts.counters;
+    this.dedupeKey = opts.dedupeKey;
+    this.maxRecords = opts.maxRecords ?? 200;
+    this.seenCapacity = opts.seenCapacity ?? 128;
+    this.prefix = opts.prefix ?? 'ib.';
+    this.seenKey = opts.seenKey ?? 'ix.seen';
+    if (!(this.seenCapacity >= 1 && this.seenCapacity <= 400)) throw new MqttError('INVAL', 'seenCapacity must be 1..400');
+    this.ring = new Uint8Array(5 + this.seenCapacity * 8);
+    this.ring[0] = 1;
+    this.loadRing();
+    for (const k of this.storage.keys(this.prefix)) {
+      const seq = keySeq(this.prefix, k);
+      if (seq < 0) continue;
+      if (seq >= this.nextSeq) this.nextSeq = seq + 1;
+      const v = this.safeRead(k);
+      if (!v || v.length < HEADER || v[0] !== 1) {
+        this.counters?.inc('inbox.corrupt');
+        this.safeRemove(k);
+        continue;
+      }
+      const key = hex8(v, 1);
+      if (this.seenSet.has(key)) {
+        // confirmed, but the power went before the record was removed
+        this.counters?.inc('inbox.recovered_confirmed');
+        this.safeRemove(k);
+        continue;
+      }
+      this.records.push({ id: k, key });
+    }
+  }
+
+  private loadRing(): void {
+    const v = this.safeRead(this.seenKey);
+    if (!v) return;
+    if (v.length < 5 || v[0] !== 1) {
+      this.counters?.inc('inbox.seen_corrupt');
+      return;
+    }
+    const count = (v[1]! << 8) | v[2]!;
+    const next = (v[3]! << 8) | v[4]!;
+    if (5 + count * 8 > v.length || count > 400) {
+      this.counters?.inc('inbox.seen_corrupt');
+      return;
+    }
+    // Entries are stored in ring order; the oldest is at `next` (full ring) or 0 (not
+    // full, then next === count): next % count in both cases. Replay oldest first.
+    const oldest = count > 0 ? next % count : 0;
+    for (let i = 0; i < count; i++) this.pushSeen(v, 5 + ((oldest + i) % count) * 8);
+  }
+
+  private pushSeen(src: Uint8Array, o: number): void {
+    const at = 5 + this.ringNext * 8;
+    if (this.ringCount === this.seenCapacity) this.seenSet.delete(hex8(this.ring, at));
+    for (let i = 0; i < 8; i++) this.ring[at + i] = src[o + i]!;
+    this.seenSet.add(hex8(src, o));
+    this.ringNext = (this.ringNext + 1) % this.seenCapacity;
+    if (this.ringCount < this.seenCapacity) this.ringCount++;
+    this.ring[1] = this.ringCount >>> 8;
+    this.ring[2] = this.ringCount & 255;
+    this.ring[3] = this.ringNext >>> 8;
+    this.ring[4] = this.ringNext & 255;
+  }
+
+  private safeRead(k: string): Uint8Array | undefined {
+    try {
+      return this.storage.read(k);
+    } catch {
+      this.counters?.inc('inbox.read_failed');
+      return undefined;
+    }
+  }
+
+  private safeRemove(k: string): void {
+    try {
+      this.storage.remove(k);
+    } catch {
+      this.counters?.inc('inbox.remove_failed');
+    }
+  }
+
+  /**
+   * Sets the consumer (replacing any earlier) and hands it every stored, unconfirmed
+   * chunk in arrival order. Later chunks are handed over as they are stored. Each chunk
+   * is handed over once per start-up; the consumer must not throw (a throw is counted).
+   */
+  setConsumer(cb: (m: InboxMessage) => void): void {
+    this.consumer = cb;
+    for (const r of this.records.slice()) this.handOver(r.id);
+  }
+
+  private handOver(id: string): void {
+    if (!this.consumer || this.handed.has(id)) return;
+    const r = this.records.find((x) => x.id === id);
+    if (!r) return;
+    const v = this.safeRead(id);
+    const tl = v && v.length >= HEADER ? (v[9]! << 8) | v[10]! : -1;
+    if (!v || tl < 1 || HEADER + tl > v.length) {
+      this.counters?.inc('inbox.corrupt');
+      this.records.splice(this.records.indexOf(r), 1);
+      this.safeRemove(id);
+      return;
+    }
+    this.handed.add(id);
+    try {
+      this.consumer({ id, topic: dec.decode(v.subarray(HEADER, HEADER + tl)), payload: v.subarray(HEADER + tl), key: r.key });
+    } catch {
+      this.counters?.inc('inbox.consumer_threw');
+    }
+  }
+
+  /** Ids of stored, unconfirmed records in arrival order (a copy). */
+  ids(): string[] {
+    return this.records.map((r) => r.id);
+  }
+
+  count(): number {
+    return this.records.length;
+  }
+
+  /** True when the chunk's key was confirmed or is stored now. `payload` is lent. */
+  isDuplicate(payload: Uint8Array): boolean {
+    const key = this.keyOf(payload);
+    return this.seenSet.has(key) || this.records.some((r) => r.key === key);
+  }
+
+  private keyOf(payload: Uint8Array): string {
+    let k: string | undefined;
+    if (this.dedupeKey) {
+      try {
+        k = this.dedupeKey(payload);
+      } catch {
+        this.counters?.inc('inbox.dedupe_key_threw');
+      }
+    }
+    digestInto(k === undefined ? payload : enc.encode(k), this.scratch, 0);
+    return hex8(this.scratch, 0);
+  }
+
+  /**
+   * Takes one received chunk (topic and payload lent). See InboxAcceptResult.
+   * Never throws.
+   */
+  accept(topic: string, payload: Uint8Array): InboxAcceptResult {
+    const key = this.keyOf(payload);
+    const keyBytes = this.scratch; // holds the hash of `key` (keyOf just wrote it)
+    if (this.seenSet.has(key) || this.records.some((r) => r.key === key)) {
+      this.counters?.inc('inbox.duplicate');
+      return 'DUPLICATE';
+    }
+    const t = enc.encode(topic);
+    if (t.length < 1 || HEADER + t.length + payload.length > STORAGE_MAX_VALUE_BYTES) {
+      this.counters?.inc('inbox.too_large');
+      return 'DROPPED';
+    }
+    if (this.records.length >= this.maxRecords) {
+      this.counters?.inc('inbox.full');
+      return 'FULL';
+    }
+    const v = new Uint8Array(HEADER + t.length + payload.length);
+    v[0] = 1;
+    for (let i = 0; i < 8; i++) v[1 + i] = keyBytes[i]!;
+    v[9] = t.length >>> 8;
+    v[10] = t.length & 255;
+    v.set(t, HEADER);
+    v.set(payload, HEADER + t.length);
+    const id = seqKey(this.prefix, this.nextSeq);
+    try {
+      this.storage.write(id, v);
+    } catch (e) {
+      if (e instanceof PortError && e.code === 'NOSPACE') {
+        this.counters?.inc('inbox.full');
+        return 'FULL';
+      }
+      this.counters?.inc('inbox.write_failed');
+      return 'FAILED';
+    }
+    this.nextSeq++;
+    this.records.push({ id, key });
+    this.counters?.inc('inbox.stored');
+    this.handOver(id);
+    return 'STORED';
+  }
+
+  /**
+   * The consumer is done with chunk `id` (played, or judged invalid): commit its key to
+   * the seen ring, then remove the record. Unknown ids are ignored (counted).
+   * Throws MqttError('STORAGE') when the commit write fails (the chunk stays and is
+   * handed over again after a restart).
+   */
+  confirm(id: string): void {
+    const i = this.records.findIndex((r) => r.id === id);
+    if (i < 0) {
+      this.counters?.inc('inbox.confirm_unknown');
+      return;
+    }
+    const r = this.records[i]!;
+    const h = new Uint8Array(8);
+    for (let k = 0; k < 8; k++) h[k] = parseInt(r.key.slice(k * 2, k * 2 + 2), 16);
+    const saved = { ring: this.ring.slice(), count: this.ringCount, next: this.ringNext, set: new Set(this.seenSet) };
+    this.pushSeen(h, 0);
+    try {
+      this.storage.write(this.seenKey, this.ring.subarray(0, 5 + this.ringCount * 8));
+    } catch (e) {
+      this.ring = saved.ring;
+      this.ringCount = saved.count;
+      this.ringNext = saved.next;
+      this.seenSet.clear();
+      for (const k of saved.set) this.seenSet.add(k);
+      this.counters?.inc('inbox.commit_failed');
+      throw new MqttError('STORAGE', `inbox commit failed (${e instanceof PortError ? e.code : 'unknown'})`);
+    }
+    this.records.splice(i, 1);
+    this.handed.delete(id);
+    this.safeRemove(id);
+    this.counters?.inc('inbox.confirmed');
+  }
+}
