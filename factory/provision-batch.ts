@@ -1,0 +1,244 @@
+/**
+ * Provisioning of one batch of toys (the library behind `npm run provision`).
+ *
+ * For each toy: a random toy id (16 bytes from node:crypto, not derived from
+ * any serial number), an X25519 key pair (tweetnacl), a 16-byte setup secret,
+ * an MQTT password (24 random bytes, base64url) and the maker's Ed25519
+ * signature over makerSignedMessage(toy id, public key). Output layout (see
+ * docs/PROVISIONING.md):
+ *
+ *   <out>/batch.json            batch id, count, maker public key, NVS size, tool version
+ *   <out>/registry.jsonl        one public RegistryEntry per toy (the company keeps this)
+ *   <out>/mosquitto.passwd      the broker's password file lines (hashes only)
+ *   <out>/audit.log             one line per toy, no secret
+ *   <out>/<toyId>/nvs.csv       nvs_partition_gen.py input (SECRET, 0600)
+ *   <out>/<toyId>/nvs.bin       the NVS partition image to flash (SECRET, 0600)
+ *   <out>/<toyId>/label.svg     the label: QR with the setup code, toy id, check string (SECRET until printed)
+ *   <out>/<toyId>/label.txt     the same as text
+ *   <out>/<toyId>/label.png     with png: true, the QR as PNG
+ *
+ * The output directory must not exist or be empty (EXISTS); no file is ever
+ * overwritten (files are opened with O_EXCL).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { IDENTITY_KEYS as K, IDENTITY_NAMESPACE, IDENTITY_VERSION, makerSignedMessage, toyCheckString, toyIdFromBytes } from '../src/identity.js';
+import { ed25519Signer, nodeCrypto, x25519PublicKey, type Ed25519Signer } from './node-crypto.js';
+import { formatNvsCsv } from './nvs-csv.js';
+import { buildNvsImage, NVS_PAGE_SIZE, type NvsItem } from './nvs-image.js';
+import { mosquittoPasswdLine } from './mosquitto-passwd.js';
+import { labelPng, makeLabel } from './label.js';
+import { formatRegistryEntry, type RegistryEntry } from './registry.js';
+import type { MakerKey } from './maker-key.js';
+
+export const TOOL_VERSION = 'pawpost-provision 1';
+/** Default NVS partition size: Moddable's ESP32 partition table gives nvs 0x6000 bytes at 0x9000. */
+export const DEFAULT_NVS_SIZE = 0x6000;
+/** Files every toy directory holds (label.png only with png). */
+export const TOY_FILES = ['nvs.csv', 'nvs.bin', 'label.svg', 'label.txt'] as const;
+export const MAX_BATCH = 100000;
+
+export type ProvisionErrorCode = 'EXISTS' | 'ARGS' | 'IO' | 'COLLISION';
+
+export class ProvisionError extends Error {
+  readonly code: ProvisionErrorCode;
+  constructor(code: ProvisionErrorCode, message: string) {
+    super(message);
+    this.name = 'ProvisionError';
+    this.code = code;
+  }
+}
+
+export interface ProvisionOptions {
+  outDir: string;
+  count: number;
+  maker: MakerKey;
+  mqttHost: string;
+  mqttPort: number;
+  /** NVS partition size in bytes (default DEFAULT_NVS_SIZE). */
+  nvsSize?: number;
+  /** Also write label.png (slower). */
+  png?: boolean;
+  /** Batch id (default: UTC timestamp + 4 random hex). */
+  batchId?: string;
+  /** Random bytes source (default node:crypto randomBytes). Tests only. */
+  random?: (n: number) => Uint8Array;
+  now?: () => Date;
+  /** Called after each toy with (done, total). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface ProvisionedToy {
+  toyId: string;
+  check: string;
+  dir: string;
+}
+
+export interface ProvisionSummary {
+  batchId: string;
+  outDir: string;
+  toys: ProvisionedToy[];
+}
+
+/** One toy's generated material. Holds secrets: never log it. */
+export interface ToyMaterial {
+  toyIdBytes: Uint8Array;
+  toyId: string;
+  secretKey: Uint8Array;
+  publicKey: Uint8Array;
+  setupSecret: Uint8Array;
+  mqttPassword: string;
+  makerSignature: Uint8Array;
+  check: string;
+}
+
+/**
+ * Generates one toy's identity and secrets: X25519 as nacl.box.keyPair.fromSecretKey,
+ * Ed25519 as nacl.sign.detached, computed natively (factory/node-crypto.ts).
+ */
+export function generateToy(maker: Ed25519Signer, random: (n: number) => Uint8Array = randomBytes): ToyMaterial {
+  const toyIdBytes = new Uint8Array(random(16));
+  const secretKey = new Uint8Array(random(32));
+  const publicKey = x25519PublicKey(secretKey);
+  const setupSecret = new Uint8Array(random(16));
+  const mqttPassword = Buffer.from(random(24)).toString('base64url');
+  const makerSignature = maker.sign(makerSignedMessage(toyIdBytes, publicKey));
+  return {
+    toyIdBytes,
+    toyId: toyIdFromBytes(toyIdBytes),
+    secretKey,
+    publicKey,
+    setupSecret,
+    mqttPassword,
+    makerSignature,
+    check: toyCheckString(nodeCrypto, toyIdBytes, publicKey),
+  };
+}
+
+/** The NVS items of one toy, in the documented order (id_done last). */
+export function toyNvsItems(t: ToyMaterial, mqttHost: string, mqttPort: number): NvsItem[] {
+  const ns = IDENTITY_NAMESPACE;
+  return [
+    { namespace: ns, key: K.version, type: 'i32', value: IDENTITY_VERSION },
+    { namespace: ns, key: K.toyId, type: 'string', value: t.toyId },
+    { namespace: ns, key: K.boxSecretKey, type: 'blob', value: t.secretKey },
+    { namespace: ns, key: K.boxPublicKey, type: 'blob', value: t.publicKey },
+    { namespace: ns, key: K.setupSecret, type: 'blob', value: t.setupSecret },
+    { namespace: ns, key: K.mqttUser, type: 'string', value: t.toyId },
+    { namespace: ns, key: K.mqttPassword, type: 'string', value: t.mqttPassword },
+    { namespace: ns, key: K.mqttHost, type: 'string', value: mqttHost },
+    { namespace: ns, key: K.mqttPort, type: 'i32', value: mqttPort },
+    { namespace: ns, key: K.makerSignature, type: 'blob', value: t.makerSignature },
+    { namespace: ns, key: K.done, type: 'u8', value: 1 },
+  ];
+}
+
+const HOST_RE = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/;
+
+function checkOptions(o: ProvisionOptions): void {
+  if (!Number.isInteger(o.count) || o.count < 1 || o.count > MAX_BATCH) throw new ProvisionError('ARGS', `count must be 1..${MAX_BATCH}`);
+  if (!HOST_RE.test(o.mqttHost) || o.mqttHost.length > 253) throw new ProvisionError('ARGS', 'broker host must be a host name');
+  if (!Number.isInteger(o.mqttPort) || o.mqttPort < 1 || o.mqttPort > 65535) throw new ProvisionError('ARGS', 'broker port must be 1..65535');
+  const size = o.nvsSize ?? DEFAULT_NVS_SIZE;
+  if (!Number.isInteger(size) || size % NVS_PAGE_SIZE !== 0 || size < 0x3000) throw new ProvisionError('ARGS', 'NVS size must be a multiple of 4096, at least 0x3000');
+  if (o.batchId !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(o.batchId)) throw new ProvisionError('ARGS', 'batch id must be 1..64 of [A-Za-z0-9._-]');
+}
+
+function writeNew(file: string, data: string | Uint8Array, mode: number): void {
+  try {
+    fs.writeFileSync(file, data, { flag: 'wx', mode });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new ProvisionError('EXISTS', `${file} exists; refusing to overwrite`);
+    throw new ProvisionError('IO', `cannot write ${file}: ${code ?? (e as Error).message}`);
+  }
+}
+
+/** Provisions a batch (see the module doc). Throws ProvisionError. */
+export async function provisionBatch(o: ProvisionOptions): Promise<ProvisionSummary> {
+  checkOptions(o);
+  const random = o.random ?? randomBytes;
+  const now = o.now ?? (() => new Date());
+  const nvsSize = o.nvsSize ?? DEFAULT_NVS_SIZE;
+  const outDir = path.resolve(o.outDir);
+  if (fs.existsSync(outDir)) {
+    if (!fs.statSync(outDir).isDirectory()) throw new ProvisionError('EXISTS', `${outDir} exists and is not a directory`);
+    if (fs.readdirSync(outDir).length > 0) throw new ProvisionError('EXISTS', `${outDir} is not empty; refusing to overwrite an output set`);
+  }
+  fs.mkdirSync(outDir, { recursive: true, mode: 0o700 });
+  const started = now();
+  const batchId = o.batchId ?? `${started.toISOString().replace(/[-:]/g, '').replace(/\..*$/, 'Z')}-${Buffer.from(random(2)).toString('hex')}`;
+  const signer = ed25519Signer(o.maker.seed);
+  if (Buffer.compare(Buffer.from(signer.publicKey), Buffer.from(o.maker.publicKey)) !== 0) throw new ProvisionError('ARGS', 'maker public key does not match its seed');
+  const makerPublicHex = Buffer.from(o.maker.publicKey).toString('hex');
+  writeNew(
+    path.join(outDir, 'batch.json'),
+    JSON.stringify({ tool: TOOL_VERSION, batch: batchId, count: o.count, makerPublicKey: makerPublicHex, nvsSize, mqttHost: o.mqttHost, mqttPort: o.mqttPort, startedAt: started.toISOString() }, null, 2) + '\n',
+    0o644,
+  );
+  const open = (name: string, mode: number) => {
+    try {
+      return fs.openSync(path.join(outDir, name), 'wx', mode);
+    } catch (e) {
+      throw new ProvisionError('IO', `cannot create ${name}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  };
+  const regFd = open('registry.jsonl', 0o644);
+  const pwFd = open('mosquitto.passwd', 0o640);
+  const auditFd = open('audit.log', 0o644);
+  const audit = (line: string) => fs.writeSync(auditFd, `${now().toISOString()} batch=${batchId} ${line}\n`);
+  const toys: ProvisionedToy[] = [];
+  const ids = new Set<string>();
+  try {
+    audit(`start count=${o.count} maker=${makerPublicHex.slice(0, 16)} nvsSize=${nvsSize} tool="${TOOL_VERSION}"`);
+    for (let n = 0; n < o.count; n++) {
+      const t = generateToy(signer, random);
+      if (ids.has(t.toyId)) throw new ProvisionError('COLLISION', 'toy id collision: the random source is broken');
+      ids.add(t.toyId);
+      const items = toyNvsItems(t, o.mqttHost, o.mqttPort);
+      const image = buildNvsImage(items, nvsSize);
+      const label = makeLabel({ toyId: t.toyId, setupSecret: t.setupSecret, checkString: t.check });
+      const dir = path.join(outDir, t.toyId);
+      try {
+        fs.mkdirSync(dir, { mode: 0o700 });
+      } catch (e) {
+        throw new ProvisionError('EXISTS', `${dir}: ${(e as NodeJS.ErrnoException).code ?? 'cannot create'}`);
+      }
+      writeNew(path.join(dir, 'nvs.csv'), formatNvsCsv(items), 0o600);
+      writeNew(path.join(dir, 'nvs.bin'), image, 0o600);
+      writeNew(path.join(dir, 'label.svg'), label.svg, 0o600);
+      writeNew(path.join(dir, 'label.txt'), label.text, 0o600);
+      if (o.png) writeNew(path.join(dir, 'label.png'), await labelPng(label.payload), 0o600);
+      const passwd = mosquittoPasswdLine(t.toyId, t.mqttPassword, random(12));
+      const entry: RegistryEntry = {
+        v: '1',
+        toyId: t.toyId,
+        publicKey: Buffer.from(t.publicKey).toString('hex'),
+        makerSignature: Buffer.from(t.makerSignature).toString('hex'),
+        makerPublicKey: makerPublicHex,
+        check: t.check,
+        mqttUser: t.toyId,
+        mqttPasswd: passwd,
+        batch: batchId,
+        provisionedAt: now().toISOString(),
+      };
+      fs.writeSync(regFd, formatRegistryEntry(entry) + '\n');
+      fs.writeSync(pwFd, passwd + '\n');
+      audit(`toy seq=${n + 1} id=${t.toyId} check=${t.check} pk=${entry.publicKey.slice(0, 16)} files=${[...TOY_FILES, ...(o.png ? ['label.png'] : [])].join(',')} ok`);
+      toys.push({ toyId: t.toyId, check: t.check, dir });
+      o.onProgress?.(n + 1, o.count);
+    }
+    audit(`end provisioned=${toys.length}`);
+  } catch (e) {
+    try {
+      audit(`abort provisioned=${toys.length} error=${e instanceof ProvisionError ? e.code : 'INTERNAL'}`);
+    } catch {
+      // the audit log itself failed; the thrown error says why
+    }
+    throw e;
+  } finally {
+    for (const fd of [regFd, pwFd, auditFd]) fs.closeSync(fd);
+  }
+  return { batchId, outDir, toys };
+}

@@ -1,0 +1,131 @@
+/**
+ * `npm run provision -- <command> [options]`: the factory's provisioning command.
+ *
+ *   keygen    --dir <dir>                          create maker.key (0600) and maker.pub
+ *   provision --out <dir> --count <N> --maker-key <file>
+ *             [--broker-host <host>] [--broker-port <port>] [--nvs-size <bytes>]
+ *             [--batch <id>] [--png] [--no-progress]
+ *   verify    --out <dir> [--maker-pub <file>]
+ *
+ * Exit status: 0 done, 1 verify found problems, 2 bad arguments or a typed error.
+ * Nothing secret is ever printed. See docs/PROVISIONING.md.
+ */
+import { parseArgs } from 'node:util';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import cliProgress from 'cli-progress';
+import { makerKeygen, readMakerPublicKey, readMakerSecretKey } from './maker-key.js';
+import { DEFAULT_NVS_SIZE, provisionBatch } from './provision-batch.js';
+import { verifyBatch } from './verify-batch.js';
+
+export const USAGE = `PawPost factory provisioning
+
+usage:
+  npm run provision -- keygen --dir <dir>
+  npm run provision -- provision --out <dir> --count <N> --maker-key <dir/maker.key>
+                        [--broker-host <host>] [--broker-port <port>] [--nvs-size <bytes>]
+                        [--batch <id>] [--png] [--no-progress]
+  npm run provision -- verify --out <dir> [--maker-pub <dir/maker.pub>]
+
+defaults: --broker-host mqtt.pawpost.example  --broker-port 8883  --nvs-size 0x${DEFAULT_NVS_SIZE.toString(16)}
+`;
+
+export interface CliIo {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  /** Whether stderr is a terminal (progress bar). */
+  isTTY: boolean;
+}
+
+function intArg(v: string | undefined, name: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = /^0x[0-9a-f]+$/i.test(v) ? parseInt(v, 16) : /^\d+$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n)) throw new UsageError(`--${name} must be an integer`);
+  return n;
+}
+
+class UsageError extends Error {
+  readonly code = 'USAGE';
+}
+
+/** Runs the CLI with `argv` (without node and script). Returns the exit status. */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (!command || command === 'help' || command === '--help' || command === '-h') {
+      io.out(USAGE);
+      return command ? 0 : 2;
+    }
+    if (command === 'keygen') {
+      const { values } = parseArgs({ args: rest, options: { dir: { type: 'string' } }, strict: true });
+      if (!values.dir) throw new UsageError('keygen needs --dir');
+      const r = makerKeygen(values.dir);
+      io.out(`maker key written: ${r.keyFile} (0600, keep it offline), ${r.pubFile}\n`);
+      return 0;
+    }
+    if (command === 'provision') {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          out: { type: 'string' }, count: { type: 'string' }, 'maker-key': { type: 'string' },
+          'broker-host': { type: 'string' }, 'broker-port': { type: 'string' }, 'nvs-size': { type: 'string' },
+          batch: { type: 'string' }, png: { type: 'boolean' }, 'no-progress': { type: 'boolean' },
+        },
+        strict: true,
+      });
+      if (!values.out || !values.count || !values['maker-key']) throw new UsageError('provision needs --out, --count and --maker-key');
+      const maker = readMakerSecretKey(values['maker-key']);
+      const count = intArg(values.count, 'count', 0);
+      let bar: cliProgress.SingleBar | undefined;
+      if (io.isTTY && !values['no-progress'] && count > 1) {
+        bar = new cliProgress.SingleBar({ format: 'provisioning [{bar}] {value}/{total} toys {eta}s left', stream: process.stderr }, cliProgress.Presets.shades_classic);
+        bar.start(count, 0);
+      }
+      try {
+        const summary = await provisionBatch({
+          outDir: values.out,
+          count,
+          maker,
+          mqttHost: values['broker-host'] ?? 'mqtt.pawpost.example',
+          mqttPort: intArg(values['broker-port'], 'broker-port', 8883),
+          nvsSize: intArg(values['nvs-size'], 'nvs-size', DEFAULT_NVS_SIZE),
+          batchId: values.batch,
+          png: values.png ?? false,
+          onProgress: bar ? (done) => bar!.update(done) : undefined,
+        });
+        bar?.stop();
+        io.out(`batch ${summary.batchId}: ${summary.toys.length} toys in ${summary.outDir}\n`);
+      } catch (e) {
+        bar?.stop();
+        throw e;
+      }
+      return 0;
+    }
+    if (command === 'verify') {
+      const { values } = parseArgs({ args: rest, options: { out: { type: 'string' }, 'maker-pub': { type: 'string' } }, strict: true });
+      if (!values.out) throw new UsageError('verify needs --out');
+      const makerPublicKey = values['maker-pub'] ? readMakerPublicKey(values['maker-pub']) : undefined;
+      const report = verifyBatch(path.resolve(values.out), { makerPublicKey });
+      for (const p of report.problems) io.err(`problem: ${p}\n`);
+      io.out(`${report.toys} toys checked, ${report.problems.length} problems\n`);
+      return report.problems.length ? 1 : 0;
+    }
+    throw new UsageError(`unknown command "${command.slice(0, 20)}"`);
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (e instanceof UsageError || (e as Error).name === 'TypeError' && typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+      io.err(`provision: ${(e as Error).message}\n\n${USAGE}`);
+      return 2;
+    }
+    io.err(`provision: error ${typeof code === 'string' ? code : 'INTERNAL'}: ${(e as Error).message}\n`);
+    return 2;
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  process.exitCode = await runCli(process.argv.slice(2), {
+    out: (s) => process.stdout.write(s),
+    err: (s) => process.stderr.write(s),
+    isTTY: Boolean(process.stderr.isTTY),
+  });
+}

@@ -1,0 +1,219 @@
+/**
+ * `provision.ts verify`: checks an output set for completeness,
+ * well-formedness and duplicates, and that the company's files hold no secret.
+ *
+ * For every toy directory: all files present; nvs.bin parses (CRCs, bitmap,
+ * spans, blobs) and loads as an identity through src/identity.ts (key pair
+ * consistent, maker signature valid); nvs.csv parses and rebuilds nvs.bin byte
+ * for byte; the registry entry and the password-file line match it; the label
+ * text and QR carry this toy's setup code and check string. Across the batch:
+ * toy ids, keys, setup secrets, passwords and salts are unique; batch.json,
+ * registry.jsonl, mosquitto.passwd and audit.log contain no secret of any toy.
+ *
+ * Problems are strings naming the toy and the check, never a secret value.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadIdentity, IdentityError, IDENTITY_NAMESPACE, toyCheckString, type Identity } from '../src/identity.js';
+import { nodeCrypto } from './node-crypto.js';
+import { formatSetupCode } from '../src/setup-code.js';
+import type { StoragePort } from '../hal/ports.js';
+import { PortError } from '../hal/ports.js';
+import { parseNvsCsv } from './nvs-csv.js';
+import { buildNvsImage, nvsItemBytes, parseNvsImage, type NvsItem } from './nvs-image.js';
+import { parseMosquittoPasswdLine, verifyMosquittoPassword } from './mosquitto-passwd.js';
+import { makeLabel, modulesFromLabelSvg, qrModules } from './label.js';
+import { findSecrets, parseRegistry, type RegistryEntry } from './registry.js';
+import { TOY_FILES } from './provision-batch.js';
+
+/** A read-only StoragePort over the items of one NVS namespace (bytes as documented in src/identity.ts). */
+export class NvsItemsStorage implements StoragePort {
+  private readonly map = new Map<string, Uint8Array>();
+  constructor(items: readonly NvsItem[], namespace = IDENTITY_NAMESPACE) {
+    for (const it of items) if (it.namespace === namespace) this.map.set(it.key, nvsItemBytes(it));
+  }
+  read(key: string): Uint8Array | undefined {
+    return this.map.get(key)?.slice();
+  }
+  write(): void {
+    throw new PortError('NOSUPPORT', 'factory storage is read-only');
+  }
+  remove(): void {
+    throw new PortError('NOSUPPORT', 'factory storage is read-only');
+  }
+  keys(prefix = ''): string[] {
+    return [...this.map.keys()].filter((k) => k.startsWith(prefix)).sort();
+  }
+}
+
+export interface VerifyOptions {
+  /** The maker public key to check signatures with (default: batch.json's). */
+  makerPublicKey?: Uint8Array;
+}
+
+export interface VerifyReport {
+  toys: number;
+  problems: string[];
+}
+
+const TOY_DIR_RE = /^[0-9a-f]{32}$/;
+const BATCH_FILES = ['batch.json', 'registry.jsonl', 'mosquitto.passwd', 'audit.log'];
+
+function eq(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** Verifies the output set in `outDir`. Never throws for bad content: every finding is a problem line. */
+export function verifyBatch(outDir: string, options: VerifyOptions = {}): VerifyReport {
+  const problems: string[] = [];
+  const bad = (m: string) => problems.push(m);
+  if (!fs.existsSync(outDir) || !fs.statSync(outDir).isDirectory()) return { toys: 0, problems: [`${outDir}: not a directory`] };
+  const read = (name: string): string | undefined => {
+    try {
+      return fs.readFileSync(path.join(outDir, name), 'utf8');
+    } catch {
+      bad(`${name}: missing or unreadable`);
+      return undefined;
+    }
+  };
+
+  // batch.json
+  let makerPublicKey = options.makerPublicKey;
+  let declaredCount: number | undefined;
+  let nvsSize = 0x6000;
+  const batchText = read('batch.json');
+  if (batchText !== undefined) {
+    try {
+      const b = JSON.parse(batchText) as Record<string, unknown>;
+      if (typeof b.count === 'number') declaredCount = b.count;
+      else bad('batch.json: count missing');
+      if (typeof b.nvsSize === 'number') nvsSize = b.nvsSize;
+      else bad('batch.json: nvsSize missing');
+      if (typeof b.makerPublicKey === 'string' && /^[0-9a-f]{64}$/.test(b.makerPublicKey)) {
+        const pk = new Uint8Array(Buffer.from(b.makerPublicKey, 'hex'));
+        if (makerPublicKey && !eq(pk, makerPublicKey)) bad('batch.json: makerPublicKey differs from the given maker public key');
+        makerPublicKey ??= pk;
+      } else bad('batch.json: makerPublicKey missing or malformed');
+    } catch {
+      bad('batch.json: not JSON (corrupt or truncated?)');
+    }
+  }
+
+  // registry
+  const byId = new Map<string, RegistryEntry>();
+  const registryText = read('registry.jsonl');
+  if (registryText !== undefined) {
+    try {
+      for (const e of parseRegistry(registryText)) {
+        if (byId.has(e.toyId)) bad(`registry: toy ${e.toyId} listed twice`);
+        byId.set(e.toyId, e);
+      }
+    } catch (e) {
+      bad((e as Error).message);
+    }
+  }
+  const passwdText = read('mosquitto.passwd');
+  const passwdByUser = new Map<string, string>();
+  if (passwdText !== undefined) {
+    const lines = passwdText.split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    lines.forEach((l, i) => {
+      try {
+        const p = parseMosquittoPasswdLine(l);
+        if (passwdByUser.has(p.username)) bad(`mosquitto.passwd line ${i + 1}: user ${p.username} listed twice`);
+        passwdByUser.set(p.username, l);
+      } catch (e) {
+        bad(`mosquitto.passwd line ${i + 1}: ${(e as Error).message}`);
+      }
+    });
+  }
+  const auditText = read('audit.log');
+
+  // toy directories
+  const entries = fs.readdirSync(outDir);
+  const toyDirs = entries.filter((n) => TOY_DIR_RE.test(n) && fs.statSync(path.join(outDir, n)).isDirectory()).sort();
+  for (const n of entries) if (!BATCH_FILES.includes(n) && !toyDirs.includes(n)) bad(`${n}: unexpected entry in the output set`);
+  if (declaredCount !== undefined && toyDirs.length !== declaredCount) bad(`batch.json says ${declaredCount} toys, found ${toyDirs.length} toy directories`);
+  for (const id of byId.keys()) if (!toyDirs.includes(id)) bad(`registry: toy ${id} has no directory`);
+  for (const u of passwdByUser.keys()) if (!byId.has(u)) bad(`mosquitto.passwd: user ${u} not in the registry`);
+
+  const secrets: { label: string; value: Uint8Array | string }[] = [];
+  const unique = new Map<string, Map<string, string>>();
+  const once = (kind: string, value: string, toy: string) => {
+    let m = unique.get(kind);
+    if (!m) unique.set(kind, (m = new Map()));
+    const other = m.get(value);
+    if (other !== undefined) bad(`duplicate ${kind}: toys ${other} and ${toy}`);
+    else m.set(value, toy);
+  };
+
+  for (const toy of toyDirs) {
+    const dir = path.join(outDir, toy);
+    const where = `toy ${toy}`;
+    const files = fs.readdirSync(dir);
+    const missing = TOY_FILES.filter((f) => !files.includes(f));
+    if (missing.length) {
+      bad(`${where}: missing ${missing.join(', ')}`);
+      continue;
+    }
+    for (const f of files) if (!(TOY_FILES as readonly string[]).includes(f) && f !== 'label.png') bad(`${where}: unexpected file ${f}`);
+    const image = new Uint8Array(fs.readFileSync(path.join(dir, 'nvs.bin')));
+    let items: NvsItem[];
+    try {
+      items = parseNvsImage(image).items;
+    } catch (e) {
+      bad(`${where}: nvs.bin: ${(e as Error).message}`);
+      continue;
+    }
+    let id: Identity;
+    try {
+      id = loadIdentity(new NvsItemsStorage(items), { crypto: nodeCrypto, makerPublicKey });
+    } catch (e) {
+      bad(`${where}: nvs.bin identity: ${e instanceof IdentityError ? `${e.code} ${e.message}` : (e as Error).message}`);
+      continue;
+    }
+    if (id.toyId !== toy) bad(`${where}: nvs.bin holds toy id ${id.toyId}`);
+    if (image.length !== nvsSize) bad(`${where}: nvs.bin is ${image.length} bytes, batch says ${nvsSize}`);
+    try {
+      const csvItems = parseNvsCsv(fs.readFileSync(path.join(dir, 'nvs.csv'), 'utf8'));
+      if (!eq(buildNvsImage(csvItems, image.length), image)) bad(`${where}: nvs.csv does not rebuild nvs.bin byte for byte`);
+    } catch (e) {
+      bad(`${where}: nvs.csv: ${(e as Error).message}`);
+    }
+    const check = toyCheckString(nodeCrypto, id.toyIdBytes, id.publicKey);
+    const payload = formatSetupCode({ toyId: id.toyId, setupSecret: id.setupSecret });
+    const expectLabel = makeLabel({ toyId: id.toyId, setupSecret: id.setupSecret, checkString: check });
+    if (fs.readFileSync(path.join(dir, 'label.txt'), 'utf8') !== expectLabel.text) bad(`${where}: label.txt does not carry this toy's setup code and check string`);
+    const svgModules = modulesFromLabelSvg(fs.readFileSync(path.join(dir, 'label.svg'), 'utf8'));
+    if (!svgModules || JSON.stringify(svgModules) !== JSON.stringify(qrModules(payload))) bad(`${where}: label.svg QR does not encode this toy's setup code`);
+
+    const reg = byId.get(toy);
+    if (!reg) bad(`${where}: not in the registry`);
+    else {
+      if (reg.publicKey !== Buffer.from(id.publicKey).toString('hex')) bad(`${where}: registry public key differs from nvs.bin`);
+      if (reg.makerSignature !== Buffer.from(id.makerSignature).toString('hex')) bad(`${where}: registry signature differs from nvs.bin`);
+      if (reg.check !== check) bad(`${where}: registry check string is wrong`);
+      if (makerPublicKey && reg.makerPublicKey !== Buffer.from(makerPublicKey).toString('hex')) bad(`${where}: registry names another maker key`);
+      if (!verifyMosquittoPassword(reg.mqttPasswd, id.mqttPassword)) bad(`${where}: registry broker credential does not match nvs.bin's password`);
+      if (passwdByUser.get(toy) !== reg.mqttPasswd) bad(`${where}: mosquitto.passwd line differs from the registry`);
+      once('password salt', parseMosquittoPasswdLine(reg.mqttPasswd).salt.join(','), toy);
+    }
+    once('toy id', id.toyId, toy);
+    once('public key', Buffer.from(id.publicKey).toString('hex'), toy);
+    once('secret key', Buffer.from(id.secretKey).toString('hex'), toy);
+    once('setup secret', Buffer.from(id.setupSecret).toString('hex'), toy);
+    once('broker password', id.mqttPassword, toy);
+    secrets.push(
+      { label: `${toy} secret key`, value: id.secretKey },
+      { label: `${toy} setup secret`, value: id.setupSecret },
+      { label: `${toy} broker password`, value: id.mqttPassword },
+      { label: `${toy} setup code`, value: payload },
+    );
+  }
+
+  for (const [name, text] of [['batch.json', batchText], ['registry.jsonl', registryText], ['mosquitto.passwd', passwdText], ['audit.log', auditText]] as const) {
+    if (text === undefined) continue;
+    for (const s of findSecrets(text, secrets)) bad(`${name}: contains a secret (${s})`);
+  }
+  return { toys: toyDirs.length, problems };
+}
