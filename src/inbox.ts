@@ -219,6 +219,22 @@ export class Inbox {
     }
   }
 
+  /**
+   * The payload of stored record `id` (a new copy), or undefined when it is not
+   * stored or unreadable (counted `inbox.corrupt` / `inbox.read_failed`). Lets a
+   * consumer keep only ids in RAM and read chunks back when it needs them.
+   */
+  read(id: string): Uint8Array | undefined {
+    if (!this.records.some((r) => r.id === id)) return undefined;
+    const v = this.safeRead(id);
+    const tl = v && v.length >= HEADER ? (v[9]! << 8) | v[10]! : -1;
+    if (!v || tl < 1 || HEADER + tl > v.length) {
+      this.counters?.inc('inbox.corrupt');
+      return undefined;
+    }
+    return v.slice(HEADER + tl);
+  }
+
   /** Ids of stored, unconfirmed records in arrival order (a copy). */
   ids(): string[] {
     return this.records.map((r) => r.id);

@@ -1,0 +1,295 @@
+/**
+ * PawPost assembled from ports: the one place that builds the toy's parts and
+ * connects them. src/main.ts calls it with the device adapters (hal/moddable-*);
+ * the simulator runs the same main.ts with Node implementations of the Moddable
+ * modules; tests call it with fakes.
+ *
+ * Boot order:
+ * 1. finish a factory reset a power cut interrupted;
+ * 2. load the factory identity from NVS: missing or malformed → the error LED
+ *    pattern, one log line, and nothing else runs (no radio, no network);
+ * 3. roster, envelope, outbox, inbox (stored messages are re-admitted), the
+ *    audio pipelines (allocated once, here), pairing, the toy's state machine;
+ * 4. the MQTT session, when network settings exist (from pairing) — restarted
+ *    whenever pairing changes them.
+ */
+import type {
+  BlePeripheralPort,
+  ButtonPort,
+  ClockPort,
+  CodecPort,
+  CryptoPort,
+  LedPort,
+  LogPort,
+  MicPort,
+  RandomPort,
+  SocketPort,
+  SpeakerPort,
+  StoragePort,
+} from '../hal/ports.js';
+import { PlaybackPipeline } from '../audio/playback-pipeline.js';
+import { RecordPipeline } from '../audio/record-pipeline.js';
+import { Counters } from './counters.js';
+import { ToyEnvelope, chunkKey } from './envelope.js';
+import { factoryReset, resumeFactoryReset } from './factory-reset.js';
+import { HeartLed } from './heart-led.js';
+import { tryLoadIdentity, type Identity } from './identity.js';
+import { Inbox } from './inbox.js';
+import { MessagePlayer } from './message-player.js';
+import { MqttSession } from './mqtt-session.js';
+import { loadNetworkSettings } from './network-settings.js';
+import { Outbox } from './outbox.js';
+import type { DeviceInfo } from './pairing-protocol.js';
+import { PairingService } from './pairing-service.js';
+import { Roster } from './roster.js';
+import { Toy } from './toy.js';
+import { ToyRecorder } from './toy-recorder.js';
+
+/** MQTT topics of one toy (docs/BROKER.md). */
+export const toyTopics = (toyId: string) => ({ out: `pp/t/${toyId}/out`, in: `pp/t/${toyId}/in` });
+
+export interface PawPostPorts {
+  clock: ClockPort;
+  random: RandomPort;
+  crypto: CryptoPort;
+  log: LogPort;
+  paw: ButtonPort;
+  heart: ButtonPort;
+  led: LedPort;
+  mic: MicPort;
+  speaker: SpeakerPort;
+  codec: CodecPort;
+  /** Read-only factory data (NVS namespace "pawpost"). */
+  nvs: StoragePort;
+  /** Read/write data: roster, settings, messages. */
+  data: StoragePort;
+  ble: BlePeripheralPort;
+  /** A new socket for each MQTT session. */
+  socket: () => SocketPort;
+}
+
+export interface PawPostOptions {
+  deviceInfo: DeviceInfo;
+  /** Sealed packets per chunk (25 = 500 ms). */
+  packetsPerChunk?: number;
+  /** MQTT keepalive, seconds. */
+  keepaliveSec?: number;
+  /** Called when the set of waiting messages or the MQTT state changes (simulator, tests). */
+  onChange?: () => void;
+  /**
+   * Called after a factory reset wiped the data store. The device restarts here
+   * (everything in RAM was built from the wiped data); the simulator rebuilds the toy.
+   */
+  onFactoryReset?: () => void;
+}
+
+/** The running toy. */
+export interface PawPost {
+  readonly counters: Counters;
+  readonly led: HeartLed;
+  readonly toy: Toy;
+  /** Undefined when the factory data did not load. */
+  readonly identity: Identity | undefined;
+  readonly roster: Roster | undefined;
+  readonly player: MessagePlayer | undefined;
+  readonly recorder: ToyRecorder | undefined;
+  readonly pairing: PairingService | undefined;
+  readonly outbox: Outbox | undefined;
+  readonly inbox: Inbox | undefined;
+  /** The MQTT session, when network settings exist. */
+  session(): MqttSession | undefined;
+  close(): void;
+}
+
+const noopControls = {
+  recorder: { start: () => 'BUSY' as const, stop: () => undefined },
+  player: { waiting: () => 0, playNext: () => 'EMPTY' as const, stop: () => undefined },
+  pairing: { familySize: () => 0, enter: () => 'LOCKED' as const, cancel: () => undefined },
+};
+
+export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
+  const counters = new Counters();
+  const led = new HeartLed(p.led, p.clock);
+  const changed = () => {
+    try {
+      opts.onChange?.();
+    } catch {
+      counters.inc('app.onchange_threw');
+    }
+  };
+
+  try {
+    if (resumeFactoryReset(p.data)) counters.inc('app.reset_resumed');
+  } catch {
+    counters.inc('app.reset_resume_failed');
+  }
+
+  const loaded = tryLoadIdentity(p.nvs, { counters, log: p.log });
+  if (!loaded.ok) {
+    // Refuse to run: no radio, no network, only the error pattern (docs/PROVISIONING.md).
+    const toy = new Toy({ paw: p.paw, heart: p.heart, led, clock: p.clock, ...noopControls, factoryReset: () => undefined, log: p.log, counters });
+    toy.fail(`identity ${loaded.error.code}`);
+    return {
+      counters, led, toy, identity: undefined, roster: undefined, player: undefined, recorder: undefined,
+      pairing: undefined, outbox: undefined, inbox: undefined,
+      session: () => undefined,
+      close: () => {
+        toy.close();
+        led.close();
+      },
+    };
+  }
+  const identity = loaded.identity;
+  const topics = toyTopics(identity.toyId);
+  const roster = new Roster(p.data, counters);
+  const envelope = new ToyEnvelope({
+    crypto: p.crypto,
+    random: p.random,
+    storage: p.data,
+    clock: p.clock,
+    roster,
+    publicKey: identity.publicKey,
+    secretKey: identity.secretKey,
+    packetsPerChunk: opts.packetsPerChunk ?? 25,
+    counters,
+  });
+  const outbox = new Outbox({ storage: p.data, counters, maxRecords: 400 });
+  const inbox = new Inbox({ storage: p.data, counters, dedupeKey: chunkKey, maxRecords: 400 });
+
+  // Audio: both pipelines allocated once; the mic and the speaker share the I2S pins, so only one runs at a time.
+  const recordPipeline = new RecordPipeline({ clock: p.clock, mic: p.mic, codec: p.codec, frameRingFrames: 6, packetRingBytes: 2048, counters });
+  let player: MessagePlayer | undefined;
+  const playbackPipeline = new PlaybackPipeline({
+    clock: p.clock,
+    speaker: p.speaker,
+    codec: p.codec,
+    frameRingFrames: 6,
+    packetRingBytes: 2048,
+    counters,
+    onFinished: () => player?.pipelineFinished(),
+  });
+
+  let session: MqttSession | undefined;
+  const recorder = new ToyRecorder({
+    clock: p.clock,
+    pipeline: recordPipeline,
+    begin: () => envelope.begin(),
+    send: (chunk) => outbox.add(topics.out, chunk) === 'OK' ? 'OK' : 'FULL',
+    counters,
+    log: p.log,
+    onMessageQueued: changed,
+  });
+
+  let toy: Toy | undefined;
+  player = new MessagePlayer({
+    clock: p.clock,
+    crypto: p.crypto,
+    inbox,
+    keys: envelope.keys,
+    replay: envelope.replay,
+    playbackOpener: envelope.playback,
+    pipeline: playbackPipeline,
+    storage: p.data,
+    counters,
+    log: p.log,
+    onChange: () => {
+      toy?.messagesChanged();
+      changed();
+    },
+  });
+
+  const startSession = () => {
+    session?.close();
+    session = undefined;
+    const net = loadNetworkSettings(p.data, () => counters.inc('app.network_settings_corrupt'));
+    if (!net) return;
+    try {
+      session = new MqttSession({
+        socket: p.socket(),
+        clock: p.clock,
+        random: p.random,
+        host: net.brokerHost,
+        port: net.brokerPort,
+        clientId: identity.mqttUser,
+        username: identity.mqttUser,
+        password: identity.mqttPassword,
+        subscriptions: [topics.in],
+        outbox,
+        inbox,
+        keepaliveSec: opts.keepaliveSec,
+        counters,
+        log: p.log,
+        onError: (e) => counters.inc(`app.mqtt_${e.code}`),
+        onState: () => changed(),
+      });
+      session.start();
+    } catch (e) {
+      counters.inc('app.session_failed');
+      p.log.log('error', 'app.session_failed', { error: e instanceof Error ? e.name : 'unknown' });
+    }
+  };
+
+  const pairing = new PairingService({
+    ble: p.ble,
+    clock: p.clock,
+    random: p.random,
+    crypto: p.crypto,
+    storage: p.data,
+    roster,
+    identity,
+    deviceInfo: opts.deviceInfo,
+    counters,
+    log: p.log,
+    onEvent: (e) => {
+      if (e.kind === 'ended') toy?.pairingEnded(e.result);
+      else if (e.kind === 'attempt-failed') toy?.pairingAttemptFailed();
+      else if (e.kind === 'network-changed') startSession();
+      changed();
+    },
+    onError: () => counters.inc('app.pairing_error'),
+  });
+
+  const doFactoryReset = () => {
+    session?.close();
+    session = undefined;
+    recorder.close();
+    player?.close();
+    factoryReset(p.data);
+    roster.reload();
+    p.log.log('warn', 'app.factory_reset_done');
+    changed();
+    opts.onFactoryReset?.();
+  };
+
+  toy = new Toy({
+    paw: p.paw,
+    heart: p.heart,
+    led,
+    clock: p.clock,
+    recorder,
+    player,
+    pairing,
+    factoryReset: doFactoryReset,
+    log: p.log,
+    counters,
+  });
+  player.attach();
+  toy.messagesChanged();
+  startSession();
+  p.log.log('info', 'app.started', { family: roster.size, waiting: player.waiting(), outbox: outbox.count() });
+
+  return {
+    counters, led, toy, identity, roster, player, recorder, pairing, outbox, inbox,
+    session: () => session,
+    close: () => {
+      session?.close();
+      toy?.close();
+      recorder.close();
+      player?.close();
+      recordPipeline.close();
+      playbackPipeline.close();
+      pairing.close();
+      led.close();
+    },
+  };
+}

@@ -1,0 +1,392 @@
+/**
+ * Messages from the family to the child, on the toy: admission of received
+ * chunks, the list of messages waiting to be heard (the heart glows while it is
+ * not empty), and playback through the PlaybackPipeline.
+ *
+ * Durable state and the exactly-once argument (a power cut may hit anywhere):
+ * - Chunks live in the Inbox (src/inbox.ts) until confirmed; RAM keeps only ids.
+ * - A message's head is ADMITTED when it opens (sender in the roster, not expired)
+ *   and its counter is above the sender's replay record. Admission writes the
+ *   message id into the `adm` record FIRST and then commits the replay counter, so
+ *   a cut between the two leaves an admitted message (replay is committed again
+ *   on the next start), never a message lost to its own replay record.
+ * - After a restart the Inbox hands every stored chunk over again: heads listed
+ *   in `adm` are re-opened without the replay check; any other head goes through
+ *   admission again (and a real replay is refused).
+ * - When a message has played to the end, its id is removed from `adm` first (the
+ *   commit point: from then on its head would be refused as a replay), then its
+ *   chunks are confirmed in the Inbox. So a played message never plays again, and
+ *   one cut short by a power cut plays again from the start.
+ * - Chunks that fail (forged, unknown sender, expired, malformed, orphaned) are
+ *   confirmed (dropped) and counted `msg.drop_<CODE>`; they never reach the decoder.
+ *
+ * `adm` record: [u8 version=1][u8 count][count × 16-byte message id]. Portable.
+ */
+import type { ClockPort, CryptoPort, LogPort, StoragePort, TimerHandle } from '../hal/ports.js';
+import { FRAME_MS } from '../hal/ports.js';
+import type { PlaybackPipeline } from '../audio/playback-pipeline.js';
+import type { Counters } from './counters.js';
+import { EnvelopeError, EnvelopeOpener, peekChunk, type ReplayGuard, type SenderKeys } from './envelope.js';
+import type { Inbox, InboxMessage } from './inbox.js';
+import type { PlayerControl } from './toy.js';
+
+export const ADMITTED_KEY = 'adm';
+/** Most messages admitted and not yet played; further heads wait in the Inbox unconfirmed. */
+export const MAX_ADMITTED = 32;
+/** After the last frame, the speaker is released this long later (its queue plays out). */
+export const SPEAKER_TAIL_MS = 400;
+
+interface Msg {
+  key: string;
+  chunks: string[];
+  complete: boolean;
+  createdMs: number;
+  sender: Uint8Array;
+}
+
+export interface MessagePlayerOptions {
+  clock: ClockPort;
+  crypto: CryptoPort;
+  inbox: Inbox;
+  /** Sender keys from the roster (ToyEnvelope.keys). */
+  keys: SenderKeys;
+  /** The toy's replay records (ToyEnvelope.replay). */
+  replay: ReplayGuard;
+  /** Opener for playback (no replay check): ToyEnvelope.playback. */
+  playbackOpener: EnvelopeOpener;
+  pipeline: PlaybackPipeline;
+  storage: StoragePort;
+  counters: Counters;
+  log?: LogPort;
+  ttlMs?: number;
+  /** The set of complete messages changed (one arrived, one was played). Must not throw. */
+  onChange?: () => void;
+}
+
+const hex = (b: Uint8Array): string => {
+  let s = '';
+  for (let i = 0; i < b.length; i++) s += (b[i]! < 16 ? '0' : '') + b[i]!.toString(16);
+  return s;
+};
+const unhex = (s: string): Uint8Array => {
+  const b = new Uint8Array(s.length >> 1);
+  for (let i = 0; i < b.length; i++) b[i] = parseInt(s.slice(i * 2, i * 2 + 2), 16);
+  return b;
+};
+
+export class MessagePlayer implements PlayerControl {
+  private readonly msgs = new Map<string, Msg>();
+  private readonly admitted = new Set<string>();
+  private readonly verifier: EnvelopeOpener;
+  private playing:
+    | { msg: Msg; next: number; packets: Uint8Array[]; p: number; done: (played: boolean) => void; timer: TimerHandle }
+    | undefined;
+  private tail: TimerHandle | undefined;
+  private closed = false;
+
+  constructor(private readonly o: MessagePlayerOptions) {
+    this.verifier = new EnvelopeOpener({ crypto: o.crypto, keys: o.keys, clock: o.clock, ttlMs: o.ttlMs, counters: o.counters, maxOpen: 8 });
+    this.loadAdmitted();
+  }
+
+  /** Starts taking chunks from the Inbox (stored ones first). Call once, after construction. */
+  attach(): void {
+    this.o.inbox.setConsumer((m) => this.onChunk(m));
+    // Admission records whose chunks are gone (played, then cut before cleanup) are dropped.
+    let changed = false;
+    for (const k of [...this.admitted]) {
+      if (!this.msgs.has(k)) {
+        this.admitted.delete(k);
+        changed = true;
+      }
+    }
+    if (changed) this.saveAdmitted();
+  }
+
+  /** Complete messages waiting to be heard. */
+  waiting(): number {
+    let n = 0;
+    for (const m of this.msgs.values()) if (m.complete) n++;
+    return n;
+  }
+
+  /** Who sent each waiting message, oldest first (sender public keys, lent). */
+  waitingSenders(): Uint8Array[] {
+    return [...this.msgs.values()].filter((m) => m.complete).map((m) => m.sender);
+  }
+
+  // ------------------------------------------------------------ admission
+
+  private onChunk(m: InboxMessage): void {
+    if (this.closed) return;
+    try {
+      this.admit(m);
+    } catch (e) {
+      this.o.counters.inc('msg.consumer_error');
+    }
+  }
+
+  private drop(id: string, why: string): void {
+    this.o.counters.inc(`msg.drop_${why}`);
+    try {
+      this.o.inbox.confirm(id);
+    } catch {
+      this.o.counters.inc('msg.confirm_failed');
+    }
+  }
+
+  private admit(m: InboxMessage): void {
+    const h = peekChunk(m.payload);
+    if (!h) return this.drop(m.id, 'MALFORMED');
+    const key = h.messageKey;
+    if (h.index === 0) {
+      if (this.msgs.has(key)) return this.drop(m.id, 'DUPLICATE');
+      let opened;
+      try {
+        opened = this.verifier.push(m.payload);
+      } catch (e) {
+        return this.drop(m.id, e instanceof EnvelopeError ? e.code : 'ERROR');
+      }
+      if (!this.admitted.has(key)) {
+        try {
+          this.o.replay.check(opened.info.sender, opened.info.counter);
+        } catch (e) {
+          this.forgetVerifier(key);
+          return this.drop(m.id, e instanceof EnvelopeError ? e.code : 'ERROR');
+        }
+        if (this.admitted.size >= MAX_ADMITTED) {
+          // Full: leave the chunk in the Inbox unconfirmed; it is handed over again at the next start.
+          this.forgetVerifier(key);
+          this.o.counters.inc('msg.admit_full');
+          return;
+        }
+        this.admitted.add(key);
+        if (!this.saveAdmitted()) {
+          this.admitted.delete(key);
+          this.forgetVerifier(key);
+          return;
+        }
+        try {
+          this.o.replay.commit(opened.info.sender, opened.info.counter);
+        } catch {
+          this.o.counters.inc('msg.replay_commit_failed');
+        }
+        this.o.counters.inc('msg.admitted');
+      }
+      const msg: Msg = { key, chunks: [m.id], complete: opened.final, createdMs: opened.info.createdMs, sender: opened.info.sender };
+      this.msgs.set(key, msg);
+      if (opened.final) this.completed(msg);
+      return;
+    }
+    const msg = this.msgs.get(key);
+    if (!msg) return this.drop(m.id, 'ORPHAN');
+    let opened;
+    try {
+      opened = this.verifier.push(m.payload);
+    } catch (e) {
+      return this.drop(m.id, e instanceof EnvelopeError ? e.code : 'ERROR');
+    }
+    msg.chunks.push(m.id);
+    if (opened.final) this.completed(msg);
+  }
+
+  private completed(msg: Msg): void {
+    msg.complete = true;
+    this.forgetVerifier(msg.key);
+    this.o.counters.inc('msg.complete');
+    this.o.log?.log('info', 'msg.arrived', { chunks: msg.chunks.length });
+    this.changed();
+  }
+
+  private forgetVerifier(key: string): void {
+    try {
+      this.verifier.finish(key);
+    } catch {
+      /* TRUNCATED: the verifier only drops its state */
+    }
+  }
+
+  private changed(): void {
+    try {
+      this.o.onChange?.();
+    } catch {
+      this.o.counters.inc('msg.onchange_threw');
+    }
+  }
+
+  // ------------------------------------------------------------ admission record
+
+  private loadAdmitted(): void {
+    let v: Uint8Array | undefined;
+    try {
+      v = this.o.storage.read(ADMITTED_KEY);
+    } catch {
+      this.o.counters.inc('msg.adm_read_failed');
+      return;
+    }
+    if (!v) return;
+    if (v.length < 2 || v[0] !== 1 || v.length !== 2 + v[1]! * 16 || v[1]! > MAX_ADMITTED) {
+      this.o.counters.inc('msg.adm_corrupt');
+      return;
+    }
+    for (let i = 0; i < v[1]!; i++) this.admitted.add(hex(v.subarray(2 + i * 16, 18 + i * 16)));
+  }
+
+  private saveAdmitted(): boolean {
+    const keys = [...this.admitted];
+    const v = new Uint8Array(2 + keys.length * 16);
+    v[0] = 1;
+    v[1] = keys.length;
+    keys.forEach((k, i) => v.set(unhex(k), 2 + i * 16));
+    try {
+      if (keys.length === 0) this.o.storage.remove(ADMITTED_KEY);
+      else this.o.storage.write(ADMITTED_KEY, v);
+      return true;
+    } catch {
+      this.o.counters.inc('msg.adm_write_failed');
+      return false;
+    }
+  }
+
+  // ------------------------------------------------------------ playback
+
+  playNext(done: (played: boolean) => void): 'OK' | 'EMPTY' | 'BUSY' {
+    if (this.closed) return 'BUSY';
+    if (this.playing) return 'BUSY';
+    this.purgeExpired();
+    let msg: Msg | undefined;
+    for (const m of this.msgs.values()) {
+      if (m.complete) {
+        msg = m;
+        break;
+      }
+    }
+    if (!msg) return 'EMPTY';
+    this.tail?.cancel();
+    this.tail = undefined;
+    this.o.pipeline.stop();
+    const s = this.o.pipeline.start();
+    if (s !== 'OK') {
+      this.o.counters.inc('msg.speaker_busy');
+      return 'BUSY';
+    }
+    const timer = this.o.clock.every(FRAME_MS, () => this.feed());
+    this.playing = { msg, next: 0, packets: [], p: 0, done, timer };
+    this.feed();
+    return 'OK';
+  }
+
+  /** Feeds packets into the pipeline while it has room; opens the next chunk when needed. Never throws. */
+  private feed(): void {
+    const pl = this.playing;
+    if (!pl) return;
+    try {
+      for (;;) {
+        if (pl.p < pl.packets.length) {
+          const pkt = pl.packets[pl.p]!;
+          if (!this.o.pipeline.canAccept(pkt.length)) return;
+          this.o.pipeline.pushPacket(pkt, pkt.length);
+          pl.p++;
+          continue;
+        }
+        if (pl.next >= pl.msg.chunks.length) {
+          this.o.pipeline.endOfMessage();
+          pl.timer.cancel();
+          return;
+        }
+        const payload = this.o.inbox.read(pl.msg.chunks[pl.next]!);
+        pl.next++;
+        if (!payload) throw new EnvelopeError('STORAGE', 'chunk unreadable');
+        const opened = this.o.playbackOpener.push(payload);
+        pl.packets = opened.packets;
+        pl.p = 0;
+      }
+    } catch (e) {
+      // A stored chunk that no longer opens (corrupt storage): play what we have, then end.
+      this.o.counters.inc(`msg.play_${e instanceof EnvelopeError ? e.code : 'error'}`);
+      pl.next = pl.msg.chunks.length;
+      pl.packets = [];
+      pl.p = 0;
+      this.o.pipeline.endOfMessage();
+      pl.timer.cancel();
+    }
+  }
+
+  /** The PlaybackPipeline's onFinished: the last frame reached the speaker. */
+  pipelineFinished(): void {
+    const pl = this.playing;
+    if (!pl) return;
+    this.tail = this.o.clock.after(SPEAKER_TAIL_MS, () => {
+      this.tail = undefined;
+      if (!this.playing) this.o.pipeline.stop();
+    });
+    this.end(true);
+  }
+
+  /** Stops playback now; the message stays waiting. */
+  stop(): void {
+    if (!this.playing) return;
+    this.o.pipeline.stop();
+    this.end(false);
+  }
+
+  private end(played: boolean): void {
+    const pl = this.playing!;
+    this.playing = undefined;
+    pl.timer.cancel();
+    try {
+      this.o.playbackOpener.finish(pl.msg.key);
+    } catch {
+      /* stopped early: the opener just drops its state */
+    }
+    if (played) this.retire(pl.msg, 'played');
+    try {
+      pl.done(played);
+    } catch {
+      this.o.counters.inc('msg.done_threw');
+    }
+    if (played) this.changed();
+  }
+
+  /** Removes a message for good: admission record first (the commit point), then its chunks. */
+  private retire(msg: Msg, why: 'played' | 'expired'): void {
+    this.admitted.delete(msg.key);
+    if (!this.saveAdmitted()) {
+      this.admitted.add(msg.key);
+      return;
+    }
+    this.msgs.delete(msg.key);
+    for (const id of msg.chunks) {
+      try {
+        this.o.inbox.confirm(id);
+      } catch {
+        this.o.counters.inc('msg.confirm_failed');
+      }
+    }
+    this.o.counters.inc(`msg.${why}`);
+  }
+
+  /** Drops messages older than the time to live (7 days by default), heard or not. */
+  purgeExpired(): void {
+    const now = this.o.clock.wallNow();
+    const ttl = this.o.ttlMs ?? 7 * 24 * 3600 * 1000;
+    let any = false;
+    for (const m of [...this.msgs.values()]) {
+      if (m.createdMs > 0 && now > m.createdMs + ttl && (!this.playing || this.playing.msg !== m)) {
+        this.forgetVerifier(m.key);
+        this.retire(m, 'expired');
+        any = true;
+      }
+    }
+    if (any) this.changed();
+  }
+
+  /** Stops playback and timers. Safe to call twice. */
+  close(): void {
+    if (this.closed) return;
+    if (this.playing) this.stop();
+    this.tail?.cancel();
+    this.verifier.close();
+    this.closed = true;
+  }
+}

@@ -1,0 +1,146 @@
+// The whole toy, end to end on fakes, in XS and in Node: pairing over the simulated
+// radio, a recording sealed and published, a parent's message admitted, glowing,
+// played once, and what survives a power cycle.
+import { test } from './xs/harness.js';
+import { AppRig, Phone } from './app-rig.js';
+import { MemoryStorage } from './fakes/memory-storage.js';
+import { PhoneEnvelope } from '../src/phone-envelope.js';
+import { naclCrypto } from '../src/nacl-crypto.js';
+
+async function pairedRig(): Promise<{ rig: AppRig; phone: Phone }> {
+  const rig = new AppRig();
+  rig.paw.press();
+  rig.clock.advance(3000);
+  rig.paw.release();
+  const phone = new Phone(rig, 1);
+  await phone.pair('Mum');
+  rig.clock.advance(2000); // the MQTT session connects and subscribes
+  return { rig, phone };
+}
+
+test('a new toy pairs with a phone after a 3 s paw hold and goes online', async (t) => {
+  const { rig } = await pairedRig();
+  t.is(rig.app.roster!.size, 1);
+  t.is(rig.app.toy.state, 'idle');
+  t.is(rig.app.session()?.state, 'online');
+  t.is(rig.broker.connects.length, 1);
+  t.is(rig.broker.connects[0]!.username, rig.toyId);
+  t.deepEqual(rig.broker.subscriptions.get(rig.toyId), [rig.topics.in]);
+});
+
+test('a recording leaves sealed, reaches the parent whole, and the LED is red throughout', async (t) => {
+  const { rig, phone } = await pairedRig();
+  rig.paw.press();
+  let red = 0;
+  for (let i = 0; i < 20; i++) {
+    rig.clock.advance(100);
+    if (rig.led.r === 255 && rig.led.g === 0 && rig.led.b === 0) red++;
+  }
+  t.is(red, 20, 'red for the whole 2 s');
+  t.true(rig.published().length >= 2, 'chunks left while the paw was still held');
+  rig.paw.release();
+  rig.clock.advance(1000);
+  const chunks = rig.published();
+  const got = phone.open(chunks);
+  t.is(got.messages, 1);
+  t.true(got.packets >= 99 && got.packets <= 101, `about 100 packets of 20 ms, got ${got.packets}`);
+  t.is(rig.app.outbox!.count(), 0, 'the outbox is empty once acknowledged');
+  // the relay never sees audio in clear: the fake codec marks every packet with 0xa5 runs
+  for (const c of chunks) {
+    let run = 0;
+    let maxRun = 0;
+    for (const b of c) {
+      run = b === 0xa5 ? run + 1 : 0;
+      maxRun = Math.max(maxRun, run);
+    }
+    t.true(maxRun < 8, 'no plaintext packet bytes on the wire');
+  }
+});
+
+test('a parent message glows until the heart is pressed, plays once, and a redelivery is dropped', async (t) => {
+  const { rig, phone } = await pairedRig();
+  const chunks = phone.sealMessage(150, 2000);
+  rig.deliver(chunks);
+  rig.clock.advance(500);
+  t.is(rig.app.player!.waiting(), 1);
+  t.is(rig.app.led.current, 'message');
+  rig.heart.press();
+  rig.heart.release();
+  t.is(rig.app.toy.state, 'playing');
+  rig.clock.advance(5000);
+  t.is(rig.app.toy.state, 'idle');
+  t.is(rig.app.player!.waiting(), 0);
+  t.is(rig.app.led.current, 'off');
+  const heard = rig.played.filter((v) => v >= 2000 && v < 2150);
+  t.is(heard.length, 150, 'every frame played once');
+  t.is(heard[0], 2000);
+  t.is(heard[149], 2149);
+  // the broker delivers the same message again (a replay): nothing plays
+  rig.deliver(chunks);
+  rig.clock.advance(500);
+  t.is(rig.app.player!.waiting(), 0);
+  t.is(rig.app.led.current, 'off');
+});
+
+test('only a paired member can message the child: a stranger and a forged chunk are dropped before decoding', async (t) => {
+  const { rig } = await pairedRig();
+  // A stranger who knows the toy's public key but never paired.
+  const stranger = new Phone(rig, 7);
+  stranger.env = new PhoneEnvelope({
+    crypto: naclCrypto, random: rig.random, storage: stranger.storage, clock: rig.clock,
+    secretKey: stranger.secretKey, toyPublicKey: rig.app.identity!.publicKey, packetsPerChunk: 25,
+  });
+  const decodesBefore = rig.codec.decodeCalls;
+  rig.deliver(stranger.sealMessage(50));
+  rig.clock.advance(500);
+  t.is(rig.app.player!.waiting(), 0);
+  t.true(rig.app.counters.get('msg.drop_UNKNOWN_SENDER') >= 1);
+  t.is(rig.codec.decodeCalls, decodesBefore, 'nothing was decoded');
+});
+
+test('a power cut after arrival keeps the message; after it played, a restart does not play it again', async (t) => {
+  const { rig, phone } = await pairedRig();
+  rig.deliver(phone.sealMessage(60, 3000));
+  rig.clock.advance(500);
+  t.is(rig.app.player!.waiting(), 1);
+  rig.boot(); // power cycle: RAM gone, storage kept
+  rig.clock.advance(2000);
+  t.is(rig.app.player!.waiting(), 1, 'still waiting after the restart');
+  t.is(rig.app.led.current, 'message');
+  rig.heart.press();
+  rig.heart.release();
+  rig.clock.advance(3000);
+  t.is(rig.played.filter((v) => v >= 3000 && v < 3060).length, 60);
+  rig.boot();
+  rig.clock.advance(2000);
+  t.is(rig.app.player!.waiting(), 0, 'played messages stay played');
+  t.is(rig.app.led.current, 'off');
+});
+
+test('a message recorded while offline is sent when the network returns', async (t) => {
+  const { rig, phone } = await pairedRig();
+  rig.broker.up = false;
+  rig.broker.cut();
+  rig.clock.advance(1000);
+  rig.holdPaw(1500);
+  rig.clock.advance(500);
+  t.is(rig.published().length, 0);
+  t.true(rig.app.outbox!.count() > 0, 'kept in the outbox');
+  rig.boot(); // and the power goes off and on while offline
+  rig.broker.up = true;
+  rig.clock.advance(130000); // backoff up to 2 min
+  const got = phone.open(rig.published());
+  t.is(got.messages, 1);
+  t.is(rig.app.outbox!.count(), 0);
+});
+
+test('the toy refuses to run without valid factory data: error pattern, no radio, no network', (t) => {
+  const rig = new AppRig({ nvs: new MemoryStorage() });
+  t.is(rig.app.identity, undefined);
+  t.is(rig.app.toy.state, 'error');
+  t.is(rig.app.led.current, 'error');
+  rig.paw.press();
+  rig.clock.advance(4000);
+  t.is(rig.radio.advertising, undefined, 'never advertises');
+  t.is(rig.broker.connects.length, 0, 'never connects');
+});
