@@ -23,6 +23,7 @@
 import { pbkdf2Sync, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import * as net from 'node:net';
 import { Aedes, type AuthenticateError } from 'aedes';
+import { toyTopics } from '../src/topics.js';
 
 /** Accounts the broker knows. Passwords are never stored, only hashes. */
 export interface BrokerRegistry {
@@ -35,10 +36,7 @@ export interface BrokerRegistry {
 export const TOY_ID_RE = /^[0-9a-f]{32}$/;
 export const PHONE_USER_RE = /^ph-[0-9a-f]{32}$/;
 
-/** The toy's two topics. */
-export function toyTopics(toyId: string): { in: string; out: string } {
-  return { in: `pp/t/${toyId}/in`, out: `pp/t/${toyId}/out` };
-}
+export { toyTopics };
 
 /**
  * A Mosquitto `$7$` hash of `password` (PBKDF2-SHA512, 64-byte key, 12-byte salt),

@@ -43,10 +43,10 @@ import type { DeviceInfo } from './pairing-protocol.js';
 import { PairingService } from './pairing-service.js';
 import { Roster } from './roster.js';
 import { Toy } from './toy.js';
+import { toyTopics } from './topics.js';
 import { ToyRecorder } from './toy-recorder.js';
 
-/** MQTT topics of one toy (docs/BROKER.md). */
-export const toyTopics = (toyId: string) => ({ out: `pp/t/${toyId}/out`, in: `pp/t/${toyId}/in` });
+export { toyTopics };
 
 export interface PawPostPorts {
   clock: ClockPort;
