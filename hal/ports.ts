@@ -35,10 +35,13 @@ export type PortErrorCode =
 
 /** A typed error thrown by ports. `code` is stable; `message` never holds secrets. */
 export class PortError extends Error {
+  // A class field, not `this.name = ...`: XS on the device freezes the built-in
+  // prototypes, and assigning over the frozen Error.prototype.name throws
+  // TypeError ("set name: not writable", measured on the SDK's lin build).
+  override readonly name = 'PortError';
   readonly code: PortErrorCode;
   constructor(code: PortErrorCode, message: string) {
     super(message);
-    this.name = 'PortError';
     this.code = code;
   }
 }
