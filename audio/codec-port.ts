@@ -27,10 +27,10 @@ export type CodecErrorCode = 'SIZE' | 'ENCODE' | 'DECODE' | 'CONFIG' | 'CLOSED';
 
 /** A typed codec error. `code` is stable; `message` never holds audio data. */
 export class CodecError extends Error {
+  override readonly name = 'CodecError';
   readonly code: CodecErrorCode;
   constructor(code: CodecErrorCode, message: string) {
     super(message);
-    this.name = 'CodecError';
     this.code = code;
   }
 }

@@ -20,10 +20,10 @@ export const MAKER_PUBLIC_TAG = 'PAWPOST-MAKER-PUBLIC-V1';
 export type MakerKeyErrorCode = 'EXISTS' | 'FORMAT' | 'PERMISSIONS' | 'IO';
 
 export class MakerKeyError extends Error {
+  override readonly name = 'MakerKeyError';
   readonly code: MakerKeyErrorCode;
   constructor(code: MakerKeyErrorCode, message: string) {
     super(message);
-    this.name = 'MakerKeyError';
     this.code = code;
   }
 }

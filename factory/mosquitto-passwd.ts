@@ -19,10 +19,10 @@ export const MOSQUITTO_HASH_BYTES = 64;
 export type MosquittoPasswdErrorCode = 'USERNAME' | 'PASSWORD' | 'FORMAT';
 
 export class MosquittoPasswdError extends Error {
+  override readonly name = 'MosquittoPasswdError';
   readonly code: MosquittoPasswdErrorCode;
   constructor(code: MosquittoPasswdErrorCode, message: string) {
     super(message);
-    this.name = 'MosquittoPasswdError';
     this.code = code;
   }
 }

@@ -19,11 +19,11 @@ import type { NvsItem } from './nvs-image.js';
 export type NvsCsvErrorCode = 'HEADER' | 'SYNTAX' | 'KEY' | 'TYPE' | 'ENCODING' | 'VALUE' | 'NAMESPACE';
 
 export class NvsCsvError extends Error {
+  override readonly name = 'NvsCsvError';
   readonly code: NvsCsvErrorCode;
   readonly line: number;
   constructor(code: NvsCsvErrorCode, line: number, message: string) {
     super(`line ${line}: ${message}`);
-    this.name = 'NvsCsvError';
     this.code = code;
     this.line = line;
   }

@@ -77,10 +77,10 @@ export type NvsErrorCode =
   | 'BLOB'; // a blob index and its chunks disagree (missing chunk, wrong size, orphan chunk)
 
 export class NvsImageError extends Error {
+  override readonly name = 'NvsImageError';
   readonly code: NvsErrorCode;
   constructor(code: NvsErrorCode, message: string) {
     super(message);
-    this.name = 'NvsImageError';
     this.code = code;
   }
 }

@@ -42,10 +42,10 @@ export const MAX_BATCH = 100000;
 export type ProvisionErrorCode = 'EXISTS' | 'ARGS' | 'IO' | 'COLLISION';
 
 export class ProvisionError extends Error {
+  override readonly name = 'ProvisionError';
   readonly code: ProvisionErrorCode;
   constructor(code: ProvisionErrorCode, message: string) {
     super(message);
-    this.name = 'ProvisionError';
     this.code = code;
   }
 }

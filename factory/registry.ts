@@ -25,11 +25,11 @@ export interface RegistryEntry {
 }
 
 export class RegistryError extends Error {
+  override readonly name = 'RegistryError';
   readonly code = 'REGISTRY' as const;
   readonly line: number;
   constructor(line: number, message: string) {
     super(`registry line ${line}: ${message}`);
-    this.name = 'RegistryError';
     this.line = line;
   }
 }

@@ -1,8 +1,3 @@
-/// <reference path="../node_modules/@moddable/typings/ble/bleserver.d.ts" />
-/// <reference path="../node_modules/@moddable/typings/ble/btutils.d.ts" />
-/// <reference path="../node_modules/@moddable/typings/ble/gap.d.ts" />
-/// <reference path="../node_modules/@moddable/typings/ble/gatt.d.ts" />
-/// <reference path="../node_modules/@moddable/typings/ble/sm.d.ts" />
 /**
  * BlePeripheralPort on the Moddable SDK's `bleserver` and `sm` (ESP32: NimBLE).
  * The GATT table comes from bleservices/pawpost-pairing.json (compiled by

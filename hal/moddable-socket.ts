@@ -1,6 +1,3 @@
-/// <reference path="../node_modules/@moddable/typings/socket.d.ts" />
-/// <reference path="../node_modules/@moddable/typings/securesocket.d.ts" />
-/// <reference path="../node_modules/@moddable/typings/timer.d.ts" />
 /**
  * SocketPort on the device: Moddable `socket` (TCP) or `securesocket` (TLS 1.2, the
  * default on the device: the relay is reached only over TLS). One connection at a

@@ -69,7 +69,11 @@ export class NvsIdentityStore implements StoragePort {
     let out: Uint8Array;
     if (v instanceof ArrayBuffer) out = new Uint8Array(v.slice(0));
     else if (typeof v === 'string') out = this.encoder.encode(v);
-    else if (typeof v === 'number') out = this.encoder.encode(String(v));
+    else if (typeof v === 'number') {
+      // NVS integers (i32) as 4 bytes little-endian (docs/PROVISIONING.md, src/identity.ts).
+      out = new Uint8Array(4);
+      new DataView(out.buffer).setInt32(0, v | 0, true);
+    }
     else if (typeof v === 'boolean') out = Uint8Array.of(v ? 1 : 0);
     else throw new PortError('IO', 'nvs value of unknown type');
     if (out.length > STORAGE_MAX_VALUE_BYTES) throw new PortError('SIZE', 'stored value too large');

@@ -36,7 +36,7 @@ export interface ParentAppOptions {
   /** Where the phone keeps its keys and counters (a directory). */
   dir: string;
   /** Opens a BLE connection to the toy. */
-  connectBle: () => PhoneTransport;
+  connectBle: () => Promise<PhoneTransport>;
   /** The broker the phone and the toy use. */
   brokerUrl: string;
   brokerHost: string;
@@ -105,7 +105,7 @@ export class ParentApp {
     const password = randomBytes(24).toString('base64url');
     let r;
     try {
-      r = await pairWithToy(this.o.connectBle(), {
+      r = await pairWithToy(await this.o.connectBle(), {
         crypto: naclCrypto,
         random: nodeRandom,
         setupCode,

@@ -5,9 +5,9 @@
 import { execFileSync } from 'node:child_process';
 
 export class SpeechUnavailableError extends Error {
+  override readonly name = 'SpeechUnavailableError';
   constructor(message: string) {
     super(message);
-    this.name = 'SpeechUnavailableError';
   }
 }
 

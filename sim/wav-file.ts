@@ -10,10 +10,10 @@ import * as fs from 'node:fs';
 export type WavErrorCode = 'FORMAT' | 'UNSUPPORTED';
 
 export class WavError extends Error {
+  override readonly name = 'WavError';
   readonly code: WavErrorCode;
   constructor(code: WavErrorCode, message: string) {
     super(message);
-    this.name = 'WavError';
     this.code = code;
   }
 }

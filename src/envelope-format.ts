@@ -80,10 +80,10 @@ export type EnvelopeErrorCode =
 
 /** A typed envelope error. `code` is stable; `message` never holds key material or audio. */
 export class EnvelopeError extends Error {
+  override readonly name = 'EnvelopeError';
   readonly code: EnvelopeErrorCode;
   constructor(code: EnvelopeErrorCode, message: string) {
     super(message);
-    this.name = 'EnvelopeError';
     this.code = code;
   }
 }

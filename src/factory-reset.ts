@@ -33,10 +33,10 @@ export const RESET_MARKER_KEY = 'reset.pending';
 export const KEPT_KEYS: readonly string[] = [LOCKOUT_KEY];
 
 export class FactoryResetError extends Error {
+  override readonly name = 'FactoryResetError';
   readonly code = 'IO' as const;
   constructor(readonly failed: number) {
     super(`factory reset: ${failed} key(s) could not be removed`);
-    this.name = 'FactoryResetError';
   }
 }
 

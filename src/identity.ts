@@ -114,12 +114,12 @@ export const IDENTITY_ERROR_CODES: readonly IdentityErrorCode[] = [
 
 /** A typed identity error. `message` and `key` never hold a value, only names. */
 export class IdentityError extends Error {
+  override readonly name = 'IdentityError';
   readonly code: IdentityErrorCode;
   /** The NVS key concerned, when one is. */
   readonly key: string | undefined;
   constructor(code: IdentityErrorCode, key: string | undefined, message: string) {
     super(message);
-    this.name = 'IdentityError';
     this.code = code;
     this.key = key;
   }

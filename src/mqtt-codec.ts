@@ -34,12 +34,12 @@ export type MqttErrorCode =
 
 /** A typed MQTT error. `message` never contains a password or payload. */
 export class MqttError extends Error {
+  override readonly name = 'MqttError';
   readonly code: MqttErrorCode;
   /** A small number that refines the code (CONNACK return code, packet type, ...), or -1. */
   readonly detail: number;
   constructor(code: MqttErrorCode, message: string, detail = -1) {
     super(message);
-    this.name = 'MqttError';
     this.code = code;
     this.detail = detail;
   }

@@ -37,10 +37,10 @@ export interface NetworkSettings {
 export type NetworkSettingsErrorCode = 'INVALID' | 'CORRUPT';
 
 export class NetworkSettingsError extends Error {
+  override readonly name = 'NetworkSettingsError';
   readonly code: NetworkSettingsErrorCode;
   constructor(code: NetworkSettingsErrorCode, message: string) {
     super(message);
-    this.name = 'NetworkSettingsError';
     this.code = code;
   }
 }

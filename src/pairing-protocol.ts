@@ -89,10 +89,10 @@ export type PairingErrorCode =
 
 /** A typed pairing error. `code` is stable; `message` never holds key material. */
 export class PairingError extends Error {
+  override readonly name = 'PairingError';
   readonly code: PairingErrorCode;
   constructor(code: PairingErrorCode, message: string) {
     super(message);
-    this.name = 'PairingError';
     this.code = code;
   }
 }

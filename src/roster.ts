@@ -22,10 +22,10 @@ export type RosterErrorCode = 'FULL' | 'DUPLICATE' | 'NOT_FOUND' | 'INVALID' | '
 
 /** A typed roster error; the message never holds key material. */
 export class RosterError extends Error {
+  override readonly name = 'RosterError';
   readonly code: RosterErrorCode;
   constructor(code: RosterErrorCode, message: string) {
     super(message);
-    this.name = 'RosterError';
     this.code = code;
   }
 }

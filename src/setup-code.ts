@@ -34,10 +34,10 @@ export type SetupCodeErrorCode = 'LENGTH' | 'PREFIX' | 'FORMAT' | 'TOY_ID' | 'SE
 
 /** A typed setup-code error; the message never holds the secret. */
 export class SetupCodeError extends Error {
+  override readonly name = 'SetupCodeError';
   readonly code: SetupCodeErrorCode;
   constructor(code: SetupCodeErrorCode, message: string) {
     super(message);
-    this.name = 'SetupCodeError';
     this.code = code;
   }
 }

@@ -111,10 +111,10 @@ export const ATT = {
 
 /** An ATT error response received by the phone. `code` is always 'ATT'; `att` is the ATT error code. */
 export class AttError extends Error {
+  override readonly name = 'AttError';
   readonly code = 'ATT' as const;
   constructor(readonly att: number, message: string) {
     super(message);
-    this.name = 'AttError';
   }
 }
 

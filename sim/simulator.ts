@@ -1,0 +1,223 @@
+/**
+ * The host simulator: the firmware's own src/main.ts running on Node with the
+ * Node implementations of the Moddable modules (sim/moddable/*, loaded through
+ * sim/moddable-register.ts), an embedded MQTT broker (aedes), the parent's phone
+ * (sim/parent-app.ts) and a web page showing the toy (sim/server.ts).
+ *
+ * The toy is provisioned like a real one, once per data directory: the factory
+ * command's own code makes a maker key and one toy, and the toy's binary NVS image
+ * is parsed and "flashed" into the simulated NVS, so the firmware reads its
+ * identity exactly as on the device.
+ *
+ * Requires that sim/moddable-register.ts ran first (npm start does it with --import).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { makerKeygen, readMakerSecretKey } from '../factory/maker-key.js';
+import { parseNvsImage } from '../factory/nvs-image.js';
+import { provisionBatch } from '../factory/provision-batch.js';
+import { SAMPLE_RATE_HZ } from '../hal/ports.js';
+import type { PawPost, PawPostOptions } from '../src/app.js';
+import { formatSetupCode } from '../src/setup-code.js';
+import { startEmbeddedBroker, type BrokerRegistry, type EmbeddedBroker } from './embedded-broker.js';
+import { air, SimAirCentral } from './moddable/ble-air.js';
+import { board } from './moddable/board.js';
+import { deviceConfig } from './moddable/manifest-config.js';
+import Preference from './moddable/preference.js';
+import { ParentApp } from './parent-app.js';
+import { startSimServer, type SimModel, type SimServer, type SimSnapshot } from './server.js';
+import { speak } from './speech.js';
+import { formatWav } from './wav-file.js';
+
+export interface SimulatorOptions {
+  /** Where the toy's flash, the factory output and the phone's keys live. */
+  dataDir: string;
+  /** Web page port on 127.0.0.1 (0: any free port). */
+  webPort: number;
+  /** Embedded broker port on 127.0.0.1 (0: any free port). */
+  brokerPort: number;
+  /** Print the toy's trace lines. */
+  trace?: boolean;
+}
+
+export interface Simulator {
+  readonly webPort: number;
+  readonly brokerPort: number;
+  readonly setupCode: string;
+  readonly parent: ParentApp;
+  toy(): PawPost;
+  model: SimModel;
+  close(): Promise<void>;
+}
+
+type MainFn = (hooks: Pick<PawPostOptions, 'onChange' | 'onFactoryReset'>) => PawPost;
+
+interface FactoryToy {
+  toyId: string;
+  setupCode: string;
+  passwordLine: string;
+}
+
+/** Provisions one toy with the factory's code (once per data directory) and flashes its NVS image. */
+async function provisionToy(dir: string, brokerPort: number): Promise<FactoryToy> {
+  const factoryDir = path.join(dir, 'factory');
+  const batchDir = path.join(factoryDir, 'batch');
+  if (!fs.existsSync(batchDir)) {
+    fs.mkdirSync(factoryDir, { recursive: true });
+    makerKeygen(factoryDir);
+    const maker = readMakerSecretKey(path.join(factoryDir, 'maker.key'));
+    await provisionBatch({ outDir: batchDir, count: 1, maker, mqttHost: '127.0.0.1', mqttPort: brokerPort });
+  }
+  const toyDir = fs
+    .readdirSync(batchDir, { withFileTypes: true })
+    .find((e) => e.isDirectory() && /^[0-9a-f]{32}$/.test(e.name));
+  if (!toyDir) throw new Error(`no provisioned toy in ${batchDir}`);
+  const image = new Uint8Array(fs.readFileSync(path.join(batchDir, toyDir.name, 'nvs.bin')));
+  let setupSecret: Uint8Array | undefined;
+  for (const item of parseNvsImage(image).items) {
+    const v = item.value;
+    if (item.type === 'blob') Preference.set(item.namespace, item.key, (v as Uint8Array).slice().buffer as ArrayBuffer);
+    else if (item.type === 'string') Preference.set(item.namespace, item.key, v as string);
+    else if (item.type === 'u8') Preference.set(item.namespace, item.key, (v as number) !== 0); // Moddable reads a u8 as a boolean
+    else Preference.set(item.namespace, item.key, Number(v));
+    if (item.key === 'setup_sec') setupSecret = (v as Uint8Array).slice();
+  }
+  if (!setupSecret) throw new Error('the NVS image has no setup secret');
+  const passwordLine = fs.readFileSync(path.join(batchDir, 'mosquitto.passwd'), 'utf8').split('\n').find((l) => l.startsWith(toyDir.name + ':'));
+  if (!passwordLine) throw new Error('the batch has no broker password line for the toy');
+  return { toyId: toyDir.name, setupCode: formatSetupCode({ toyId: toyDir.name, setupSecret }), passwordLine };
+}
+
+export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
+  fs.mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
+  const logLines: string[] = [];
+  const log = (line: string) => {
+    logLines.push(`${new Date().toISOString().slice(11, 19)} ${line}`);
+    if (logLines.length > 60) logLines.shift();
+  };
+  board.setFsRoot(path.join(o.dataDir, 'toy-flash'));
+  board.traceToStdout = o.trace ?? false;
+  board.on('trace', (l: string) => log(`toy: ${l}`));
+  board.autoRender(true);
+
+  const registry: BrokerRegistry = { toys: {}, phones: {} };
+  // The broker must know its port before the toy is provisioned with it: bind first.
+  const broker: EmbeddedBroker = await startEmbeddedBroker({ port: o.brokerPort, registry });
+  const toyInfo = await provisionToy(o.dataDir, broker.port);
+  registry.toys[toyInfo.toyId] = { passwordHash: toyInfo.passwordLine.slice(toyInfo.toyId.length + 1) };
+  log(`factory: toy ${toyInfo.toyId.slice(0, 8)}… provisioned, label code ${toyInfo.setupCode.slice(0, 8)}…`);
+
+  const mainUrl = pathToFileURL(path.join(path.dirname(new URL(import.meta.url).pathname), '../src/main.ts')).href;
+  const main = ((await import(mainUrl)) as { default: MainFn }).default;
+  let toy: PawPost;
+  const boot = () => {
+    toy = main({
+      onChange: () => undefined,
+      onFactoryReset: () => {
+        log('toy: factory reset: restarting');
+        setTimeout(() => {
+          toy.close();
+          boot();
+        }, 50);
+      },
+    });
+  };
+  boot();
+
+  const parent = new ParentApp({
+    dir: path.join(o.dataDir, 'phone'),
+    connectBle: async () => {
+      const c = new SimAirCentral(air, { notifyTimeoutMs: 30000 });
+      const r = await c.connect();
+      if (r !== 'OK') throw new Error(r === 'NOT_FOUND' || r === 'NOT_ADVERTISING' ? 'the toy is not in pairing mode' : `BLE: ${r}`);
+      return c;
+    },
+    brokerUrl: `mqtt://127.0.0.1:${broker.port}`,
+    brokerHost: '127.0.0.1',
+    brokerPort: broker.port,
+    registry,
+    log,
+  });
+  if (parent.resume()) log('parent: resumed the earlier pairing');
+
+  const cfg = deviceConfig as { board: { pawPin: number; heartPin: number; ledPin: number } };
+  let micText = '';
+  const played: { id: string; seconds: number; wav: Uint8Array }[] = [];
+  let lastState = '';
+  // When a playback ends, keep what the speaker played for the page.
+  const poll = setInterval(() => {
+    const s = toy.toy.state;
+    if (lastState === 'playing' && s !== 'playing') {
+      const pcm = board.takeSpeaker();
+      if (pcm.length > 0) played.push({ id: `p${played.length + 1}`, seconds: pcm.length / SAMPLE_RATE_HZ, wav: formatWav(pcm, SAMPLE_RATE_HZ) });
+      if (played.length > 10) played.shift();
+    }
+    if (s === 'playing' && lastState !== 'playing') board.takeSpeaker();
+    lastState = s;
+  }, 50);
+
+  const model: SimModel = {
+    snapshot(): SimSnapshot {
+      const c = board.ledColor(cfg.board.ledPin);
+      return {
+        toy: {
+          state: toy.toy.state,
+          led: [c.r, c.g, c.b],
+          counters: toy.counters.snapshot(),
+          setupCode: toyInfo.setupCode,
+          played: played.map((p) => ({ seconds: p.seconds, url: `/audio/${p.id}.wav` })),
+        },
+        parent: {
+          status: parent.status,
+          messages: parent.messages.map((m) => ({ from: m.from, seconds: m.seconds, url: `/audio/${m.id}.wav` })),
+        },
+        log: logLines.slice(-30),
+      };
+    },
+    press(button, pressed) {
+      const pin = button === 'paw' ? cfg.board.pawPin : cfg.board.heartPin;
+      if (pressed && button === 'paw' && micText) {
+        try {
+          board.feedMic(speak(micText));
+        } catch (e) {
+          log(`sim: no speech (${e instanceof Error ? e.message : 'error'}); the mic hears silence`);
+        }
+      }
+      if (pressed) board.press(pin);
+      else board.release(pin);
+    },
+    async setMicText(text) {
+      micText = text;
+    },
+    async parentPair(name) {
+      await parent.pair(name, toyInfo.setupCode);
+    },
+    async parentSend(text) {
+      await parent.send(text);
+    },
+    audio(id) {
+      return parent.messages.find((m) => m.id === id)?.wav ?? played.find((p) => p.id === id)?.wav;
+    },
+  };
+  const server: SimServer = await startSimServer(model, o.webPort);
+  let closed = false;
+  return {
+    webPort: server.port,
+    brokerPort: broker.port,
+    setupCode: toyInfo.setupCode,
+    parent,
+    toy: () => toy,
+    model,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      clearInterval(poll);
+      await server.close();
+      await parent.close();
+      toy.close();
+      board.autoRender(false);
+      await broker.close();
+    },
+  };
+}
