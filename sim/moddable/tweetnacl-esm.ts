@@ -46,6 +46,7 @@ export async function buildTweetnaclEsm(): Promise<string> {
     write: false,
     format: 'esm',
     target: 'es2021',
+    preserveSymlinks: true, // the same output whether node_modules is a link or not
     platform: 'neutral',
     legalComments: 'inline',
     logLevel: 'silent',
