@@ -20,7 +20,7 @@ import { DirStorage } from './dir-storage.js';
 import { mosquittoHash, type BrokerRegistry } from './embedded-broker.js';
 import { NodeClock } from './node-clock.js';
 import { OpusCodecHost } from './opus-codec-host.js';
-import { speak } from './speech.js';
+import { speakOrFixture } from './speech.js';
 import { formatWav } from './wav-file.js';
 
 const nodeRandom = { fill: (b: Uint8Array) => void b.set(randomBytes(b.length)) };
@@ -177,7 +177,7 @@ export class ParentApp {
   /** "Records" `text` with espeak-ng, encodes it, seals it for the toy, and publishes it chunk by chunk. */
   async send(text: string): Promise<{ chunks: number; seconds: number }> {
     if (!this.env || !this.client || !this.toyId) throw new Error('pair with the toy first');
-    const pcm = speak(text);
+    const pcm = speakOrFixture(text).samples;
     const msg = this.env.begin();
     const out = new Uint8Array(1275);
     const frame = new Int16Array(FRAME_SAMPLES);

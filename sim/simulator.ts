@@ -27,7 +27,7 @@ import { deviceConfig } from './moddable/manifest-config.js';
 import Preference from './moddable/preference.js';
 import { ParentApp } from './parent-app.js';
 import { startSimServer, type SimModel, type SimServer, type SimSnapshot } from './server.js';
-import { speak } from './speech.js';
+import { speakOrFixture } from './speech.js';
 import { formatWav } from './wav-file.js';
 
 export interface SimulatorOptions {
@@ -141,7 +141,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
   });
   if (parent.resume()) log('parent: resumed the earlier pairing');
 
-  const cfg = deviceConfig as { board: { pawPin: number; heartPin: number; ledPin: number } };
+  const cfg = deviceConfig as { board: { pawPin: number; heartPin: number; ledPin: number; ledMaxLevel?: number } };
   let micText = '';
   const played: { id: string; seconds: number; wav: Uint8Array }[] = [];
   let lastState = '';
@@ -164,6 +164,8 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
         toy: {
           state: toy.toy.state,
           led: [c.r, c.g, c.b],
+          ledMax: cfg.board.ledMaxLevel ?? 255,
+          ledPattern: toy.led.current,
           counters: toy.counters.snapshot(),
           setupCode: toyInfo.setupCode,
           played: played.map((p) => ({ seconds: p.seconds, url: `/audio/${p.id}.wav` })),
@@ -177,12 +179,20 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     },
     press(button, pressed) {
       const pin = button === 'paw' ? cfg.board.pawPin : cfg.board.heartPin;
-      if (pressed && button === 'paw' && micText) {
-        try {
-          board.feedMic(speak(micText));
-        } catch (e) {
-          log(`sim: no speech (${e instanceof Error ? e.message : 'error'}); the mic hears silence`);
+      if (pressed && button === 'paw') {
+        // A new squeeze: the child speaks now. Forget what an earlier press fed and the
+        // recorder did not read (a pairing hold, a short squeeze, the end of a long text),
+        // or it would open the next recording.
+        const stale = board.micPending();
+        if (stale > 0) {
+          board.readMic(new Int16Array(stale));
+          board.micSamplesRead -= stale;
         }
+      }
+      if (pressed && button === 'paw' && micText) {
+        const { samples, synthesized } = speakOrFixture(micText);
+        if (!synthesized) log('sim: espeak-ng or sox missing: the mic hears the recorded fixture instead');
+        board.feedMic(samples);
       }
       if (pressed) board.press(pin);
       else board.release(pin);

@@ -3,6 +3,7 @@
  * espeak-ng (and sox to resample). Both are Debian packages (.ci/run installs them).
  */
 import { execFileSync } from 'node:child_process';
+import { readWavFile } from './wav-file.js';
 
 export class SpeechUnavailableError extends Error {
   override readonly name = 'SpeechUnavailableError';
@@ -36,4 +37,19 @@ export function speak(text: string, opts: { voice?: string; wordsPerMinute?: num
   const out = new Int16Array(raw.length >> 1);
   for (let i = 0; i < out.length; i++) out[i] = raw.readInt16LE(i * 2);
   return out;
+}
+
+/**
+ * Speaks `text` with espeak-ng when it is installed; otherwise returns the
+ * committed speech fixture (tests/fixtures/speech-16k.wav, 3.8 s of espeak-ng
+ * speech), so the simulator's microphone and the parent app always have speech.
+ */
+export function speakOrFixture(text: string): { samples: Int16Array; synthesized: boolean } {
+  try {
+    return { samples: speak(text), synthesized: true };
+  } catch (e) {
+    if (!(e instanceof SpeechUnavailableError)) throw e;
+    const wav = readWavFile(new URL('../tests/fixtures/speech-16k.wav', import.meta.url).pathname);
+    return { samples: wav.samples, synthesized: false };
+  }
 }
