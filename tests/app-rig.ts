@@ -119,7 +119,8 @@ export class AppRig {
   app!: PawPost;
   resets = 0;
 
-  constructor(opts: { nvs?: MemoryStorage } = {}) {
+  /** `boot: false` builds everything but the toy (call boot() yourself). */
+  constructor(opts: { nvs?: MemoryStorage; boot?: boolean } = {}) {
     const f = provisioned(7);
     this.nvs = opts.nvs ?? f.storage;
     this.toyId = f.toyId;
@@ -128,7 +129,7 @@ export class AppRig {
     this.setupCode = formatSetupCode({ toyId: f.toyId, setupSecret: f.secrets[1]! });
     this.topics = toyTopics(f.toyId);
     this.broker = new FakeBroker(this.clock);
-    this.boot();
+    if (opts.boot !== false) this.boot();
   }
 
   /** (Re)starts the toy from its storage: a power cycle. Everything in RAM is rebuilt. */
