@@ -3,25 +3,16 @@
  * port (never 1883), password file only, no anonymous access; and an MQTT
  * client connect that reports 'ok' or 'refused:<CONNACK code>'.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import mqtt from 'mqtt';
 
-export const hasMosquitto = spawnSync('mosquitto', ['-h']).error === undefined;
+import { freePort, hasMosquitto as mosquittoOnPath } from './mqtt-node-helpers.js';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export const hasMosquitto = mosquittoOnPath();
+export { freePort };
 
 export async function startMosquitto(dir: string, passwdFile: string): Promise<{ port: number; proc: ChildProcess }> {
   const port = await freePort();
