@@ -10,7 +10,12 @@ import type { AddressInfo } from 'node:net';
 export interface SimSnapshot {
   toy: {
     state: string;
+    /** What the LED pixel shows now (after the firmware's brightness cap). */
     led: [number, number, number];
+    /** The firmware's LED brightness cap (manifest ledMaxLevel, 0..255): the page scales by 255/ledMax to show how the LED looks. */
+    ledMax: number;
+    /** The heart LED pattern the toy shows (src/heart-led.ts LedPattern). */
+    ledPattern: string;
     counters: Record<string, number>;
     setupCode: string;
     played: { seconds: number; url: string }[];

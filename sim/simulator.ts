@@ -98,7 +98,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
   };
   board.setFsRoot(path.join(o.dataDir, 'toy-flash'));
   board.traceToStdout = o.trace ?? false;
-  board.on('trace', (l: string) => log(`toy: ${l}`));
+  board.on('trace', (l: string) => log(`toy: ${l.trimEnd()}`));
   board.autoRender(true);
 
   const registry: BrokerRegistry = { toys: {}, phones: {} };
@@ -145,15 +145,24 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
   let micText = '';
   const played: { id: string; seconds: number; wav: Uint8Array }[] = [];
   let lastState = '';
-  // When a playback ends, keep what the speaker played for the page.
+  let capturing = false;
+  let playedCount = 0;
+  const finishCapture = () => {
+    capturing = false;
+    const pcm = board.takeSpeaker();
+    if (pcm.length > 0) played.push({ id: `p${++playedCount}`, seconds: pcm.length / SAMPLE_RATE_HZ, wav: formatWav(pcm, SAMPLE_RATE_HZ) });
+    if (played.length > 10) played.shift();
+  };
+  // Keep what the speaker played for each message, for the page. The toy leaves 'playing'
+  // when the last frame is handed to the speaker, whose queue then plays out for
+  // SPEAKER_TAIL_MS before it closes: a capture ends when the speaker has closed.
   const poll = setInterval(() => {
     const s = toy.toy.state;
-    if (lastState === 'playing' && s !== 'playing') {
-      const pcm = board.takeSpeaker();
-      if (pcm.length > 0) played.push({ id: `p${played.length + 1}`, seconds: pcm.length / SAMPLE_RATE_HZ, wav: formatWav(pcm, SAMPLE_RATE_HZ) });
-      if (played.length > 10) played.shift();
-    }
-    if (s === 'playing' && lastState !== 'playing') board.takeSpeaker();
+    if (s === 'playing' && lastState !== 'playing') {
+      if (capturing) finishCapture(); // the next message started during the last one's tail
+      capturing = true;
+    } else if (capturing && s !== 'playing' && board.speakerOpen === 0) finishCapture();
+    else if (!capturing && board.speakerOpen === 0) board.takeSpeaker(); // nothing stray opens the next capture
     lastState = s;
   }, 50);
 

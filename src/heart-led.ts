@@ -72,7 +72,10 @@ export class HeartLed {
       return;
     }
     this.base = p;
-    if (this.oneShotLeftMs > 0) return;
+    // The recording light (the mic is live), the error and the reset patterns show at
+    // once: a one-shot flash never hides them.
+    if (p === 'recording' || p === 'error' || p === 'reset') this.oneShotLeftMs = 0;
+    else if (this.oneShotLeftMs > 0) return;
     if (p !== this.pattern) this.start(p);
   }
 

@@ -201,3 +201,21 @@ test('the error state ignores every gesture and shows the error pattern', (t) =>
   t.is(r.resets(), 0);
   t.is(r.led.current, 'error');
 });
+
+test('the recording light shows at once, even over a one-shot flash', (t) => {
+  const r = rig({ family: 0 });
+  r.paw.press();
+  r.clock.advance(PAIR_HOLD_MS);
+  r.paw.release();
+  r.toy.pairingEnded('paired');
+  r.pair.family = 1;
+  t.is(r.led.current, 'paired', 'the green flashes play');
+  r.clock.advance(100);
+  r.paw.press(); // the child squeezes during the flashes
+  t.is(r.toy.state, 'recording');
+  for (let i = 0; i < 30; i++) {
+    t.true(r.ledPort.r === 255 && r.ledPort.g === 0 && r.ledPort.b === 0, `red at ${i * 50} ms`);
+    r.clock.advance(50);
+  }
+  r.paw.release();
+});
