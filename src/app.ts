@@ -177,6 +177,7 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
     send: (chunk) => outbox.add(topics.out, chunk) === 'OK' ? 'OK' : 'FULL',
     counters,
     log: p.log,
+    beforeStart: () => player?.releaseSpeaker(),
     onMessageQueued: changed,
   });
 

@@ -323,6 +323,18 @@ export class MessagePlayer implements PlayerControl {
     this.end(true);
   }
 
+  /**
+   * Gives the shared I2S pins back now: cuts the speaker's last queued frames
+   * after a message (SPEAKER_TAIL_MS) so that a paw press right after playback
+   * can record. Does nothing while a message plays.
+   */
+  releaseSpeaker(): void {
+    if (this.playing || !this.tail) return;
+    this.tail.cancel();
+    this.tail = undefined;
+    this.o.pipeline.stop();
+  }
+
   /** Stops playback now; the message stays waiting. */
   stop(): void {
     if (!this.playing) return;

@@ -29,6 +29,8 @@ export interface ToyRecorderOptions {
   send: (chunk: Uint8Array) => 'OK' | 'FULL' | 'OFF';
   counters: Counters;
   log?: LogPort;
+  /** Called before the mic starts: frees the I2S pins the speaker may still hold (MessagePlayer.releaseSpeaker). */
+  beforeStart?: () => void;
   /** Called after each message is completely queued (for the simulator and tests). */
   onMessageQueued?: (info: { chunks: number; ms: number }) => void;
 }
@@ -61,6 +63,7 @@ export class ToyRecorder implements RecorderControl {
       this.o.counters.inc(`rec.begin_${e instanceof EnvelopeError ? e.code : 'error'}`);
       return 'BUSY';
     }
+    this.o.beforeStart?.();
     const s = this.o.pipeline.start();
     if (s !== 'OK') {
       msg.abort();
