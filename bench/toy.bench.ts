@@ -15,9 +15,10 @@ export const section: BenchSection = {
     try {
       const rows: BenchRow[] = [];
       const prep = await s.call('prepare');
-      const boot = await s.call<string>('boot');
+      const boot = await s.call<{ state: string; audioRamBytes: number }>('boot');
       const bootSlots = (boot.heapCount ?? 0) - (prep.heapCount ?? 0);
-      rows.push({ what: 'boot: identity, roster, envelope, outbox/inbox, pipelines, pairing, state machine', value: boot.compute, unit: 'XS steps', note: `state ${boot.result}` });
+      rows.push({ what: 'boot: identity, roster, envelope, outbox/inbox, pipelines, pairing, state machine', value: boot.compute, unit: 'XS steps', note: `state ${boot.result.state}` });
+      rows.push({ what: 'audio buffers of both pipelines, as wired in src/app.ts', value: boot.result.audioRamBytes, unit: 'bytes', note: 'preallocated at boot; the same for a 1 s or a 60 s message' });
       rows.push({ what: 'live heap slots the booted toy adds (after GC)', value: bootSlots, unit: 'slots', note: `xsnap counts; the ATOM Echo's XS creation has 4,928 slots and 78,848 bytes of chunks, so audio buffers are preallocated typed arrays (chunks)` });
       const pair = await s.call('pair');
       const st = await s.call<{ paired: string; online: string; family: number }>('paired');

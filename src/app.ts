@@ -96,6 +96,8 @@ export interface PawPost {
   readonly pairing: PairingService | undefined;
   readonly outbox: Outbox | undefined;
   readonly inbox: Inbox | undefined;
+  /** Bytes of audio buffers both pipelines hold (fixed at boot, independent of message length). */
+  readonly audioRamBytes: number;
   /** The MQTT session, when network settings exist. */
   session(): MqttSession | undefined;
   close(): void;
@@ -131,7 +133,7 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
     toy.fail(`identity ${loaded.error.code}`);
     return {
       counters, led, toy, identity: undefined, roster: undefined, player: undefined, recorder: undefined,
-      pairing: undefined, outbox: undefined, inbox: undefined,
+      pairing: undefined, outbox: undefined, inbox: undefined, audioRamBytes: 0,
       session: () => undefined,
       close: () => {
         toy.close();
@@ -281,6 +283,7 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
 
   return {
     counters, led, toy, identity, roster, player, recorder, pairing, outbox, inbox,
+    audioRamBytes: recordPipeline.ramBytes + playbackPipeline.ramBytes,
     session: () => session,
     close: () => {
       session?.close();

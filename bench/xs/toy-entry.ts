@@ -24,7 +24,7 @@ onXsCommand('prepare', () => {
 onXsCommand('boot', () => {
   rig!.boot();
   collect();
-  return rig!.app.toy.state;
+  return { state: rig!.app.toy.state, audioRamBytes: rig!.app.audioRamBytes };
 });
 
 onXsCommand('pair', () => {
