@@ -16,6 +16,7 @@ import { FRAME_SAMPLES, SAMPLE_RATE_HZ } from '../hal/ports.js';
 import { CodecError, MAX_PACKET_BYTES } from '../audio/codec-port.js';
 import { OpusCodecHost } from '../sim/opus-codec-host.js';
 import { readWavFile } from '../sim/wav-file.js';
+import { alignedCorrelation } from './audio-compare.js';
 
 await import('../sim/moddable-register.js');
 const { hostFunctions } = await import('../sim/moddable/native.js');
@@ -25,22 +26,6 @@ const { ModdableOpusCodec } = await import(new URL('../hal/moddable-codec.js', i
 const speech = readWavFile(new URL('./fixtures/speech-16k.wav', import.meta.url).pathname);
 const file = (rel: string) => fileURLToPath(new URL(`../${rel}`, import.meta.url));
 
-/** Best normalized correlation of y against x over delays 0..maxDelay samples. */
-function alignedCorrelation(x: Int16Array, y: Int16Array, maxDelay = 800): { r: number; delay: number } {
-  let best = { r: -1, delay: 0 };
-  for (let d = 0; d <= maxDelay; d++) {
-    let sxy = 0, sxx = 0, syy = 0;
-    for (let i = 0; i + d < y.length && i < x.length; i++) {
-      const a = x[i]!, b = y[i + d]!;
-      sxy += a * b;
-      sxx += a * a;
-      syy += b * b;
-    }
-    const r = sxy / Math.sqrt(sxx * syy || 1);
-    if (r > best.r) best = { r, delay: d };
-  }
-  return best;
-}
 
 const codeOf = (t: { throws: (fn: () => unknown, e: object) => unknown }, fn: () => unknown) =>
   (t.throws(fn, { instanceOf: CodecError }) as CodecError).code;

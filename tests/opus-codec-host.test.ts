@@ -6,25 +6,10 @@ import { readWavFile } from '../sim/wav-file.js';
 import { AudioLoop } from './audio-loop.js';
 import { samplesSource } from './fakes/fake-mic.js';
 import { ManualClock } from './fakes/manual-clock.js';
+import { alignedCorrelation } from './audio-compare.js';
 
 const speech = readWavFile(new URL('./fixtures/speech-16k.wav', import.meta.url).pathname);
 
-/** Best normalized correlation of y against x over delays 0..maxDelay samples. */
-function alignedCorrelation(x: Int16Array, y: Int16Array, maxDelay = 800): { r: number; delay: number } {
-  let best = { r: -1, delay: 0 };
-  for (let d = 0; d <= maxDelay; d++) {
-    let sxy = 0, sxx = 0, syy = 0;
-    for (let i = 0; i + d < y.length && i < x.length; i++) {
-      const a = x[i]!, b = y[i + d]!;
-      sxy += a * b;
-      sxx += a * a;
-      syy += b * b;
-    }
-    const r = sxy / Math.sqrt(sxx * syy || 1);
-    if (r > best.r) best = { r, delay: d };
-  }
-  return best;
-}
 
 test('the fixture is a few seconds of 16 kHz mono speech', (t) => {
   t.is(speech.sampleRate, SAMPLE_RATE_HZ);

@@ -1,0 +1,20 @@
+/**
+ * Signal comparison for codec round-trip tests: the normalized correlation of
+ * y against x, at the delay (0..maxDelay samples) where it is highest — Opus
+ * delays its output (104 samples at 16 kHz here).
+ */
+export function alignedCorrelation(x: Int16Array, y: Int16Array, maxDelay = 800): { r: number; delay: number } {
+  let best = { r: -1, delay: 0 };
+  for (let d = 0; d <= maxDelay; d++) {
+    let sxy = 0, sxx = 0, syy = 0;
+    for (let i = 0; i + d < y.length && i < x.length; i++) {
+      const a = x[i]!, b = y[i + d]!;
+      sxy += a * b;
+      sxx += a * a;
+      syy += b * b;
+    }
+    const r = sxy / Math.sqrt(sxx * syy || 1);
+    if (r > best.r) best = { r, delay: d };
+  }
+  return best;
+}
