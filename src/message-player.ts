@@ -41,7 +41,6 @@ interface Msg {
   chunks: string[];
   complete: boolean;
   createdMs: number;
-  sender: Uint8Array;
 }
 
 export interface MessagePlayerOptions {
@@ -110,11 +109,6 @@ export class MessagePlayer implements PlayerControl {
     return n;
   }
 
-  /** Who sent each waiting message, oldest first (sender public keys, lent). */
-  waitingSenders(): Uint8Array[] {
-    return [...this.msgs.values()].filter((m) => m.complete).map((m) => m.sender);
-  }
-
   // ------------------------------------------------------------ admission
 
   private onChunk(m: InboxMessage): void {
@@ -173,7 +167,7 @@ export class MessagePlayer implements PlayerControl {
         }
         this.o.counters.inc('msg.admitted');
       }
-      const msg: Msg = { key, chunks: [m.id], complete: opened.final, createdMs: opened.info.createdMs, sender: opened.info.sender };
+      const msg: Msg = { key, chunks: [m.id], complete: opened.final, createdMs: opened.info.createdMs };
       this.msgs.set(key, msg);
       if (opened.final) this.completed(msg);
       return;
