@@ -21,6 +21,7 @@ import { ModdableLed } from '../hal/moddable-led.js';
 import { ModdableLog } from '../hal/moddable-log.js';
 import { ModdableMic } from '../hal/moddable-mic.js';
 import { ModdableRandom } from '../hal/moddable-random.js';
+import { restartDevice } from '../hal/moddable-restart.js';
 import { ModdableSocket } from '../hal/moddable-socket.js';
 import { ModdableSpeaker } from '../hal/moddable-speaker.js';
 import { FileStore, NvsIdentityStore } from '../hal/moddable-storage.js';
@@ -44,7 +45,7 @@ function absentButton(id: ButtonId): ButtonPort {
 }
 const absentLed: LedPort = { set: () => undefined, close: () => undefined };
 
-/** Starts the toy. `hooks` is for the host simulator; the device passes nothing. */
+/** Starts the toy. `hooks` is for the host simulator; the device passes nothing (a factory reset restarts it). */
 export default function main(hooks: Pick<PawPostOptions, 'onChange' | 'onFactoryReset'> = {}): PawPost {
   const log = new ModdableLog();
   if (!textGlobals) log.log('error', 'main.text_globals_missing');
@@ -71,7 +72,7 @@ export default function main(hooks: Pick<PawPostOptions, 'onChange' | 'onFactory
       clock, random, crypto: naclCrypto, log, paw, heart, led, mic, speaker, codec, nvs, data, ble,
       socket: () => new ModdableSocket({ tls: cfg.useTls !== false }),
     },
-    { deviceInfo: DEVICE_INFO, onChange: hooks.onChange, onFactoryReset: hooks.onFactoryReset },
+    { deviceInfo: DEVICE_INFO, onChange: hooks.onChange, onFactoryReset: hooks.onFactoryReset ?? restartDevice },
   );
   return app;
 }
