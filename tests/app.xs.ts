@@ -144,3 +144,33 @@ test('the toy refuses to run without valid factory data: error pattern, no radio
   t.is(rig.radio.advertising, undefined, 'never advertises');
   t.is(rig.broker.connects.length, 0, 'never connects');
 });
+
+test('after a factory reset the same phone pairs again and still accepts the toy\'s messages', async (t) => {
+  const { rig, phone } = await pairedRig();
+  rig.holdPaw(1500);
+  rig.clock.advance(1000);
+  t.is(phone.open(rig.published()).messages, 1);
+  // paw + heart for 10 s: factory reset; the device restarts
+  rig.heart.press();
+  rig.paw.press();
+  rig.clock.advance(10000);
+  rig.paw.release();
+  rig.heart.release();
+  t.is(rig.resets, 1);
+  rig.boot();
+  t.is(rig.app.roster!.size, 0, 'the family is gone');
+  t.is(rig.data.keys('ob.').length + rig.data.keys('ib.').length, 0, 'no stored message survives');
+  t.is(rig.data.read('net'), undefined, 'no network settings survive');
+  // pair the same phone again (it kept its replay record for the toy)
+  rig.paw.press();
+  rig.clock.advance(3000);
+  rig.paw.release();
+  const before = rig.published().length;
+  await phone.pair('Mum');
+  rig.clock.advance(2000);
+  rig.holdPaw(1500);
+  rig.clock.advance(1000);
+  const after = rig.published().slice(before);
+  t.true(after.length > 0);
+  t.is(phone.open(after).messages, 1, 'not refused as a replay: the toy\'s send counter kept rising');
+});

@@ -89,18 +89,20 @@ export const storageCases: [string, (t: MiniAssert) => void][] = [
     },
   ],
   [
-    'factory reset wipes roster, settings, messages and counters, keeps the lockout record',
+    'factory reset wipes roster, settings, messages and replay records, keeps the lockout record and the send counter',
     (t) => {
       const st = new MemoryStorage();
       const roster = new Roster(st);
       roster.add({ id: 'mum', name: 'Mum', publicKey: new Uint8Array(32).fill(1), sharedKey: new Uint8Array(32).fill(2) });
       saveNetworkSettings(st, GOOD);
       st.write('msg.00000001', new Uint8Array(100));
-      st.write('replay', Uint8Array.of(1, 2, 3));
+      st.write('rp.0123456789ab', Uint8Array.of(1, 2, 3)); // a receive replay record: wiped
+      st.write('rp.tx', Uint8Array.of(0, 0, 0, 9)); // the toy's own send counter: kept
       st.write(LOCKOUT_KEY, Uint8Array.of(1, 3));
       t.is(factoryReset(st), 4);
-      t.deepEqual(st.keys(), [...KEPT_KEYS]);
+      t.deepEqual(st.keys(), [...KEPT_KEYS].sort());
       t.deepEqual(st.read(LOCKOUT_KEY), Uint8Array.of(1, 3));
+      t.deepEqual(st.read('rp.tx'), Uint8Array.of(0, 0, 0, 9));
       roster.reload();
       t.is(roster.size, 0);
       t.is(factoryReset(st), 0, 'idempotent');
