@@ -92,3 +92,34 @@ export class ToyRig {
     }
   }
 }
+
+/** The test payload number i (n bytes, deterministic). */
+export const testChunk = (i: number, n = 200): Uint8Array => new Uint8Array(n).map((_, j) => (i * 31 + j * 7) & 255);
+
+/**
+ * Power cut at storage operation k (k < 0: none) of a run that sends `count`
+ * chunks while offline and has `count` chunks delivered to it, then goes online
+ * for `runMs`. A send that throws (the cut hit while storing it) is retried after
+ * the power cycle, as the child would record again. Used by both test tiers.
+ */
+export function powerCutRun(k: number, opts: { count?: number; bytes?: number; runMs?: number; stepMs?: number } = {}): ToyRig {
+  const count = opts.count ?? 3;
+  const rig = new ToyRig();
+  rig.broker.up = false;
+  rig.run(50);
+  if (k >= 0) rig.storage.failAfter = k;
+  for (let i = 0; i < count; i++) {
+    try {
+      rig.cur.session.send(OUT, testChunk(i, opts.bytes));
+    } catch {
+      rig.powerCut();
+      i--;
+      continue;
+    }
+    if (rig.storage.failAfter === 0) rig.powerCut();
+  }
+  for (let i = 0; i < count; i++) rig.broker.deliver(TOY, IN, testChunk(100 + i, opts.bytes));
+  rig.broker.up = true;
+  rig.run(opts.runMs ?? 120000, opts.stepMs ?? 50);
+  return rig;
+}

@@ -5,11 +5,11 @@
  */
 import test from 'ava';
 import { encode } from '../src/mqtt-codec.js';
-import { IN, OUT, TOY, ToyRig, hex } from './mqtt-rig.js';
+import { IN, OUT, TOY, ToyRig, hex, powerCutRun, testChunk } from './mqtt-rig.js';
 import { Inbox } from '../src/inbox.js';
 import { MemoryStorage } from './fakes/memory-storage.js';
 
-const msg = (i: number, n = 200) => new Uint8Array(n).map((_, j) => (i * 31 + j * 7) & 255);
+const msg = testChunk;
 
 test('connects with its own credentials, a persistent session, and subscribes QoS 1', (t) => {
   const rig = new ToyRig();
@@ -170,29 +170,6 @@ test('the network drops in the middle of a send: nothing lost, the parent gets e
   t.deepEqual(got, Array.from({ length: 10 }, (_, i) => hex(msg(i))));
   t.is(rig.cur.outbox.count(), 0);
 });
-
-/** Power cut at storage operation k of a run that sends 3 and receives 3 chunks. */
-function powerCutRun(k: number) {
-  const rig = new ToyRig();
-  rig.broker.up = false;
-  rig.run(50);
-  if (k >= 0) rig.storage.failAfter = k;
-  for (let i = 0; i < 3; i++) {
-    try {
-      rig.cur.session.send(OUT, msg(i));
-    } catch {
-      // power cut while recording: this chunk was never durable; the child records it again after boot
-      rig.powerCut();
-      i--;
-      continue;
-    }
-    if (rig.storage.failAfter === 0) rig.powerCut();
-  }
-  for (let i = 0; i < 3; i++) rig.broker.deliver(TOY, IN, msg(100 + i));
-  rig.broker.up = true;
-  rig.run(120000, 50);
-  return rig;
-}
 
 test('a power cut at any storage step loses no message and plays none twice (both directions)', (t) => {
   const clean = powerCutRun(-1);

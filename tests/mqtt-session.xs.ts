@@ -6,9 +6,9 @@
 import { test } from './xs/harness.js';
 import { Inbox } from '../src/inbox.js';
 import { MemoryStorage } from './fakes/memory-storage.js';
-import { IN, OUT, TOY, ToyRig, hex } from './mqtt-rig.js';
+import { IN, OUT, TOY, ToyRig, hex, powerCutRun, testChunk } from './mqtt-rig.js';
 
-const msg = (i: number, n = 300) => new Uint8Array(n).map((_, j) => (i * 31 + j * 7) & 255);
+const msg = (i: number, n = 300) => testChunk(i, n);
 
 test('offline message goes out once after the broker returns; incoming is played once', (t) => {
   const rig = new ToyRig();
@@ -41,23 +41,7 @@ test('malformed packet: typed error, reconnect, still delivers', (t) => {
 
 test('power cut at every storage step: exactly once both ways (XS)', (t) => {
   for (let k = 0; k <= 14; k++) {
-    const rig = new ToyRig();
-    rig.broker.up = false;
-    rig.run(50);
-    rig.storage.failAfter = k;
-    for (let i = 0; i < 2; i++) {
-      try {
-        rig.cur.session.send(OUT, msg(i));
-      } catch {
-        rig.powerCut();
-        i--;
-        continue;
-      }
-      if (rig.storage.failAfter === 0) rig.powerCut();
-    }
-    for (let i = 0; i < 2; i++) rig.broker.deliver(TOY, IN, msg(100 + i));
-    rig.broker.up = true;
-    rig.run(60000, 100);
+    const rig = powerCutRun(k, { count: 2, bytes: 300, runMs: 60000, stepMs: 100 });
     const parent = new Inbox({ storage: new MemoryStorage() });
     let handed = 0;
     parent.setConsumer(() => { handed++; });
