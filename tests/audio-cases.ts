@@ -4,13 +4,8 @@
  * assertions ava and tests/xs/harness.ts have in common); the .test.ts file runs
  * them in Node with ava, the .xs.ts file inside XS. Portable.
  */
-export interface CaseT {
-  is<T>(actual: T, expected: T, message?: string): void;
-  true(value: unknown, message?: string): void;
-  false(value: unknown, message?: string): void;
-  deepEqual(actual: unknown, expected: unknown, message?: string): void;
-  fail(message?: string): void;
-}
+import type { CaseAssert } from './xs/harness.js';
+export type CaseT = CaseAssert;
 
 export interface AudioCase {
   name: string;

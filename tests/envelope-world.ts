@@ -12,6 +12,7 @@ import { PhoneEnvelope } from '../src/phone-envelope.js';
 import { FakeRandom } from './fakes/fake-random.js';
 import { ManualClock } from './fakes/manual-clock.js';
 import { MemoryStorage } from './fakes/memory-storage.js';
+import type { CaseAssert } from './xs/harness.js';
 
 /** A CryptoPort that counts calls (to show X25519 is not per message) and can be told to fail. */
 export class CountingCrypto implements CryptoPort {
@@ -167,13 +168,7 @@ export function samePackets(a: Uint8Array[], b: Uint8Array[]): boolean {
 }
 
 /** The assertions ava and tests/xs/harness.ts have in common. */
-export interface CaseT {
-  is<T>(actual: T, expected: T, message?: string): void;
-  true(value: unknown, message?: string): void;
-  false(value: unknown, message?: string): void;
-  deepEqual(actual: unknown, expected: unknown, message?: string): void;
-  fail(message?: string): void;
-}
+export type CaseT = CaseAssert;
 export interface EnvelopeCase {
   name: string;
   fn: (t: CaseT) => void;

@@ -16,12 +16,9 @@ import { PortError, type StoragePort } from '../hal/ports.js';
 import { MemoryStorage } from './fakes/memory-storage.js';
 import { MemoryLog } from './fakes/memory-log.js';
 import { FakeRandom } from './fakes/fake-random.js';
+import type { CaseAssert } from './xs/harness.js';
 
-export interface MiniAssert {
-  is(a: unknown, b: unknown, m?: string): void;
-  true(v: boolean, m?: string): void;
-  deepEqual(a: unknown, b: unknown, m?: string): void;
-}
+export type MiniAssert = CaseAssert;
 
 const enc = new TextEncoder();
 const i32 = (v: number) => {

@@ -3,12 +3,9 @@
  * tier (tests/setup-code.xs.ts). Portable. Each case gets a tiny assert surface.
  */
 import { base32Decode, base32Encode, formatSetupCode, parseSetupCode, SETUP_CODE_LENGTH, SetupCodeError, toyIdBytes } from '../src/setup-code.js';
+import type { CaseAssert } from './xs/harness.js';
 
-export interface MiniAssert {
-  is(a: unknown, b: unknown, m?: string): void;
-  true(v: boolean, m?: string): void;
-  deepEqual(a: unknown, b: unknown, m?: string): void;
-}
+export type MiniAssert = CaseAssert;
 
 const codeOf = (fn: () => unknown): string => {
   try {

@@ -22,6 +22,18 @@ export interface XsAssert {
   log(...args: unknown[]): void;
 }
 
+/**
+ * The assertions the shared case files (tests/*.cases.ts) use: a subset that
+ * both ava's `t` and XsAssert satisfy, so one case body runs in both tiers.
+ */
+export interface CaseAssert {
+  is<T>(actual: T, expected: T, message?: string): void;
+  true(value: unknown, message?: string): void;
+  false(value: unknown, message?: string): void;
+  deepEqual(actual: unknown, expected: unknown, message?: string): void;
+  fail(message?: string): void;
+}
+
 type Case = { name: string; fn: (t: XsAssert) => void | Promise<void>; xsOnly: boolean };
 const cases: Case[] = [];
 
