@@ -16,8 +16,6 @@ export interface BoardConfig {
   speakerSlots?: number;
   storeDir?: string;
   nvsNamespace?: string;
-  /** False on the SDK's lin simulator, which has no digital pins and no LED driver. */
-  hasControls?: boolean;
 }
 
 export interface FirmwareConfig {
@@ -26,6 +24,8 @@ export interface FirmwareConfig {
   file?: { root?: string };
   /** TLS to the broker (default true). */
   useTls?: boolean;
+  /** SNTP server that sets the wall clock once the network is up ('' for none). */
+  sntp?: string;
 }
 
 export const firmwareConfig = config as unknown as FirmwareConfig;

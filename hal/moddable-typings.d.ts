@@ -27,6 +27,10 @@
 /// <reference path="../node_modules/@moddable/typings/ble/sm.d.ts" />
 /// <reference path="../node_modules/@moddable/typings/socket.d.ts" />
 /// <reference path="../node_modules/@moddable/typings/securesocket.d.ts" />
+/// <reference path="../node_modules/@moddable/typings/wifi.d.ts" />
+/// <reference path="../node_modules/@moddable/typings/sntp.d.ts" />
+/// <reference path="../node_modules/@moddable/typings/time.d.ts" />
+/// <reference path="../node_modules/@moddable/typings/instrumentation.d.ts" />
 
 /** `neopixel` (modules/drivers/neopixel/neopixel.js; ESP32 RMT driver). */
 declare module 'neopixel' {

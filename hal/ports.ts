@@ -106,6 +106,18 @@ export interface LedPort {
   close(): void;
 }
 
+/**
+ * The paw, the heart and the heart's LED, as one platform opens them
+ * (hal/board-controls.ts on esp32, hal/lin-controls.ts on lin).
+ */
+export interface BoardControls {
+  paw: ButtonPort;
+  heart: ButtonPort;
+  led: LedPort;
+  /** Which implementation: 'gpio' (device) or 'scenario' (lin: driven by software). */
+  kind: 'gpio' | 'scenario';
+}
+
 // ---------------------------------------------------------------- audio
 
 /** Audio format of the whole toy: 16 kHz, mono, signed 16-bit, 20 ms frames. */
@@ -255,6 +267,28 @@ export type SocketEvent =
   | { kind: 'data'; data: Uint8Array }
   | { kind: 'writable' }
   | { kind: 'close'; error?: string };
+
+/**
+ * The toy's link to the local network (Wi-Fi station on the device:
+ * hal/moddable-network.ts over the SDK's `wifi` and `sntp`).
+ *
+ * join() starts (or restarts, with new settings) joining; the adapter keeps
+ * reconnecting with backoff after a loss until close() or leave(). After an
+ * address is obtained it sets the wall clock once by SNTP (when a server is
+ * configured). State changes go to the one onState handler, which must not throw.
+ * Errors: join() answers 'OFF' after close(); never throws.
+ */
+export interface NetworkPort {
+  /** Joins `ssid` with `passphrase` ('' for an open network). Secrets are never logged. */
+  join(ssid: string, passphrase: string): PortStatus;
+  /** Disconnects and stops reconnecting. */
+  leave(): void;
+  /** True while the toy has an address. */
+  isUp(): boolean;
+  onState(handler: (up: boolean) => void): void;
+  /** Safe to call twice. */
+  close(): void;
+}
 
 // ---------------------------------------------------------------- crypto
 

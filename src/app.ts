@@ -10,8 +10,13 @@
  *    pattern, one log line, and nothing else runs (no radio, no network);
  * 3. roster, envelope, outbox, inbox (stored messages are re-admitted), the
  *    audio pipelines (allocated once, here), pairing, the toy's state machine;
- * 4. the MQTT session, when network settings exist (from pairing) — restarted
- *    whenever pairing changes them.
+ * 4. the network, when settings exist (from pairing): join Wi-Fi with the
+ *    phone's SSID and passphrase (when the platform has a NetworkPort), then the
+ *    MQTT session, once the network is up — restarted whenever pairing changes
+ *    the settings. The broker is ALWAYS the one in the factory data
+ *    (identity.mqttHost/mqttPort): a host or port sent by a phone is ignored
+ *    and counted (`app.broker_override_refused`), so no phone can point the
+ *    toy's credentials at another server.
  */
 import type {
   BlePeripheralPort,
@@ -22,6 +27,7 @@ import type {
   LedPort,
   LogPort,
   MicPort,
+  NetworkPort,
   RandomPort,
   SocketPort,
   SpeakerPort,
@@ -66,6 +72,8 @@ export interface PawPostPorts {
   ble: BlePeripheralPort;
   /** A new socket for each MQTT session. */
   socket: () => SocketPort;
+  /** Wi-Fi (device, lin). Absent in the Node simulator and the tests, whose sockets need no link. */
+  network?: NetworkPort;
 }
 
 export interface PawPostOptions {
@@ -201,18 +209,17 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
     },
   });
 
-  const startSession = () => {
+  /** The MQTT session to the factory's broker (the network, where there is one, is up). */
+  const connectBroker = () => {
     session?.close();
     session = undefined;
-    const net = loadNetworkSettings(p.data, () => counters.inc('app.network_settings_corrupt'));
-    if (!net) return;
     try {
       session = new MqttSession({
         socket: p.socket(),
         clock: p.clock,
         random: p.random,
-        host: net.brokerHost,
-        port: net.brokerPort,
+        host: identity.mqttHost,
+        port: identity.mqttPort,
         clientId: identity.mqttUser,
         username: identity.mqttUser,
         password: identity.mqttPassword,
@@ -231,6 +238,35 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
       p.log.log('error', 'app.session_failed', { error: e instanceof Error ? e.name : 'unknown' });
     }
   };
+
+  /** (Re)starts the link from the stored network settings: Wi-Fi first, then the broker. */
+  const startSession = () => {
+    session?.close();
+    session = undefined;
+    const net = loadNetworkSettings(p.data, () => counters.inc('app.network_settings_corrupt'));
+    if (!net) {
+      p.network?.leave();
+      return;
+    }
+    if (net.brokerHost !== identity.mqttHost || net.brokerPort !== identity.mqttPort) {
+      counters.inc('app.broker_override_refused');
+      p.log.log('warn', 'app.broker_override_refused');
+    }
+    if (!p.network) {
+      connectBroker();
+      return;
+    }
+    p.network.join(net.ssid, net.passphrase);
+    if (p.network.isUp()) connectBroker();
+  };
+  p.network?.onState((up) => {
+    try {
+      if (up && !session) connectBroker();
+      changed();
+    } catch {
+      counters.inc('app.network_state_threw');
+    }
+  });
 
   const pairing = new PairingService({
     ble: p.ble,
@@ -287,6 +323,7 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
     session: () => session,
     close: () => {
       session?.close();
+      p.network?.close();
       toy?.close();
       recorder.close();
       player?.close();

@@ -11,21 +11,20 @@
  * tsconfig.firmware.json, not by the host tsconfig, and runs in the simulator.
  */
 import { installed as textGlobals } from '../hal/moddable-globals.js'; // first: TextEncoder/TextDecoder globals
+import { openBoardControls } from '../hal/board-controls.js'; // per platform: GPIO + LED on esp32, driven buttons on lin
 import { ModdableBle } from '../hal/moddable-ble.js';
-import { ModdableButton, releaseTargetButtons } from '../hal/moddable-button.js';
 import { ModdableClock } from '../hal/moddable-clock.js';
 import { firmwareConfig } from '../hal/moddable-config.js';
 import { ModdableOpusCodec } from '../hal/moddable-codec.js';
 import { I2sPins } from '../hal/moddable-i2s-pins.js';
-import { ModdableLed } from '../hal/moddable-led.js';
 import { ModdableLog } from '../hal/moddable-log.js';
 import { ModdableMic } from '../hal/moddable-mic.js';
+import { ModdableNetwork } from '../hal/moddable-network.js';
 import { ModdableRandom } from '../hal/moddable-random.js';
 import { restartDevice } from '../hal/moddable-restart.js';
 import { ModdableSocket } from '../hal/moddable-socket.js';
 import { ModdableSpeaker } from '../hal/moddable-speaker.js';
 import { FileStore, NvsIdentityStore } from '../hal/moddable-storage.js';
-import type { ButtonId, ButtonPort, LedPort } from '../hal/ports.js';
 import { startPawPost, type PawPost, type PawPostOptions } from './app.js';
 import { naclCrypto, wireNaclRandom } from './nacl-crypto.js';
 
@@ -39,14 +38,11 @@ export const DEVICE_INFO = {
   securityUpdatesUntil: '2031-12-31',
 };
 
-/** A control that does not exist on this build (the SDK's lin simulator): never pressed. */
-function absentButton(id: ButtonId): ButtonPort {
-  return { id, read: () => false, onChange: () => undefined, close: () => undefined };
-}
-const absentLed: LedPort = { set: () => undefined, close: () => undefined };
-
-/** Starts the toy. `hooks` is for the host simulator; the device passes nothing (a factory reset restarts it). */
-export default function main(hooks: Pick<PawPostOptions, 'onChange' | 'onFactoryReset'> = {}): PawPost {
+/**
+ * Starts the toy. `hooks` is for the host simulator, which has no Wi-Fi to join
+ * (`network: false`); the device passes nothing (a factory reset restarts it).
+ */
+export default function main(hooks: Pick<PawPostOptions, 'onChange' | 'onFactoryReset'> & { network?: boolean } = {}): PawPost {
   const log = new ModdableLog();
   if (!textGlobals) log.log('error', 'main.text_globals_missing');
   const onError = (e: unknown) => log.log('error', 'main.adapter_error', { error: e instanceof Error ? e.name : 'unknown' });
@@ -56,11 +52,7 @@ export default function main(hooks: Pick<PawPostOptions, 'onChange' | 'onFactory
   wireNaclRandom(random);
   // The radio first: the ESP32 RNG is truly random only while a radio is on.
   const ble = new ModdableBle({ deviceName: 'PawPost', onError });
-  const controls = board.hasControls !== false;
-  if (controls) releaseTargetButtons();
-  const paw = controls ? new ModdableButton({ id: 'paw', pin: board.pawPin, pull: board.pawPull, clock, onError }) : absentButton('paw');
-  const heart = controls ? new ModdableButton({ id: 'heart', pin: board.heartPin, pull: board.heartPull, clock, onError }) : absentButton('heart');
-  const led = controls ? new ModdableLed({ pin: board.ledPin, order: board.ledOrder, maxLevel: board.ledMaxLevel, onError }) : absentLed;
+  const { paw, heart, led } = openBoardControls(board, clock, onError);
   const pins = new I2sPins(board.i2sShared ?? true);
   const mic = new ModdableMic({ pins, clock, onError });
   const speaker = new ModdableSpeaker({ pins, slots: board.speakerSlots, onError });
@@ -71,6 +63,7 @@ export default function main(hooks: Pick<PawPostOptions, 'onChange' | 'onFactory
     {
       clock, random, crypto: naclCrypto, log, paw, heart, led, mic, speaker, codec, nvs, data, ble,
       socket: () => new ModdableSocket({ tls: cfg.useTls !== false }),
+      network: hooks.network === false ? undefined : new ModdableNetwork({ clock, random, log, sntpHost: cfg.sntp, onError }),
     },
     { deviceInfo: DEVICE_INFO, onChange: hooks.onChange, onFactoryReset: hooks.onFactoryReset ?? restartDevice },
   );

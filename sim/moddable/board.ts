@@ -48,6 +48,18 @@ export interface FsFaults {
 }
 
 export class SimBoard extends EventEmitter {
+  // ------------------------------------------------------------- network (wifi, sntp, time)
+  /** SSID of the last join (the passphrase is never kept). */
+  wifiSsid: string | undefined;
+  /** Joins started. */
+  wifiJoins = 0;
+  /** The next N joins fail with `disconnect`. */
+  wifiFails = 0;
+  /** The next N SNTP requests fail. */
+  sntpFails = 0;
+  /** The last Time.set() value (seconds), if any. */
+  timeSetTo: number | undefined;
+
   // ------------------------------------------------------------- GPIO
   private readonly levels = new Map<number, number>();
   private readonly monitors = new Map<number, BoardMonitor>();

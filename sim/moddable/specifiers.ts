@@ -24,5 +24,9 @@ export const MODDABLE_SPECIFIERS: Readonly<Record<string, string>> = {
   // ---- network (hal/moddable-socket.ts; files owned by the network engineer)
   socket: 'socket.ts',
   securesocket: 'securesocket.ts',
-  // ---- add further Moddable modules here (e.g. 'wifi', 'sntp', 'ota')
+  // ---- network link (hal/moddable-network.ts)
+  wifi: 'wifi.ts',
+  sntp: 'sntp.ts',
+  time: 'time.ts',
+  // ---- add further Moddable modules here (e.g. 'ota')
 };

@@ -1,0 +1,126 @@
+/**
+ * The firmware's entry in DEVICE-TIER TEST BUILDS only (tests/device/manifest.json;
+ * never in the product image): boots the real firmware (src/main.ts) and then
+ * plays a scenario read from `<file.root>/scenario.json`, written by the test
+ * runner before each boot:
+ *
+ *   { "steps": [ { "atMs": 3000, "button": "paw", "down": true }, ... ],
+ *     "memoryEveryMs": 200 }
+ *
+ * and then follows `<file.root>/cmd`, polled every 100 ms: each new line
+ * `paw down`, `paw up`, `heart down`, `heart up` or `mem` is done once, in order
+ * (the runner appends lines while the toy runs).
+ *
+ * Buttons are pressed through the lin ButtonPorts (hal/lin-controls.ts), as a
+ * finger would: nothing reaches into the toy's internals. Memory is sampled with
+ * the SDK's instrumentation and printed as `mem slots=<n> chunks=<bytes>
+ * peakSlots=<n> peakChunks=<bytes> gc=<n>` lines (slots: the slot heap in use,
+ * in slots of this build's size; chunks: chunk heap bytes in use).
+ */
+import { File } from 'file';
+import config from 'mc/config';
+import Instrumentation from 'instrumentation';
+import Timer from 'timer';
+
+// The firmware and the lin controls are imported by module name at run time, not
+// statically: mcconfig's tsc would otherwise follow src/main.ts's imports into the
+// esp32 adapters (hal/board-controls.ts), which do not type-check against lin.
+interface Driven {
+  drive(down: boolean): void;
+}
+type LinButtons = { paw?: Driven; heart?: Driven };
+function importByName<T>(name: string): Promise<T> {
+  return import(name) as Promise<T>;
+}
+
+interface Step {
+  atMs: number;
+  button: 'paw' | 'heart';
+  down: boolean;
+}
+interface Scenario {
+  steps?: Step[];
+  memoryEveryMs?: number;
+}
+
+const ROOT = (config as unknown as { file?: { root?: string } }).file?.root ?? '';
+
+function readText(path: string): string | undefined {
+  try {
+    if (!File.exists(path)) return undefined;
+    const f = new File(path);
+    const text = f.read(String) as string;
+    f.close();
+    return text;
+  } catch {
+    return undefined;
+  }
+}
+
+function readScenario(): Scenario {
+  const path = ROOT + 'scenario.json';
+  try {
+    if (!File.exists(path)) return {};
+    const f = new File(path);
+    const text = f.read(String) as string;
+    f.close();
+    return JSON.parse(text) as Scenario;
+  } catch {
+    trace('scenario.unreadable\n');
+    return {};
+  }
+}
+
+export default function scenarioMain(): void {
+  importByName<{ default: () => unknown }>('src/main')
+    .then((m) => importByName<{ linButtons: LinButtons }>('hal/board-controls').then((c) => run(m.default, c.linButtons)))
+    .catch((e: unknown) => trace(`scenario.import_failed ${e instanceof Error ? e.message : 'unknown'}\n`));
+}
+
+function run(main: () => unknown, linButtons: LinButtons): void {
+  const scenario = readScenario();
+  const slotIndex = Instrumentation.map('XS Slot Heap Used');
+  const chunkIndex = Instrumentation.map('XS Chunk Heap Used');
+  const gcIndex = Instrumentation.map('XS Garbage Collection Count');
+  const SLOT_BYTES = 32; // sizeof(txSlot) on 64-bit lin (16 on the ESP32)
+  let peakSlots = 0;
+  let peakChunks = 0;
+  const sample = (why: string) => {
+    const slots = Math.round((Instrumentation.get(slotIndex) ?? 0) / SLOT_BYTES);
+    const chunks = Instrumentation.get(chunkIndex) ?? 0;
+    if (slots > peakSlots) peakSlots = slots;
+    if (chunks > peakChunks) peakChunks = chunks;
+    if (why) trace(`mem ${why} slots=${slots} chunks=${chunks} peakSlots=${peakSlots} peakChunks=${peakChunks} gc=${Instrumentation.get(gcIndex) ?? 0}\n`);
+  };
+  sample('before-main');
+  main();
+  sample('booted');
+  if (scenario.memoryEveryMs && scenario.memoryEveryMs > 0) {
+    let n = 0;
+    Timer.repeat(() => {
+      sample(++n % 5 === 0 ? 'tick' : '');
+    }, scenario.memoryEveryMs);
+  }
+  const press = (button: string, down: boolean) => {
+    const b = button === 'heart' ? linButtons.heart : linButtons.paw;
+    trace(`scenario ${button} ${down ? 'down' : 'up'}\n`);
+    b?.drive(down);
+    sample(`${button}-${down ? 'down' : 'up'}`);
+  };
+  let done = 0;
+  Timer.repeat(() => {
+    const text = readText(ROOT + 'cmd');
+    if (!text) return;
+    const lines = text.split('\n').filter((l) => l.length > 0);
+    while (done < lines.length) {
+      const [what, how] = lines[done++]!.split(' ');
+      if (what === 'mem') sample('cmd');
+      else if ((what === 'paw' || what === 'heart') && (how === 'down' || how === 'up')) press(what, how === 'down');
+      else trace(`scenario.bad_command\n`);
+    }
+  }, 100);
+  for (const step of scenario.steps ?? []) {
+    Timer.set(() => press(step.button, step.down), step.atMs);
+  }
+  trace('scenario.started\n');
+}
