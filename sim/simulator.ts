@@ -108,7 +108,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
   registry.toys[toyInfo.toyId] = { passwordHash: toyInfo.passwordLine.slice(toyInfo.toyId.length + 1) };
   log(`factory: toy ${toyInfo.toyId.slice(0, 8)}… provisioned, label code ${toyInfo.setupCode.slice(0, 8)}…`);
 
-  const mainUrl = pathToFileURL(path.join(path.dirname(new URL(import.meta.url).pathname), '../src/main.ts')).href;
+  const mainUrl = pathToFileURL(path.join(path.dirname(new URL(import.meta.url).pathname), '../hal/main-esp32.ts')).href;
   const main = ((await import(mainUrl)) as { default: MainFn }).default;
   let toy: PawPost;
   const boot = () => {

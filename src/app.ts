@@ -176,7 +176,10 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
     frameRingFrames: 6,
     packetRingBytes: 2048,
     counters,
-    onFinished: () => player?.pipelineFinished(),
+    onFinished: () => {
+      p.log.log('info', 'play.finished', { underruns: counters.get('audio.play.underrun'), badPackets: counters.get('audio.play.badPacket') });
+      player?.pipelineFinished();
+    },
   });
 
   let session: MqttSession | undefined;
@@ -230,7 +233,10 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
         counters,
         log: p.log,
         onError: (e) => counters.inc(`app.mqtt_${e.code}`),
-        onState: () => changed(),
+        onState: (st) => {
+          p.log.log('info', 'mqtt.state', { state: st });
+          changed();
+        },
       });
       session.start();
     } catch (e) {

@@ -1,5 +1,5 @@
 /**
- * The firmware's entry (manifest "creation.main": "src/main"): builds the device
+ * The firmware's wiring (called by the platform entry, hal/main-esp32.ts or hal/main-lin.ts): builds the device
  * adapters (hal/moddable-*) from the board configuration (manifest "config",
  * read with mc/config) and starts PawPost (src/app.ts). The Moddable runtime
  * calls the default export at start-up; the host simulator (sim/start.ts) runs
@@ -11,7 +11,6 @@
  * tsconfig.firmware.json, not by the host tsconfig, and runs in the simulator.
  */
 import { installed as textGlobals } from '../hal/moddable-globals.js'; // first: TextEncoder/TextDecoder globals
-import { openBoardControls } from '../hal/board-controls.js'; // per platform: GPIO + LED on esp32, driven buttons on lin
 import { ModdableBle } from '../hal/moddable-ble.js';
 import { ModdableClock } from '../hal/moddable-clock.js';
 import { firmwareConfig } from '../hal/moddable-config.js';
@@ -25,6 +24,7 @@ import { restartDevice } from '../hal/moddable-restart.js';
 import { ModdableSocket } from '../hal/moddable-socket.js';
 import { ModdableSpeaker } from '../hal/moddable-speaker.js';
 import { FileStore, NvsIdentityStore } from '../hal/moddable-storage.js';
+import type { BoardControls, SpeakerPort } from '../hal/ports.js';
 import { startPawPost, type PawPost, type PawPostOptions } from './app.js';
 import { naclCrypto, wireNaclRandom } from './nacl-crypto.js';
 
@@ -38,11 +38,23 @@ export const DEVICE_INFO = {
   securityUpdatesUntil: '2031-12-31',
 };
 
+/** What differs between platforms, given by the platform entry (hal/main-esp32.ts, hal/main-lin.ts). */
+export interface Platform {
+  /** Opens the paw, the heart and the LED: hal/board-controls.ts (esp32) or hal/lin-controls.ts (lin). */
+  openBoardControls: (board: typeof cfg.board, clock: ModdableClock, onError: (e: unknown) => void) => BoardControls;
+  /** The speaker, when the platform's AudioOut cannot be used (lin: hal/lin-speaker.ts). Default: ModdableSpeaker. */
+  openSpeaker?: (pins: I2sPins, clock: ModdableClock, slots: number | undefined) => SpeakerPort;
+}
+
+/** Hooks for the host simulator; the device passes none (a factory reset restarts it). */
+export type MainHooks = Pick<PawPostOptions, 'onChange' | 'onFactoryReset'> & { network?: boolean };
+
 /**
- * Starts the toy. `hooks` is for the host simulator, which has no Wi-Fi to join
- * (`network: false`); the device passes nothing (a factory reset restarts it).
+ * Starts the toy with the platform's controls. The platform entries
+ * (hal/main-esp32.ts, hal/main-lin.ts; manifest "creation.main" per platform)
+ * call this: this file imports no module that only one platform has.
  */
-export default function main(hooks: Pick<PawPostOptions, 'onChange' | 'onFactoryReset'> & { network?: boolean } = {}): PawPost {
+export function startToy(platform: Platform, hooks: MainHooks = {}): PawPost {
   const log = new ModdableLog();
   if (!textGlobals) log.log('error', 'main.text_globals_missing');
   const onError = (e: unknown) => log.log('error', 'main.adapter_error', { error: e instanceof Error ? e.name : 'unknown' });
@@ -52,10 +64,10 @@ export default function main(hooks: Pick<PawPostOptions, 'onChange' | 'onFactory
   wireNaclRandom(random);
   // The radio first: the ESP32 RNG is truly random only while a radio is on.
   const ble = new ModdableBle({ deviceName: 'PawPost', onError });
-  const { paw, heart, led } = openBoardControls(board, clock, onError);
+  const { paw, heart, led } = platform.openBoardControls(board, clock, onError);
   const pins = new I2sPins(board.i2sShared ?? true);
   const mic = new ModdableMic({ pins, clock, onError });
-  const speaker = new ModdableSpeaker({ pins, slots: board.speakerSlots, onError });
+  const speaker = platform.openSpeaker ? platform.openSpeaker(pins, clock, board.speakerSlots) : new ModdableSpeaker({ pins, slots: board.speakerSlots, onError });
   const codec = new ModdableOpusCodec();
   const nvs = new NvsIdentityStore({ namespace: board.nvsNamespace ?? 'pawpost' });
   const data = new FileStore({ dir: (cfg.file?.root ?? '') + (board.storeDir ?? 'pawpost/') });

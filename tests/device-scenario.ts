@@ -22,16 +22,8 @@ import config from 'mc/config';
 import Instrumentation from 'instrumentation';
 import Timer from 'timer';
 
-// The firmware and the lin controls are imported by module name at run time, not
-// statically: mcconfig's tsc would otherwise follow src/main.ts's imports into the
-// esp32 adapters (hal/board-controls.ts), which do not type-check against lin.
-interface Driven {
-  drive(down: boolean): void;
-}
-type LinButtons = { paw?: Driven; heart?: Driven };
-function importByName<T>(name: string): Promise<T> {
-  return import(name) as Promise<T>;
-}
+import main from '../hal/main-lin.js';
+import { linButtons } from '../hal/lin-controls.js';
 
 interface Step {
   atMs: number;
@@ -72,12 +64,6 @@ function readScenario(): Scenario {
 }
 
 export default function scenarioMain(): void {
-  importByName<{ default: () => unknown }>('src/main')
-    .then((m) => importByName<{ linButtons: LinButtons }>('hal/board-controls').then((c) => run(m.default, c.linButtons)))
-    .catch((e: unknown) => trace(`scenario.import_failed ${e instanceof Error ? e.message : 'unknown'}\n`));
-}
-
-function run(main: () => unknown, linButtons: LinButtons): void {
   const scenario = readScenario();
   const slotIndex = Instrumentation.map('XS Slot Heap Used');
   const chunkIndex = Instrumentation.map('XS Chunk Heap Used');

@@ -1,0 +1,98 @@
+/**
+ * SpeakerPort for the SDK's `lin` simulator, whose `pins/audioout` is a silent
+ * stub that never frees a queue element (the queue fills after `queueLength`
+ * frames and playback stalls). This adapter plays into a paced sink instead: it
+ * accepts up to `slots` frames and drains one every 20 ms of the ClockPort while
+ * started, as the I2S DMA does on the device, so the playback pipeline runs at
+ * real time. It claims the shared I2S pins like hal/moddable-speaker.ts.
+ *
+ * On stop() it traces one line, `speaker frames=<n> rms=<r>`: the frames played
+ * and the RMS of their samples, so a test can tell decoded speech from silence.
+ * Nothing is allocated per frame. close() is stop() + final; safe twice.
+ */
+import type { I2sPins } from './moddable-i2s-pins.js';
+import { FRAME_MS, FRAME_SAMPLES, type ClockPort, type PortStatus, type SpeakerPort, type TimerHandle } from './ports.js';
+
+export interface LinSpeakerOptions {
+  pins: I2sPins;
+  clock: ClockPort;
+  /** Frames of buffering (default 16, as the device's queue). */
+  slots?: number;
+  /** Where the summary line goes (default trace). */
+  sink?: (line: string) => void;
+}
+
+export class LinSpeaker implements SpeakerPort {
+  private queued = 0;
+  private timer: TimerHandle | undefined;
+  private started = false;
+  private closed = false;
+  private sumSquares = 0;
+  private samples = 0;
+  private readonly slots: number;
+  private volume = 1;
+  /** Frames played since construction. */
+  frames = 0;
+
+  constructor(private readonly o: LinSpeakerOptions) {
+    this.slots = o.slots ?? 16;
+  }
+
+  start(): PortStatus {
+    if (this.closed) return 'OFF';
+    if (this.started) return 'OK';
+    if (!this.o.pins.claim('speaker')) return 'BUSY';
+    this.started = true;
+    this.queued = 0;
+    this.sumSquares = 0;
+    this.samples = 0;
+    this.timer = this.o.clock.every(FRAME_MS, () => {
+      if (this.queued > 0) this.queued--;
+    });
+    return 'OK';
+  }
+
+  stop(): void {
+    if (!this.started) return;
+    this.started = false;
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.queued = 0;
+    this.o.pins.release('speaker');
+    const rms = this.samples ? Math.sqrt(this.sumSquares / this.samples) : 0;
+    try {
+      (this.o.sink ?? ((l: string) => trace(l)))(`speaker frames=${this.frames} rms=${Math.round(rms)}\n`);
+    } catch {
+      // the summary must not stop the toy
+    }
+  }
+
+  space(): number {
+    return this.started ? this.slots - this.queued : 0;
+  }
+
+  write(frame: Int16Array): PortStatus {
+    if (!this.started) return 'OFF';
+    if (this.queued >= this.slots) return 'FULL';
+    this.queued++;
+    this.frames++;
+    const n = Math.min(frame.length, FRAME_SAMPLES);
+    let s = 0;
+    for (let i = 0; i < n; i++) {
+      const v = frame[i]! * this.volume;
+      s += v * v;
+    }
+    this.sumSquares += s;
+    this.samples += n;
+    return 'OK';
+  }
+
+  setVolume(v: number): void {
+    this.volume = v >= 0 && v <= 1 ? v : 1;
+  }
+
+  close(): void {
+    this.stop();
+    this.closed = true;
+  }
+}
