@@ -5,11 +5,16 @@
 # Debian packages it needs: gcc make flex bison gperf libncurses-dev libgtk-3-dev (and xvfb to run).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-src="${MODDABLE_SRC:-$here/../shared/moddable-sdk}"
+src="${MODDABLE_SRC:-}"
+if [ -z "$src" ]; then
+  for d in "$here/../shared/moddable-sdk" /work/shared/moddable-sdk; do
+    if [ -d "$d" ]; then src="$d"; break; fi
+  done
+fi
 cache="${PAWPOST_CACHE:-$HOME/.cache/pawpost}"
 dest="$cache/moddable-8.2.3"
 if [ ! -x "$dest/build/bin/lin/release/mcsim" ] || [ ! -x "$dest/build/bin/lin/release/mcconfig" ]; then
-  [ -d "$src" ] || { echo "no Moddable SDK source at $src" >&2; exit 1; }
+  [ -n "$src" ] && [ -d "$src" ] || { echo "no Moddable SDK source (set MODDABLE_SRC)" >&2; exit 1; }
   mkdir -p "$cache"
   rm -rf "$dest"
   cp -r "$src" "$dest"

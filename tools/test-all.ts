@@ -82,5 +82,26 @@ for (const [label, project] of [
   total.failed += fail;
 }
 
+// Device tier: the firmware built by the real Moddable SDK, in the SDK's own runtime (tools/device-test.ts).
+// Skipped, with one line saying why, when no built SDK, xvfb-run or mosquitto is present.
+{
+  let pass = 0;
+  let fail = 0;
+  let skipped = false;
+  const code = await run(process.execPath, ['--import=tsx', 'tools/device-test.ts'], (l) => {
+    const m = l.match(/^device: (\d+) passed, (\d+) failed$/);
+    if (m) {
+      pass = Number(m[1]);
+      fail = Number(m[2]);
+    }
+    if (l.startsWith('device: skipped')) skipped = true;
+    console.log(l);
+  });
+  if (code !== 0 && fail === 0) fail = 1;
+  total.passed += pass;
+  total.failed += fail;
+  if (skipped) total.skipped++;
+}
+
 console.log(`${total.passed} passed, ${total.failed} failed${total.skipped ? `, ${total.skipped} skipped` : ''}`);
 process.exitCode = total.failed > 0 ? 1 : 0;
