@@ -12,6 +12,7 @@
  */
 /// <reference path="../node_modules/@moddable/typings/xs.d.ts" />
 /// <reference path="../node_modules/@moddable/typings/timer.d.ts" />
+/// <reference path="../node_modules/@moddable/typings/time.d.ts" />
 /// <reference path="../node_modules/@moddable/typings/preference.d.ts" />
 /// <reference path="../node_modules/@moddable/typings/file.d.ts" />
 /// <reference path="../node_modules/@moddable/typings/mc/config.d.ts" />
