@@ -134,9 +134,11 @@ export function parseSetupCode(text: string): SetupCode {
   if (typeof text !== 'string') throw new SetupCodeError('FORMAT', 'setup code must be a string');
   const prefix = text.slice(0, 4).toUpperCase();
   const v2 = prefix === SETUP_CODE_PREFIX;
-  if (text.length !== (v2 ? SETUP_CODE_LENGTH : SETUP_CODE_LENGTH_V1))
+  if (text.length !== SETUP_CODE_LENGTH && text.length !== SETUP_CODE_LENGTH_V1)
     throw new SetupCodeError('LENGTH', `setup code must be ${SETUP_CODE_LENGTH} characters (or ${SETUP_CODE_LENGTH_V1} for PP1)`);
   if (!v2 && prefix !== SETUP_CODE_PREFIX_V1) throw new SetupCodeError('PREFIX', 'setup code must start with PP2: or PP1:');
+  if (text.length !== (v2 ? SETUP_CODE_LENGTH : SETUP_CODE_LENGTH_V1))
+    throw new SetupCodeError('LENGTH', `a ${prefix} setup code must be ${v2 ? SETUP_CODE_LENGTH : SETUP_CODE_LENGTH_V1} characters`);
   if (text[36] !== ':' || (v2 && text[63] !== ':')) throw new SetupCodeError('FORMAT', 'setup code: missing separator');
   const id = text.slice(4, 36);
   if (!HEX_ANY_RE.test(id)) throw new SetupCodeError('TOY_ID', 'toy id must be 32 hex digits');
