@@ -28,16 +28,12 @@ import { FileStore, NvsIdentityStore } from '../hal/moddable-storage.js';
 import type { ButtonId, ButtonPort, LedPort } from '../hal/ports.js';
 import { startPawPost, type PawPost, type PawPostOptions } from './app.js';
 import { naclCrypto, wireNaclRandom } from './nacl-crypto.js';
+import { deviceInfoFrom, isReservedContact } from './pairing-device-info.js';
 
 const cfg = firmwareConfig;
 
-/** What the device shows on the BLE device-information characteristic. */
-export const DEVICE_INFO = {
-  model: 'PawPost PP-1 (ATOM Echo)',
-  firmware: cfg.firmwareVersion ?? '0.0.0',
-  securityContact: 'https://pawpost.example/security',
-  securityUpdatesUntil: '2031-12-31',
-};
+/** What the device shows on the BLE device-information characteristic: from the manifest's config "device" (src/pairing-device-info.ts), not code. */
+export const DEVICE_INFO = deviceInfoFrom((cfg as { device?: unknown }).device, cfg.firmwareVersion ?? '0.0.0');
 
 /** A control that does not exist on this build (the SDK's lin simulator): never pressed. */
 function absentButton(id: ButtonId): ButtonPort {
@@ -49,6 +45,7 @@ const absentLed: LedPort = { set: () => undefined, close: () => undefined };
 export default function main(hooks: Pick<PawPostOptions, 'onChange' | 'onFactoryReset'> = {}): PawPost {
   const log = new ModdableLog();
   if (!textGlobals) log.log('error', 'main.text_globals_missing');
+  if (isReservedContact(DEVICE_INFO.securityContact)) log.log('warn', 'main.security_contact_reserved');
   const onError = (e: unknown) => log.log('error', 'main.adapter_error', { error: e instanceof Error ? e.name : 'unknown' });
   const board = cfg.board;
   const clock = new ModdableClock({ onError });

@@ -10,6 +10,7 @@ import { makePairingVectors, type PairingVectors } from './pairing-vectors.cases
 import { NETWORK, PairingRig } from './pairing-rig.js';
 import { storageCases } from './pairing-storage.cases.js';
 import { hardeningCases } from './pairing-hardening.cases.js';
+import { deviceInfoCases } from './pairing-device-info.cases.js';
 import { CHR_PAIR, decodeWireError, LOCKOUT_MS, MAX_WRITE_BYTES } from '../src/pairing-protocol.js';
 import { loadNetworkSettings } from '../src/network-settings.js';
 import { naclCrypto } from '../src/nacl-crypto.js';
@@ -79,3 +80,4 @@ test('nothing is accepted outside pairing mode or without a session (XS)', (t) =
 
 for (const [name, fn] of storageCases) test(`${name} (XS)`, (t) => fn(t));
 for (const [name, fn] of hardeningCases) test(`${name} (XS)`, (t) => fn(t));
+for (const [name, fn] of deviceInfoCases) test(`${name} (XS)`, (t) => fn(t));
