@@ -286,6 +286,17 @@ export interface PairWithToyResult {
   members: number;
 }
 
+/** Throws the toy's error notification if one is queued on `pair` (LOCKED, NOT_PAIRING, ...); returns otherwise. */
+async function explainDrop(t: PhoneTransport): Promise<void> {
+  let msg: Uint8Array | undefined;
+  try {
+    msg = await t.nextNotification(CHR_PAIR);
+  } catch {
+    return;
+  }
+  if (msg) checkToyError(msg);
+}
+
 async function request(t: PhoneTransport, p: PhonePairing, req: SessionRequest): Promise<SessionResponse> {
   await t.write(CHR_SESSION, p.seal(req));
   const r = p.open(await t.nextNotification(CHR_SESSION));
@@ -316,6 +327,10 @@ export async function pairWithToy(t: PhoneTransport, o: PairWithToyOptions): Pro
     await request(t, p, { op: 'done' });
     ok = true;
     return { info, toyId: p.toyId, toyPublicKey: p.toyPublicKey!, sharedKey: p.sharedKey!.slice(), members: reg.members ?? 0 };
+  } catch (e) {
+    // The link went away: a toy that refused us at once (locked, not in pairing mode) said why first.
+    if (e instanceof PairingError && (e.code === 'CLOSED' || e.code === 'TIMEOUT')) await explainDrop(t);
+    throw e;
   } finally {
     p.close();
     if (!ok) {

@@ -338,6 +338,12 @@ export const hardeningCases: [string, (t: CaseAssert) => void | Promise<void>][]
       const r = rig.phone();
       t.is(r.connect({ race: true }), 'DROPPED');
       t.deepEqual(decodeWireErrorDetail(r.take(CHR_PAIR)!), { code: 'LOCKED', minutes: 7 });
+      // The same through pairWithToy: the phone reports why the toy dropped it.
+      const r2 = rig.phone();
+      t.is(r2.connect({ race: true }), 'DROPPED');
+      const why = (await rejection(pairWithToy(r2, options(rig, 2)))) as ToyRefusal;
+      t.is(code(why), 'LOCKED');
+      t.is(why.lockedMinutes, 7);
       const p = new PhonePairing({ crypto: naclCrypto, random: rig.random, setupCode: rig.setupCode, member: rig.phoneKeys(2) });
       p.start();
       let e: unknown;
