@@ -39,7 +39,7 @@ export const MIN_ATT_MTU = MAX_NOTIFY_BYTES + 3;
 /** Pairing mode lasts this long after the local press (ms). */
 export const PAIRING_WINDOW_MS = 120_000;
 /** A connected phone must send M1 within this (ms), or it is dropped (uncounted): a silent phone cannot hold the toy. */
-export const PRE_M1_TIMEOUT_MS = 5_000;
+export const PRE_M1_TIMEOUT_MS = 8_000;
 /** A started handshake must finish (M3 received) within this after M2 (ms); a timeout is not counted. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** An authenticated session ends after this long without a request (ms). */
