@@ -26,7 +26,7 @@ export const section: BenchSection = {
       };
       await toy('toy-m1', 'M1 → M2 (ephemeral key, X25519, keys, tag, seal)', '2 X25519');
       await s.call('phone-m2');
-      await toy('toy-m3', 'M3 → M4 (open, box.before with the phone key, tag check)', '1 X25519');
+      await toy('toy-m3', 'M3 → M4 (open, box.before with the phone key, tag check, small-order check, key proof)', '1 X25519');
       await s.call('phone-m4');
       await toy('toy-register', 'REGISTER (roster write)', 'sealed request + response');
       await s.call('phone-net');

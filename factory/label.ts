@@ -1,12 +1,15 @@
 /**
  * The toy's label: a QR code with the setup payload (src/setup-code.ts,
- * `PP1:<TOY ID>:<SECRET>`, encoded in QR alphanumeric mode with the `qrcode`
+ * `PP2:<TOY ID>:<SECRET>:<TOY KEY HASH>` when the toy's public key is given (the
+ * phone checks the toy's key against it: issue 11), else `PP1:<TOY ID>:<SECRET>`, encoded in QR alphanumeric mode with the `qrcode`
  * package) and a short check string a person can compare with the parent
  * app (src/identity.ts toyCheckString). The label holds the setup secret: it
  * is printed onto the toy and never stored in the registry.
  */
 import QRCode from 'qrcode';
 import { formatSetupCode } from '../src/setup-code.js';
+import { toyKeyHash } from '../src/pairing-protocol.js';
+import { nodeCrypto } from './node-crypto.js';
 
 /** QR error correction: M (15%) survives a scuffed fabric label at version 4 (33x33). */
 export const LABEL_QR_ECC = 'M' as const;
@@ -15,6 +18,8 @@ export interface LabelInput {
   toyId: string;
   setupSecret: Uint8Array;
   checkString: string;
+  /** The toy's X25519 public key: its hash goes into the QR (PP2), so the phone refuses an evil twin. */
+  toyPublicKey?: Uint8Array;
 }
 
 export interface Label {
@@ -53,7 +58,8 @@ export function groupToyId(toyId: string): string {
  * squares, the grouped toy id and the check string below it) and a text form.
  */
 export function makeLabel(input: LabelInput): Label {
-  const payload = formatSetupCode({ toyId: input.toyId, setupSecret: input.setupSecret });
+  const keyHash = input.toyPublicKey ? toyKeyHash(nodeCrypto, input.toyPublicKey) : undefined;
+  const payload = formatSetupCode({ toyId: input.toyId, setupSecret: input.setupSecret, toyKeyHash: keyHash });
   const m = qrModules(payload);
   const n = m.length;
   const quiet = 4;

@@ -198,7 +198,7 @@ export async function provisionBatch(o: ProvisionOptions): Promise<ProvisionSumm
       ids.add(t.toyId);
       const items = toyNvsItems(t, o.mqttHost, o.mqttPort);
       const image = buildNvsImage(items, nvsSize);
-      const label = makeLabel({ toyId: t.toyId, setupSecret: t.setupSecret, checkString: t.check });
+      const label = makeLabel({ toyId: t.toyId, setupSecret: t.setupSecret, checkString: t.check, toyPublicKey: t.publicKey });
       const dir = path.join(outDir, t.toyId);
       try {
         fs.mkdirSync(dir, { mode: 0o700 });

@@ -16,7 +16,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadIdentity, IdentityError, IDENTITY_NAMESPACE, toyCheckString, type Identity } from '../src/identity.js';
 import { nodeCrypto } from './node-crypto.js';
-import { formatSetupCode } from '../src/setup-code.js';
 import type { StoragePort } from '../hal/ports.js';
 import { PortError } from '../hal/ports.js';
 import { parseNvsCsv } from './nvs-csv.js';
@@ -181,8 +180,8 @@ export function verifyBatch(outDir: string, options: VerifyOptions = {}): Verify
       bad(`${where}: nvs.csv: ${(e as Error).message}`);
     }
     const check = toyCheckString(nodeCrypto, id.toyIdBytes, id.publicKey);
-    const payload = formatSetupCode({ toyId: id.toyId, setupSecret: id.setupSecret });
-    const expectLabel = makeLabel({ toyId: id.toyId, setupSecret: id.setupSecret, checkString: check });
+    const expectLabel = makeLabel({ toyId: id.toyId, setupSecret: id.setupSecret, checkString: check, toyPublicKey: id.publicKey });
+    const payload = expectLabel.payload;
     if (fs.readFileSync(path.join(dir, 'label.txt'), 'utf8') !== expectLabel.text) bad(`${where}: label.txt does not carry this toy's setup code and check string`);
     const svgModules = modulesFromLabelSvg(fs.readFileSync(path.join(dir, 'label.svg'), 'utf8'));
     if (!svgModules || JSON.stringify(svgModules) !== JSON.stringify(qrModules(payload))) bad(`${where}: label.svg QR does not encode this toy's setup code`);

@@ -12,6 +12,11 @@
  * characteristics use plain `read`/`write` permissions so that phones do not
  * raise an OS pairing dialog that would add nothing.
  *
+ * ATT MTU: 23 from each connection until the stack reports the phone's exchange
+ * (onMTUExchanged); notify() answers 'FULL' for a value longer than MTU-3 instead
+ * of letting the stack cut it off, so the pairing service can name the problem
+ * (wire error MTU) rather than send a truncated M2.
+ *
  * Composition, not inheritance: BLEServer's own startAdvertising/disconnect have
  * other signatures than the port's. Callbacks from the stack never throw: a
  * handler exception goes to `onError`.
@@ -28,6 +33,8 @@ import type { BleEvent, BlePeripheralPort, PortStatus } from './ports.js';
 
 /** The pairing service UUID (src/pairing-protocol.ts PAIRING_SERVICE_UUID). */
 const SERVICE_UUID = uuid`7A3F0001-5061-7750-6F73-742D70616972`;
+/** ATT MTU before any exchange (Bluetooth Core, ATT_MTU default for LE). */
+const DEFAULT_ATT_MTU = 23;
 
 export interface ModdableBleOptions {
   /** GAP device name (default "PawPost"). */
@@ -62,6 +69,10 @@ class Server extends BLEServer {
   onCharacteristicNotifyDisabled(characteristic: Characteristic): void {
     this.owner.notifyDisabled(characteristic);
   }
+  /** Not in @moddable/typings 5.6; bleserver.js calls it with the negotiated ATT MTU (a number). */
+  onMTUExchanged(mtu: number): void {
+    this.owner.mtuExchanged(mtu);
+  }
 }
 
 export class ModdableBle implements BlePeripheralPort {
@@ -71,6 +82,8 @@ export class ModdableBle implements BlePeripheralPort {
   private wantName: string | undefined;
   private advertising = false;
   private conn: number | undefined;
+  /** ATT MTU of the current connection (23 until exchanged). */
+  private mtu = DEFAULT_ATT_MTU;
   private readonly notifiable = new Map<string, Characteristic>();
   private closed = false;
 
@@ -103,6 +116,7 @@ export class ModdableBle implements BlePeripheralPort {
   notify(characteristic: string, value: Uint8Array): PortStatus {
     const chr = this.notifiable.get(characteristic);
     if (this.closed || this.conn === undefined || !chr) return 'OFF';
+    if (value.length > this.mtu - 3) return 'FULL'; // the stack would truncate it
     // The JSON declares Uint8Array values: bleserver sends `value.buffer`, so pass a
     // copy that owns its whole buffer (a subarray would send its parent). The stack copies.
     this.server.notifyValue(chr, value.slice());
@@ -140,6 +154,7 @@ export class ModdableBle implements BlePeripheralPort {
     // The stack stops advertising when a central connects (one connection at most).
     this.advertising = false;
     this.conn = connection;
+    this.mtu = DEFAULT_ATT_MTU;
     this.emit({ kind: 'connect', connection });
   }
   /** @internal */
@@ -147,6 +162,10 @@ export class ModdableBle implements BlePeripheralPort {
     if (connection === this.conn) this.conn = undefined;
     this.notifiable.clear();
     this.emit({ kind: 'disconnect', connection });
+  }
+  /** @internal */
+  mtuExchanged(mtu: number): void {
+    if (typeof mtu === 'number' && mtu >= DEFAULT_ATT_MTU && mtu <= 517) this.mtu = mtu;
   }
   /** @internal */
   notifyEnabled(characteristic: Characteristic): void {

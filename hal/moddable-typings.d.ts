@@ -12,6 +12,7 @@
  */
 /// <reference path="../node_modules/@moddable/typings/xs.d.ts" />
 /// <reference path="../node_modules/@moddable/typings/timer.d.ts" />
+/// <reference path="../node_modules/@moddable/typings/time.d.ts" />
 /// <reference path="../node_modules/@moddable/typings/preference.d.ts" />
 /// <reference path="../node_modules/@moddable/typings/file.d.ts" />
 /// <reference path="../node_modules/@moddable/typings/mc/config.d.ts" />
@@ -29,7 +30,6 @@
 /// <reference path="../node_modules/@moddable/typings/securesocket.d.ts" />
 /// <reference path="../node_modules/@moddable/typings/wifi.d.ts" />
 /// <reference path="../node_modules/@moddable/typings/sntp.d.ts" />
-/// <reference path="../node_modules/@moddable/typings/time.d.ts" />
 /// <reference path="../node_modules/@moddable/typings/instrumentation.d.ts" />
 
 /** `neopixel` (modules/drivers/neopixel/neopixel.js; ESP32 RMT driver). */

@@ -9,7 +9,8 @@
  * peripheral stopped advertising: how a second phone can slip in); writes reach
  * the peripheral whole and synchronously (as the Moddable stack delivers them
  * on the JS thread), copied (the radio owns no caller buffer); a notification
- * longer than MTU-3 bytes is refused, as ATT would truncate it; a dropped
+ * longer than the link's MTU-3 bytes is refused ('FULL'), as ATT would truncate
+ * it (the MTU is the central's own, default the radio's); a dropped
  * connection tells both sides. It keeps counters and an air log (what an
  * eavesdropper would have seen: every byte both ways) for tests.
  *
@@ -61,11 +62,11 @@ export class SimBlePeripheral implements BlePeripheralPort {
       this.counters.notifyOff++;
       return 'OFF';
     }
-    if (value.length > this.mtu - 3) {
+    const [conn, central] = first.value;
+    if (value.length > (central.mtu ?? this.mtu) - 3) {
       this.counters.notifyTooLong++;
       return 'FULL';
     }
-    const [conn, central] = first.value;
     this.counters.notifies++;
     const copy = value.slice();
     this.air.push({ dir: 'to-phone', connection: conn, characteristic, value: copy });
@@ -148,8 +149,12 @@ export class SimCentral implements PhoneTransport {
   /** Every notification received, in order. */
   readonly received: { characteristic: string; value: Uint8Array }[] = [];
   disconnectedByPeer = 0;
+  /** ATT MTU this phone negotiates (undefined: the radio's default). */
+  readonly mtu: number | undefined;
 
-  constructor(private readonly radio: SimBlePeripheral) {}
+  constructor(private readonly radio: SimBlePeripheral, opts: { mtu?: number } = {}) {
+    this.mtu = opts.mtu;
+  }
 
   get connected(): boolean {
     return this.conn !== undefined && this.radio.isLinked(this.conn);

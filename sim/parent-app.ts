@@ -14,7 +14,7 @@ import { EnvelopeError } from '../src/envelope.js';
 import { naclCrypto } from '../src/nacl-crypto.js';
 import type { NetworkSettings } from '../src/network-settings.js';
 import { PhoneEnvelope } from '../src/phone-envelope.js';
-import { pairWithToy, type PhoneTransport } from '../src/phone-pairing.js';
+import { checkSetupCode, pairWithToy, type PhoneTransport } from '../src/phone-pairing.js';
 import { toyTopics } from '../src/topics.js';
 import { DirStorage } from './dir-storage.js';
 import { mosquittoHash, type BrokerRegistry } from './embedded-broker.js';
@@ -105,6 +105,7 @@ export class ParentApp {
     const password = randomBytes(24).toString('base64url');
     let r;
     try {
+      checkSetupCode(setupCode); // a malformed or unauthenticatable code fails here, before any radio traffic
       r = await pairWithToy(await this.o.connectBle(), {
         crypto: naclCrypto,
         random: nodeRandom,

@@ -20,6 +20,8 @@ import { provisionBatch } from '../factory/provision-batch.js';
 import { SAMPLE_RATE_HZ } from '../hal/ports.js';
 import type { PawPost, PawPostOptions } from '../src/app.js';
 import { formatSetupCode } from '../src/setup-code.js';
+import { toyKeyHash } from '../src/pairing-protocol.js';
+import { naclCrypto } from '../src/nacl-crypto.js';
 import { startEmbeddedBroker, type BrokerRegistry, type EmbeddedBroker } from './embedded-broker.js';
 import { air, SimAirCentral } from './moddable/ble-air.js';
 import { board } from './moddable/board.js';
@@ -75,6 +77,7 @@ async function provisionToy(dir: string, brokerPort: number): Promise<FactoryToy
   if (!toyDir) throw new Error(`no provisioned toy in ${batchDir}`);
   const image = new Uint8Array(fs.readFileSync(path.join(batchDir, toyDir.name, 'nvs.bin')));
   let setupSecret: Uint8Array | undefined;
+  let toyPublicKey: Uint8Array | undefined;
   for (const item of parseNvsImage(image).items) {
     const v = item.value;
     if (item.type === 'blob') Preference.set(item.namespace, item.key, (v as Uint8Array).slice().buffer as ArrayBuffer);
@@ -82,11 +85,12 @@ async function provisionToy(dir: string, brokerPort: number): Promise<FactoryToy
     else if (item.type === 'u8') Preference.set(item.namespace, item.key, (v as number) !== 0); // Moddable reads a u8 as a boolean
     else Preference.set(item.namespace, item.key, Number(v));
     if (item.key === 'setup_sec') setupSecret = (v as Uint8Array).slice();
+    if (item.key === 'box_pk') toyPublicKey = (v as Uint8Array).slice();
   }
-  if (!setupSecret) throw new Error('the NVS image has no setup secret');
+  if (!setupSecret || !toyPublicKey) throw new Error('the NVS image has no setup secret or public key');
   const passwordLine = fs.readFileSync(path.join(batchDir, 'mosquitto.passwd'), 'utf8').split('\n').find((l) => l.startsWith(toyDir.name + ':'));
   if (!passwordLine) throw new Error('the batch has no broker password line for the toy');
-  return { toyId: toyDir.name, setupCode: formatSetupCode({ toyId: toyDir.name, setupSecret }), passwordLine };
+  return { toyId: toyDir.name, setupCode: formatSetupCode({ toyId: toyDir.name, setupSecret, toyKeyHash: toyKeyHash(naclCrypto, toyPublicKey) }), passwordLine };
 }
 
 export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {

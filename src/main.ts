@@ -27,16 +27,12 @@ import { FileStore, NvsIdentityStore } from '../hal/moddable-storage.js';
 import type { BoardControls, SpeakerPort } from '../hal/ports.js';
 import { startPawPost, type PawPost, type PawPostOptions } from './app.js';
 import { naclCrypto, wireNaclRandom } from './nacl-crypto.js';
+import { deviceInfoFrom, isReservedContact } from './pairing-device-info.js';
 
 const cfg = firmwareConfig;
 
-/** What the device shows on the BLE device-information characteristic. */
-export const DEVICE_INFO = {
-  model: 'PawPost PP-1 (ATOM Echo)',
-  firmware: cfg.firmwareVersion ?? '0.0.0',
-  securityContact: 'https://pawpost.example/security',
-  securityUpdatesUntil: '2031-12-31',
-};
+/** What the device shows on the BLE device-information characteristic: from the manifest's config "device" (src/pairing-device-info.ts), not code. */
+export const DEVICE_INFO = deviceInfoFrom((cfg as { device?: unknown }).device, cfg.firmwareVersion ?? '0.0.0');
 
 /** What differs between platforms, given by the platform entry (hal/main-esp32.ts, hal/main-lin.ts). */
 export interface Platform {
@@ -57,6 +53,7 @@ export type MainHooks = Pick<PawPostOptions, 'onChange' | 'onFactoryReset'> & { 
 export function startToy(platform: Platform, hooks: MainHooks = {}): PawPost {
   const log = new ModdableLog();
   if (!textGlobals) log.log('error', 'main.text_globals_missing');
+  if (isReservedContact(DEVICE_INFO.securityContact)) log.log('warn', 'main.security_contact_reserved');
   const onError = (e: unknown) => log.log('error', 'main.adapter_error', { error: e instanceof Error ? e.name : 'unknown' });
   const board = cfg.board;
   const clock = new ModdableClock({ onError });

@@ -1,28 +1,34 @@
 /**
- * The pairing rate limit: after MAX_FAILED_ATTEMPTS attempts that did not
- * succeed, pairing is refused for LOCKOUT_MS. Persisted on the data
- * StoragePort under LOCKOUT_KEY so a restart does not reset it. Portable.
+ * The pairing rate limit: after MAX_FAILED_ATTEMPTS failed proofs of the setup
+ * secret, pairing is refused until LOCKOUT_MS after the last one. Persisted on
+ * the data StoragePort under LOCKOUT_KEY so a restart does not reset it. Portable.
  *
- * What counts: an attempt is counted (and persisted) when the toy ACCEPTS a
- * handshake start (M1), before it spends the X25519; a success resets the count
- * to zero. So a wrong confirmation, a phone that vanishes, a timeout, a power
- * cut in mid-handshake all count as failures, and a restart cannot be used to
- * get free attempts.
+ * What counts: only a failed PROOF (recordFailure(): an M3 whose box does not open
+ * or whose tag is wrong, i.e. a phone that tried a secret and got it wrong). A
+ * timeout, a phone that vanishes or stays silent, a dropped link, an MTU too
+ * small, a malformed message, a storage error: none of them counts, so neither a
+ * flaky phone nor a phone in range without the secret can lock the toy by doing
+ * nothing. The count is persisted before the toy answers the failed proof; a
+ * success (succeeded()) or a local pairing gesture (clearByLocalGesture()) sets it
+ * to zero.
  *
- * Clock choice (docs/PROTOCOL.md "### Rate limiting"): only the monotonic clock
- * (ClockPort.now) measures the lockout. The toy has no battery-backed RTC: after
- * a restart its wall clock is unset (1970) until SNTP answers, which may be
- * never (no network yet: this IS the pairing path) or be spoofed. So the record
- * keeps no time at all, only the count: when the toy boots with a count of
- * MAX_FAILED_ATTEMPTS or more, the lockout is re-armed for a full LOCKOUT_MS from
- * boot. A restart can lengthen a lockout, never shorten it.
+ * Timing (docs/PROTOCOL.md "### Rate limiting"): the lock ends by a one-shot
+ * timer (ClockPort.after) armed for LOCKOUT_MS when the lock starts, so it ends
+ * on an idle toy whether or not anything reads the clock; isLocked() also
+ * compares ClockPort.now() (monotonic) with the end, whichever comes first. The
+ * toy has no battery-backed RTC and its wall clock may be unset or spoofed, so
+ * the record keeps no time, only the count: a toy that boots with a count of
+ * MAX_FAILED_ATTEMPTS or more is locked for a full LOCKOUT_MS from boot (a
+ * restart can lengthen a lock, never shorten it; a local gesture clears it).
  *
  * Record: u8 version=1, u8 failures (0..255, saturating).
- * A corrupt record is treated as locked (fail closed) and counted.
- * Factory reset keeps this record (src/factory-reset.ts): a reset must not be a
- * way around the rate limit; the lockout expires by itself, so it cannot brick.
+ * A corrupt or unreadable record is treated as locked (fail closed) and counted.
+ * Factory reset keeps this record (src/factory-reset.ts); it expires by itself.
+ *
+ * Counters: pair.lock_read_error, pair.lock_corrupt, pair.locked,
+ * pair.lock_expired, pair.lock_write_error, pair.lock_cleared_local.
  */
-import type { ClockPort, StoragePort } from '../hal/ports.js';
+import type { ClockPort, StoragePort, TimerHandle } from '../hal/ports.js';
 import { Counters } from './counters.js';
 import { LOCKOUT_MS, MAX_FAILED_ATTEMPTS } from './pairing-protocol.js';
 
@@ -32,6 +38,9 @@ export class PairingLockout {
   private count = 0;
   /** Monotonic ms when the lock ends; undefined when not locked. */
   private until: number | undefined;
+  private timer: TimerHandle | undefined;
+  /** Called (never throwing into the caller) when a lock ends by itself. */
+  onUnlock: (() => void) | undefined;
 
   constructor(
     private readonly storage: StoragePort,
@@ -54,10 +63,10 @@ export class PairingLockout {
         this.count = maxFailures;
       }
     }
-    if (this.count >= maxFailures) this.until = clock.now() + lockMs;
+    if (this.count >= maxFailures) this.lock();
   }
 
-  /** Attempts counted since the last success (or the last lock expiry). */
+  /** Failed proofs counted since the last success, local clear or lock expiry. */
   get failures(): number {
     this.expire();
     return this.count;
@@ -75,42 +84,94 @@ export class PairingLockout {
     return this.until === undefined ? 0 : Math.max(0, this.until - this.clock.now());
   }
 
-  /**
-   * Counts an attempt that starts now (persisted before returning).
-   * Returns false when locked. Throws the storage's PortError: the caller must then refuse the attempt.
-   */
+  /** May a handshake start now? False while locked. Counts nothing. */
   begin(): boolean {
-    if (this.isLocked() || this.count >= this.maxFailures) return false;
-    this.persist(this.count + 1);
-    return true;
+    return !this.isLocked();
   }
 
-  /** The attempt in progress failed. Returns true when this failure locked pairing. */
-  failed(): boolean {
+  /**
+   * A phone proved a wrong secret: counts it (persisted before returning) and
+   * locks at maxFailures. Returns true when this failure locked pairing.
+   * Throws the storage's PortError after locking in memory (fail closed).
+   */
+  recordFailure(): boolean {
     this.expire();
-    if (this.until === undefined && this.count >= this.maxFailures) {
-      this.until = this.clock.now() + this.lockMs;
+    const n = Math.min(255, this.count + 1);
+    this.count = n;
+    const locks = this.until === undefined && n >= this.maxFailures;
+    if (locks) {
       this.counters.inc('pair.locked');
-      return true;
+      this.lock();
     }
-    return false;
+    this.storage.write(LOCKOUT_KEY, Uint8Array.of(1, n));
+    return locks;
   }
 
-  /** The attempt in progress succeeded: the count returns to zero. */
+  /** The attempt succeeded: the count returns to zero. Throws the storage's PortError. */
   succeeded(): void {
     this.persist(0);
   }
 
-  private expire(): void {
-    if (this.until !== undefined && this.clock.now() >= this.until) {
-      this.until = undefined;
+  /**
+   * A local pairing gesture (physical presence) clears the count and any lock.
+   * Returns false when the record could not be written (the lock then stays).
+   */
+  clearByLocalGesture(): boolean {
+    try {
+      this.persist(0);
+    } catch {
+      this.counters.inc('pair.lock_write_error');
+      return false;
+    }
+    if (this.until !== undefined) this.counters.inc('pair.lock_cleared_local');
+    this.unlock();
+    return true;
+  }
+
+  /** Cancels the expiry timer (the service is closing). Safe twice. */
+  close(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+  }
+
+  private lock(): void {
+    this.until = this.clock.now() + this.lockMs;
+    this.timer?.cancel();
+    this.timer = this.clock.after(this.lockMs, () => {
+      this.timer = undefined;
       try {
-        this.persist(0);
+        if (this.until !== undefined) this.end();
       } catch {
-        // Keep the count in memory: still locked-out-capable; the next begin() retries the write.
         this.counters.inc('pair.lock_write_error');
-        this.count = 0;
       }
+    });
+  }
+
+  private unlock(): void {
+    this.until = undefined;
+    this.timer?.cancel();
+    this.timer = undefined;
+  }
+
+  private expire(): void {
+    if (this.until !== undefined && this.clock.now() >= this.until) this.end();
+  }
+
+  /** The lock ran its time: count to zero (in memory even if the write fails). */
+  private end(): void {
+    this.unlock();
+    this.counters.inc('pair.lock_expired');
+    try {
+      this.persist(0);
+    } catch {
+      // The record still says locked: a restart would lock again for LOCKOUT_MS (fail closed).
+      this.counters.inc('pair.lock_write_error');
+      this.count = 0;
+    }
+    try {
+      this.onUnlock?.();
+    } catch {
+      this.counters.inc('pair.listener_error');
     }
   }
 

@@ -29,17 +29,29 @@ export const CHR_UUIDS: Readonly<Record<string, string>> = {
 
 /** Largest write the toy accepts on any characteristic (bytes; larger is OVERSIZE). */
 export const MAX_WRITE_BYTES = 200;
-/** Largest notification the toy sends (bytes); the phone must negotiate ATT MTU >= 131. */
-export const MAX_NOTIFY_BYTES = 128;
+/** Largest notification the toy sends (bytes): M2, 113 bytes (session responses are 24). */
+export const MAX_NOTIFY_BYTES = 113;
+/**
+ * Smallest ATT MTU a phone must negotiate (MAX_NOTIFY_BYTES + 3 bytes of ATT header).
+ * A phone below it gets the uncounted wire error MTU instead of a cut-off M2.
+ */
+export const MIN_ATT_MTU = MAX_NOTIFY_BYTES + 3;
 /** Pairing mode lasts this long after the local press (ms). */
 export const PAIRING_WINDOW_MS = 120_000;
-/** A started handshake must finish (M3 received) within this (ms). */
-export const HANDSHAKE_TIMEOUT_MS = 30_000;
+/** A connected phone must send M1 within this (ms), or it is dropped (uncounted): a silent phone cannot hold the toy. */
+export const PRE_M1_TIMEOUT_MS = 8_000;
+/** A started handshake must finish (M3 received) within this after M2 (ms); a timeout is not counted. */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** An authenticated session ends after this long without a request (ms). */
 export const SESSION_IDLE_MS = 60_000;
-/** Failed attempts that lock pairing. */
+/**
+ * An authenticated session may outlive the pairing window by at most this (ms):
+ * then it is ended, whatever the phone sends (the overall session limit).
+ */
+export const SESSION_GRACE_MS = 30_000;
+/** Failed proofs of the setup secret (a wrong M3) that lock pairing. */
 export const MAX_FAILED_ATTEMPTS = 5;
-/** How long pairing stays locked (ms). */
+/** How long pairing stays locked after the last failed proof (ms, monotonic; a local pairing gesture clears it). */
 export const LOCKOUT_MS = 600_000;
 
 // ---------------------------------------------------------------- message types
@@ -50,7 +62,8 @@ export const MSG_M3 = 0x03;
 export const MSG_M4 = 0x04;
 export const MSG_SESSION = 0x10;
 export const MSG_ERROR = 0x7f;
-export const PROTOCOL_VERSION = 1;
+/** Version 2: M4 carries the toy's proof of its static key (version 1 had none; refused as MALFORMED). */
+export const PROTOCOL_VERSION = 2;
 
 /** Session request operations (first byte of a request's plaintext). */
 export const OP_REGISTER = 0x01;
@@ -83,6 +96,8 @@ export type PairingErrorCode =
   | 'BAD_POINT' // an ephemeral key of low order (all-zero shared secret)
   | 'LOCKED' // too many failed attempts
   | 'BUSY' // another phone holds the pairing connection
+  | 'MTU' // the phone's ATT MTU is below MIN_ATT_MTU: M2 cannot be sent (not counted)
+  | 'TOY_KEY' // (phone) the toy's static key does not match the label's key hash, or the toy did not prove it: an impostor
   | 'TIMEOUT' // (phone) no answer in time
   | 'REFUSED' // (phone) the toy answered with an error code or a non-OK status
   | 'CLOSED'; // used after close()
@@ -98,7 +113,7 @@ export class PairingError extends Error {
 }
 
 /** Error codes the toy sends in clear (MSG_ERROR, before a session exists). */
-export const WIRE_ERRORS: readonly PairingErrorCode[] = ['MALFORMED', 'OVERSIZE', 'OUT_OF_ORDER', 'NOT_PAIRING', 'NO_SESSION', 'AUTH', 'BAD_POINT', 'LOCKED', 'BUSY'];
+export const WIRE_ERRORS: readonly PairingErrorCode[] = ['MALFORMED', 'OVERSIZE', 'OUT_OF_ORDER', 'NOT_PAIRING', 'NO_SESSION', 'AUTH', 'BAD_POINT', 'LOCKED', 'BUSY', 'MTU'];
 
 // ---------------------------------------------------------------- byte helpers
 
@@ -218,6 +233,29 @@ export function toyTag(crypto: CryptoPort, k: SessionKeys, th1: Uint8Array, toyP
 /** tagP = HMAC(confirmPhone, "phone" || th2 || phonePublic || staticShared)[0,32). staticShared = crypto_box_beforenm(toy, phone). */
 export function phoneTag(crypto: CryptoPort, k: SessionKeys, th2: Uint8Array, phonePublic: Uint8Array, staticShared: Uint8Array): Uint8Array {
   return hmacSha512(crypto, k.confirmPhone, concat(L_PHONE, th2, phonePublic, staticShared)).slice(0, 32);
+}
+
+const L_TOY_KEY = utf8('toy key');
+const L_KEY_HASH = utf8('PawPost toy key v1');
+
+/** Bytes of the toy-key hash on the label (SetupCode.toyKeyHash). */
+export const TOY_KEY_HASH_BYTES = 16;
+
+/**
+ * The label's check on the toy's static public key: SHA-512("PawPost toy key v1" || toyPublic)[0,16).
+ * The phone refuses a toy whose M2 key does not hash to it (TOY_KEY). Takes only sha512 so the factory can call it.
+ */
+export function toyKeyHash(crypto: Pick<CryptoPort, 'sha512'>, toyPublic: Uint8Array): Uint8Array {
+  return crypto.sha512(concat(L_KEY_HASH, toyPublic)).slice(0, TOY_KEY_HASH_BYTES);
+}
+
+/**
+ * The toy's proof that it holds the secret key of toyPublic (in M4):
+ * HMAC(staticShared, "toy key" || th3)[0,32), th3 = SHA-512(th2 || M3).
+ * Only the holders of the toy's or this phone's static secret key can compute it.
+ */
+export function toyKeyProof(crypto: CryptoPort, staticShared: Uint8Array, th3: Uint8Array): Uint8Array {
+  return hmacSha512(crypto, staticShared, concat(L_TOY_KEY, th3)).slice(0, 32);
 }
 
 /** Direction bytes of the nonce. */
@@ -389,13 +427,23 @@ export function openFrame(crypto: CryptoPort, key: Uint8Array, dir: number, expe
   return pt;
 }
 
-/** An error notification sent in clear before a session exists: 0x7f, code index. */
-export function encodeWireError(code: PairingErrorCode): Uint8Array {
+/**
+ * An error notification sent in clear before a session exists: 0x7f, code index,
+ * and for LOCKED a third byte: whole minutes until pairing unlocks (1..255, rounded up).
+ */
+export function encodeWireError(code: PairingErrorCode, lockedMs = 0): Uint8Array {
   const i = WIRE_ERRORS.indexOf(code);
+  if (code === 'LOCKED') return Uint8Array.of(MSG_ERROR, i, Math.max(1, Math.min(255, Math.ceil(lockedMs / 60_000))));
   return Uint8Array.of(MSG_ERROR, i < 0 ? 0 : i);
 }
 
 export function decodeWireError(b: Uint8Array): PairingErrorCode | undefined {
-  if (b.length !== 2 || b[0] !== MSG_ERROR) return undefined;
-  return WIRE_ERRORS[b[1]!] ?? 'MALFORMED';
+  return decodeWireErrorDetail(b)?.code;
+}
+
+/** As decodeWireError, with the minutes a LOCKED error carries (0 when absent). */
+export function decodeWireErrorDetail(b: Uint8Array): { code: PairingErrorCode; minutes: number } | undefined {
+  if (b.length < 2 || b.length > 3 || b[0] !== MSG_ERROR) return undefined;
+  const code = WIRE_ERRORS[b[1]!] ?? 'MALFORMED';
+  return { code, minutes: b.length === 3 && code === 'LOCKED' ? b[2]! : 0 };
 }

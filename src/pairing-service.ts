@@ -10,9 +10,19 @@
  *   a time: advertising stops while a phone is connected, a second phone is
  *   dropped (BUSY), and advertising resumes when the phone leaves and the window
  *   is still open.
+ * - A connected phone must send M1 within PRE_M1_TIMEOUT_MS and M3 within
+ *   HANDSHAKE_TIMEOUT_MS of M2, else it is dropped (not counted): a silent phone
+ *   cannot hold the toy.
  * - Handshake: M1 → M2 → M3 → M4 on the `pair` characteristic (ephemeral
  *   X25519, key confirmation bound to the transcript and to the setup secret,
- *   mutual). Each accepted M1 is counted by PairingLockout before any X25519.
+ *   mutual; M4 carries the toy's proof of its static key). Only a failed proof
+ *   (an M3 that does not authenticate) counts toward PairingLockout; a phone
+ *   key of small order is refused (BAD_POINT); an ATT MTU too small for M2 is
+ *   answered MTU (not counted).
+ * - An authenticated session ends at the latest SESSION_GRACE_MS after the
+ *   window closed, whatever the phone sends (the overall session limit).
+ * - enter() (the local gesture) while locked clears the lock first: physical
+ *   presence is the authority (docs/USER-GUIDE.md).
  * - Session: sealed, numbered requests on the `session` characteristic:
  *   REGISTER (roster), NETWORK (settings), REMOVE (a member; only for a phone
  *   that is itself in the roster), DONE (ends pairing mode: 'paired').
@@ -23,7 +33,8 @@
  * Errors: every malformed, oversized, out-of-order or unauthenticated write is a
  * PairingError code counted as `pair.err.<CODE>`, answered (before a session) by
  * an error notification in clear (type 0x7f + code: no secret) and followed by a
- * disconnect; a started attempt then counts as failed. BLE callbacks never
+ * disconnect; a started attempt then ends (counted only if it was a failed
+ * proof of the secret). BLE callbacks never
  * throw: an unexpected exception is counted ('pair.internal') and routed to
  * onError, and the toy drops the connection and stays usable.
  *
@@ -35,7 +46,7 @@
  *   { kind: 'network-changed' }           new settings stored under 'net'
  * The object also implements src/toy.ts PairingControl (familySize, enter, cancel).
  */
-import type { BleEvent, BlePeripheralPort, ClockPort, CryptoPort, LogPort, RandomPort, StoragePort, TimerHandle } from '../hal/ports.js';
+import type { BleEvent, BlePeripheralPort, ClockPort, CryptoPort, LogPort, PortStatus, RandomPort, StoragePort, TimerHandle } from '../hal/ports.js';
 import { PortError } from '../hal/ports.js';
 import { Counters } from './counters.js';
 import { NetworkSettingsError, saveNetworkSettings } from './network-settings.js';
@@ -48,6 +59,8 @@ import {
   DIR_T2P,
   HANDSHAKE_TIMEOUT_MS,
   MAX_NOTIFY_BYTES,
+  PRE_M1_TIMEOUT_MS,
+  SESSION_GRACE_MS,
   MAX_WRITE_BYTES,
   MSG_M1,
   MSG_M2,
@@ -68,6 +81,7 @@ import {
   openFrame,
   phoneTag,
   sealFrame,
+  toyKeyProof,
   toyTag,
   transcript1,
   transcriptNext,
@@ -78,6 +92,7 @@ import {
   type SessionRequest,
   type StatusName,
 } from './pairing-protocol.js';
+import { isSmallOrderKey } from './key-checks.js';
 import { Roster, RosterError } from './roster.js';
 import { toyIdBytes } from './setup-code.js';
 
@@ -97,7 +112,8 @@ export type PairingStatus = 'idle' | 'pairing' | 'handshake' | 'session' | 'lock
 export type PairingResult = 'paired' | 'timeout' | 'cancelled' | 'locked';
 export type PairingEvent =
   | { kind: 'status'; status: PairingStatus }
-  | { kind: 'attempt-failed'; reason: PairingErrorCode | 'VANISHED' | 'TIMEOUT' | 'STORAGE' }
+  /** One attempt ended without pairing; `counted` when it was a failed proof of the secret (toward the lockout). */
+  | { kind: 'attempt-failed'; reason: PairingErrorCode | 'VANISHED' | 'TIMEOUT' | 'STORAGE'; counted: boolean }
   | { kind: 'ended'; result: PairingResult }
   | { kind: 'member-added'; id: string }
   | { kind: 'member-removed'; id: string }
@@ -121,7 +137,7 @@ export interface PairingServiceOptions {
   onEvent?: (e: PairingEvent) => void;
   /** Unexpected internal exceptions (never thrown from BLE callbacks). */
   onError?: (e: unknown) => void;
-  /** Overrides for tests of the rate limit (defaults from pairing-protocol.ts). */
+  /** Overrides for tests of the rate limit (defaults from pairing-protocol.ts). The caller then owns its close(). */
   lockout?: PairingLockout;
 }
 
@@ -146,6 +162,8 @@ export class PairingService {
   private registeredHere = false;
   private windowTimer: TimerHandle | undefined;
   private stepTimer: TimerHandle | undefined;
+  private graceTimer: TimerHandle | undefined;
+  private readonly ownLockout: boolean;
   private lastStatus: PairingStatus = 'idle';
   private closed = false;
 
@@ -159,7 +177,9 @@ export class PairingService {
     if (!(id.setupSecret instanceof Uint8Array) || id.setupSecret.length !== 16) throw new PairingError('MALFORMED', 'identity: setup secret must be 16 bytes');
     this.toyIdRaw = toyIdBytes(id.toyId);
     this.info = encodeDeviceInfo(o.deviceInfo);
+    this.ownLockout = o.lockout === undefined;
     this.lockout = o.lockout ?? new PairingLockout(o.storage, o.clock, this.counters);
+    this.lockout.onUnlock = () => this.guard(() => this.emitStatus());
     o.ble.onEvent((e) => this.onBle(e));
     this.lastStatus = this.status();
   }
@@ -206,8 +226,17 @@ export class PairingService {
     return 'OK';
   }
 
-  /** PairingControl.enter(): as enterPairingMode(), with BUSY reported as OK (already open). */
+  /**
+   * PairingControl.enter(), called only on the local pairing gesture: clears a
+   * lock (physical presence is the authority; counted 'pair.lock_cleared_local'),
+   * then as enterPairingMode(), with BUSY reported as OK (already open).
+   * 'LOCKED' only when the cleared record could not be written.
+   */
   enter(): 'OK' | 'LOCKED' {
+    if (!this.closed && this.lockout.isLocked() && this.lockout.clearByLocalGesture()) {
+      this.o.log?.log('info', 'pair.lock_cleared_local');
+      this.emitStatus();
+    }
     return this.enterPairingMode() === 'LOCKED' ? 'LOCKED' : 'OK';
   }
 
@@ -221,6 +250,7 @@ export class PairingService {
   close(): void {
     if (this.closed) return;
     if (this.mode === 'pairing' || this.phase !== 'none') this.endMode('cancelled');
+    if (this.ownLockout) this.lockout.close();
     this.closed = true;
   }
 
@@ -244,7 +274,10 @@ export class PairingService {
 
   private onConnect(c: number): void {
     if (this.mode !== 'pairing' || this.lockout.isLocked()) {
-      this.counters.inc('pair.err.NOT_PAIRING');
+      // Say why (the phone shows "locked for N minutes" or "not in pairing mode"), then drop.
+      const code = this.lockout.isLocked() ? 'LOCKED' : 'NOT_PAIRING';
+      this.counters.inc(`pair.err.${code}`);
+      if (this.conn === undefined && this.o.ble.notify(CHR_PAIR, encodeWireError(code, this.lockout.remainingMs())) !== 'OK') this.counters.inc('pair.notify_dropped');
       this.o.ble.disconnect(c);
       return;
     }
@@ -256,14 +289,21 @@ export class PairingService {
     this.conn = c;
     this.counters.inc('pair.connect');
     this.o.ble.stopAdvertising();
+    // A phone that connects and says nothing is dropped soon (not counted): it cannot hide the toy for the window.
+    this.armStep(PRE_M1_TIMEOUT_MS, () => {
+      if (this.phase !== 'none' || this.conn !== c) return;
+      this.counters.inc('pair.pre_m1_timeout');
+      this.drop();
+    });
   }
 
   private onDisconnect(c: number): void {
     if (c !== this.conn) return;
     this.conn = undefined;
     this.counters.inc('pair.disconnect');
-    if (this.phase === 'await-m3') this.failAttempt('VANISHED');
+    if (this.phase === 'await-m3') this.failAttempt('VANISHED', false);
     else if (this.phase === 'session') this.endSession();
+    else this.stepTimer?.cancel();
     this.resumeAdvertising();
   }
 
@@ -306,22 +346,14 @@ export class PairingService {
     if (type === MSG_M3) {
       if (this.phase !== 'await-m3') return this.reject('OUT_OF_ORDER', true);
       if (v.length !== 1 + 16 + 64) return this.reject('MALFORMED', true);
-      return this.handleM3(v.subarray(1));
+      return this.handleM3(v);
     }
     this.reject(type === MSG_M2 || type === MSG_M4 ? 'OUT_OF_ORDER' : 'MALFORMED', true);
   }
 
   private handleM1(ePhone: Uint8Array): void {
     const { crypto, identity } = this.o;
-    let ok: boolean;
-    try {
-      ok = this.lockout.begin();
-    } catch (e) {
-      this.counters.inc('pair.storage_error');
-      this.o.onError?.(e);
-      return this.reject('BUSY', true);
-    }
-    if (!ok) return this.reject('LOCKED', true);
+    if (!this.lockout.begin()) return this.reject('LOCKED', true);
     this.attemptOpen = true;
     this.counters.inc('pair.attempt');
     const eSecret = new Uint8Array(32);
@@ -347,26 +379,35 @@ export class PairingService {
     this.phase = 'await-m3';
     this.armStep(HANDSHAKE_TIMEOUT_MS, () => {
       this.counters.inc('pair.handshake_timeout');
-      this.failAttempt('TIMEOUT');
+      this.failAttempt('TIMEOUT', false);
       this.drop();
     });
-    this.send(CHR_PAIR, m2);
+    if (this.send(CHR_PAIR, m2) === 'FULL') {
+      // The link's ATT MTU cannot carry M2: a named error the phone can act on, not a failed attempt.
+      this.counters.inc('pair.mtu_too_small');
+      return this.reject('MTU', true);
+    }
     this.emitStatus();
   }
 
-  private handleM3(body: Uint8Array): void {
+  private handleM3(m3: Uint8Array): void {
     const { crypto, identity } = this.o;
     const keys = this.keys!;
-    const pt = crypto.secretboxOpen(body, nonceFor(DIR_P2T, 0), keys.p2t);
-    if (!pt || pt.length !== 64) return this.reject('AUTH', true);
+    const pt = crypto.secretboxOpen(m3.subarray(1), nonceFor(DIR_P2T, 0), keys.p2t);
+    // Only here does a phone prove (or fail to prove) the setup secret: the one failure that counts.
+    if (!pt || pt.length !== 64) return this.reject('AUTH', true, true);
     const phonePublic = pt.slice(0, 32);
     const tag = pt.subarray(32, 64);
-    if (phonePublic.every((b) => b === 0)) return this.reject('BAD_POINT', true);
     const shared = crypto.boxBefore(phonePublic, identity.secretKey);
     const expect = phoneTag(crypto, keys, this.th2!, phonePublic, shared);
     if (!ctEqual(tag, expect)) {
       wipe(shared);
-      return this.reject('AUTH', true);
+      return this.reject('AUTH', true, true);
+    }
+    if (isSmallOrderKey(phonePublic)) {
+      // It knows the secret but offers a member key every message could be forged under: refused, not counted.
+      wipe(shared);
+      return this.reject('BAD_POINT', true);
     }
     try {
       this.lockout.succeeded();
@@ -382,7 +423,9 @@ export class PairingService {
     this.rx = 1;
     this.tx = 1;
     this.counters.inc('pair.authenticated');
-    const m4box = crypto.secretbox(concat(this.toyIdRaw, Uint8Array.of(this.o.roster.size)), nonceFor(DIR_T2P, this.tx++), keys.t2p);
+    // M4 proves that this toy holds the secret key of the public key it sent in M2 (an evil twin with a copied label does not).
+    const proof = toyKeyProof(crypto, shared, transcriptNext(crypto, this.th2!, m3));
+    const m4box = crypto.secretbox(concat(this.toyIdRaw, Uint8Array.of(this.o.roster.size), proof), nonceFor(DIR_T2P, this.tx++), keys.t2p);
     this.send(CHR_PAIR, concat(Uint8Array.of(MSG_M4), m4box));
     this.armSessionIdle();
     this.o.log?.log('info', 'pair.authenticated');
@@ -494,24 +537,37 @@ export class PairingService {
 
   // ---------------------------------------------------------------- endings
 
-  /** A protocol error: count it, tell the phone (in clear, before a session), fail a started attempt, drop the phone. */
-  private reject(code: PairingErrorCode, drop: boolean): void {
+  /**
+   * A protocol error: count it, tell the phone (in clear, before a session), end a started
+   * attempt (toward the lockout only when `proofFailed`), drop the phone.
+   */
+  private reject(code: PairingErrorCode, drop: boolean, proofFailed = false): void {
     this.counters.inc(`pair.err.${code}`);
-    if (this.phase !== 'session' && this.conn !== undefined) this.send(CHR_PAIR, encodeWireError(code));
-    if (this.attemptOpen) this.failAttempt(code);
+    if (this.phase !== 'session' && this.conn !== undefined) this.send(CHR_PAIR, encodeWireError(code, this.lockout.remainingMs()));
+    if (this.attemptOpen) this.failAttempt(code, proofFailed);
     else if (this.phase === 'session' && drop) this.endSession();
     if (drop) this.drop();
   }
 
-  private failAttempt(reason: PairingErrorCode | 'VANISHED' | 'TIMEOUT' | 'STORAGE'): void {
+  /** Ends the attempt in progress. `counted`: a failed proof of the secret (persisted toward the lockout). */
+  private failAttempt(reason: PairingErrorCode | 'VANISHED' | 'TIMEOUT' | 'STORAGE', counted: boolean): void {
     this.attemptOpen = false;
     this.clearCrypto();
     this.phase = 'none';
     this.stepTimer?.cancel();
-    this.counters.inc('pair.attempt_failed');
-    this.o.log?.log('warn', 'pair.attempt_failed', { reason });
-    const locked = this.lockout.failed();
-    this.emit({ kind: 'attempt-failed', reason });
+    this.counters.inc(counted ? 'pair.attempt_failed' : 'pair.attempt_abandoned');
+    this.o.log?.log('warn', 'pair.attempt_failed', { reason, counted });
+    let locked = false;
+    if (counted) {
+      try {
+        locked = this.lockout.recordFailure();
+      } catch (e) {
+        // Locked in memory if it reached the limit; the record could not be written.
+        this.counters.inc('pair.storage_error');
+        this.o.onError?.(e);
+      }
+    }
+    this.emit({ kind: 'attempt-failed', reason, counted });
     if (locked || this.lockout.isLocked()) {
       this.endMode('locked');
       return;
@@ -531,10 +587,10 @@ export class PairingService {
 
   private endMode(result: 'paired' | 'timeout' | 'cancelled' | 'locked'): void {
     if (this.attemptOpen) {
+      // A handshake cut short by the window's end or a cancel: not a failed proof, not counted.
       this.attemptOpen = false;
-      this.lockout.failed();
-      this.counters.inc('pair.attempt_failed');
-      this.emit({ kind: 'attempt-failed', reason: result === 'timeout' ? 'TIMEOUT' : 'VANISHED' });
+      this.counters.inc('pair.attempt_abandoned');
+      this.emit({ kind: 'attempt-failed', reason: result === 'timeout' ? 'TIMEOUT' : 'VANISHED', counted: false });
       if (this.lockout.isLocked()) result = 'locked';
     }
     const wasActive = this.mode === 'pairing' || this.phase !== 'none';
@@ -543,7 +599,8 @@ export class PairingService {
     this.clearCrypto();
     this.windowTimer?.cancel();
     this.stepTimer?.cancel();
-    this.windowTimer = this.stepTimer = undefined;
+    this.graceTimer?.cancel();
+    this.windowTimer = this.stepTimer = this.graceTimer = undefined;
     this.o.ble.stopAdvertising();
     this.drop();
     if (wasActive) {
@@ -558,9 +615,17 @@ export class PairingService {
     this.windowTimer = undefined;
     if (this.mode !== 'pairing') return;
     if (this.phase === 'session') {
-      // An authenticated phone may finish; no new phone can come.
+      // An authenticated phone may finish, within SESSION_GRACE_MS; no new phone can come.
       this.mode = 'idle';
       this.o.ble.stopAdvertising();
+      this.graceTimer = this.o.clock.after(SESSION_GRACE_MS, () =>
+        this.guard(() => {
+          this.graceTimer = undefined;
+          if (this.phase !== 'session') return;
+          this.counters.inc('pair.session_limit');
+          this.endMode(this.registeredHere ? 'paired' : 'timeout');
+        }),
+      );
       this.emitStatus();
       return;
     }
@@ -606,9 +671,12 @@ export class PairingService {
     this.rx = this.tx = 0;
   }
 
-  private send(chr: string, v: Uint8Array): void {
+  /** Notifies; returns the port's status ('FULL': longer than the link's MTU allows). */
+  private send(chr: string, v: Uint8Array): PortStatus {
     if (v.length > MAX_NOTIFY_BYTES) throw new PairingError('OVERSIZE', 'notification too long');
-    if (this.o.ble.notify(chr, v) !== 'OK') this.counters.inc('pair.notify_dropped');
+    const st = this.o.ble.notify(chr, v);
+    if (st !== 'OK') this.counters.inc('pair.notify_dropped');
+    return st;
   }
 
   private emitStatus(): void {
@@ -634,7 +702,7 @@ export class PairingService {
       this.counters.inc('pair.internal');
       this.o.onError?.(e);
       try {
-        if (this.attemptOpen) this.failAttempt('MALFORMED');
+        if (this.attemptOpen) this.failAttempt('MALFORMED', false);
         this.drop();
       } catch {
         this.counters.inc('pair.internal');

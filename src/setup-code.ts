@@ -3,10 +3,15 @@
  * for it). Portable: used by the factory (formats it), the parent app and tests
  * (parse it).
  *
- * Format (63 ASCII characters, all in the QR "alphanumeric" character set so the
- * code stays small):
+ * Format (ASCII, all in the QR "alphanumeric" character set so the code stays small):
  *
- *   PP1:<TOY ID: 32 uppercase hex digits>:<SETUP SECRET: RFC 4648 base32, uppercase, no padding>
+ *   PP2:<TOY ID: 32 uppercase hex>:<SETUP SECRET: base32, 26>:<TOY KEY HASH: base32, 26>   (90 characters)
+ *   PP1:<TOY ID: 32 uppercase hex>:<SETUP SECRET: base32, 26>                              (63, older labels)
+ *
+ * base32 is RFC 4648, uppercase, no padding. The toy key hash is 16 bytes:
+ * src/pairing-protocol.ts toyKeyHash(toy's static public key). The phone refuses a
+ * toy whose key does not match it (an evil twin that copied the label), and refuses
+ * a PP1 code, which carries no key hash (src/phone-pairing.ts).
  *
  * The toy id is 16 bytes (32 hex digits; the firmware writes it lowercase, the
  * label uppercase). The setup secret is 16 random bytes (26 base32 characters;
@@ -16,19 +21,26 @@
  * other prefix or version.
  *
  * Errors: SetupCodeError with code
- *   LENGTH  not exactly 63 characters / secret not 16 bytes / id not 16 bytes
- *   PREFIX  does not start with "PP1:" (or an unknown version)
+ *   LENGTH  not 63 (PP1) or 90 (PP2) characters / secret or key hash not 16 bytes / id not 16 bytes
+ *   PREFIX  does not start with "PP1:" or "PP2:" (an unknown version)
  *   FORMAT  separators missing
  *   TOY_ID  the id part is not 32 hex digits
  *   SECRET  the secret part is not canonical base32 of 16 bytes
  * Messages never contain the secret.
  */
 
-export const SETUP_CODE_PREFIX = 'PP1:';
+/** Prefix of the current format (with the toy key hash). */
+export const SETUP_CODE_PREFIX = 'PP2:';
+/** Prefix of the older format without the toy key hash. */
+export const SETUP_CODE_PREFIX_V1 = 'PP1:';
 export const SETUP_SECRET_BYTES = 16;
 export const TOY_ID_BYTES = 16;
-/** Length of a setup code string: 4 + 32 + 1 + 26. */
-export const SETUP_CODE_LENGTH = 63;
+/** Bytes of the toy key hash (src/pairing-protocol.ts TOY_KEY_HASH_BYTES). */
+export const KEY_HASH_BYTES = 16;
+/** Length of a PP2 setup code string: 4 + 32 + 1 + 26 + 1 + 26. */
+export const SETUP_CODE_LENGTH = 90;
+/** Length of a PP1 setup code string: 4 + 32 + 1 + 26. */
+export const SETUP_CODE_LENGTH_V1 = 63;
 
 export type SetupCodeErrorCode = 'LENGTH' | 'PREFIX' | 'FORMAT' | 'TOY_ID' | 'SECRET';
 
@@ -48,6 +60,8 @@ export interface SetupCode {
   toyId: string;
   /** 16 bytes; secret (owned by the caller). */
   setupSecret: Uint8Array;
+  /** 16 bytes: toyKeyHash(toy public key). Absent in a PP1 code; formatSetupCode writes PP2 when present. */
+  toyKeyHash?: Uint8Array;
 }
 
 const B32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
@@ -102,27 +116,40 @@ export function base32Decode(text: string): Uint8Array {
   return out;
 }
 
-/** Formats the label payload. Throws SetupCodeError TOY_ID or LENGTH on bad input. */
+/**
+ * Formats the label payload: PP2 when `toyKeyHash` is given (what the factory prints), else PP1.
+ * Throws SetupCodeError TOY_ID or LENGTH on bad input.
+ */
 export function formatSetupCode(code: SetupCode): string {
   if (typeof code.toyId !== 'string' || !HEX_ANY_RE.test(code.toyId)) throw new SetupCodeError('TOY_ID', 'toy id must be 32 hex digits');
   if (!(code.setupSecret instanceof Uint8Array) || code.setupSecret.length !== SETUP_SECRET_BYTES)
     throw new SetupCodeError('LENGTH', `setup secret must be ${SETUP_SECRET_BYTES} bytes`);
-  return `${SETUP_CODE_PREFIX}${code.toyId.toUpperCase()}:${base32Encode(code.setupSecret)}`;
+  if (code.toyKeyHash === undefined) return `${SETUP_CODE_PREFIX_V1}${code.toyId.toUpperCase()}:${base32Encode(code.setupSecret)}`;
+  if (!(code.toyKeyHash instanceof Uint8Array) || code.toyKeyHash.length !== KEY_HASH_BYTES) throw new SetupCodeError('LENGTH', `toy key hash must be ${KEY_HASH_BYTES} bytes`);
+  return `${SETUP_CODE_PREFIX}${code.toyId.toUpperCase()}:${base32Encode(code.setupSecret)}:${base32Encode(code.toyKeyHash)}`;
 }
 
-/** Parses a label payload (see the module doc). Throws SetupCodeError. */
+/** Parses a label payload, PP2 or PP1 (see the module doc). Throws SetupCodeError. */
 export function parseSetupCode(text: string): SetupCode {
   if (typeof text !== 'string') throw new SetupCodeError('FORMAT', 'setup code must be a string');
-  if (text.length !== SETUP_CODE_LENGTH) throw new SetupCodeError('LENGTH', `setup code must be ${SETUP_CODE_LENGTH} characters`);
-  if (text.slice(0, 4).toUpperCase() !== SETUP_CODE_PREFIX) throw new SetupCodeError('PREFIX', 'setup code must start with PP1:');
-  if (text[36] !== ':') throw new SetupCodeError('FORMAT', 'setup code: missing separator');
+  const prefix = text.slice(0, 4).toUpperCase();
+  const v2 = prefix === SETUP_CODE_PREFIX;
+  if (text.length !== SETUP_CODE_LENGTH && text.length !== SETUP_CODE_LENGTH_V1)
+    throw new SetupCodeError('LENGTH', `setup code must be ${SETUP_CODE_LENGTH} characters (or ${SETUP_CODE_LENGTH_V1} for PP1)`);
+  if (!v2 && prefix !== SETUP_CODE_PREFIX_V1) throw new SetupCodeError('PREFIX', 'setup code must start with PP2: or PP1:');
+  if (text.length !== (v2 ? SETUP_CODE_LENGTH : SETUP_CODE_LENGTH_V1))
+    throw new SetupCodeError('LENGTH', `a ${prefix} setup code must be ${v2 ? SETUP_CODE_LENGTH : SETUP_CODE_LENGTH_V1} characters`);
+  if (text[36] !== ':' || (v2 && text[63] !== ':')) throw new SetupCodeError('FORMAT', 'setup code: missing separator');
   const id = text.slice(4, 36);
   if (!HEX_ANY_RE.test(id)) throw new SetupCodeError('TOY_ID', 'toy id must be 32 hex digits');
-  const secret = base32Decode(text.slice(37));
+  const secret = base32Decode(text.slice(37, 63));
   if (secret.length !== SETUP_SECRET_BYTES) throw new SetupCodeError('LENGTH', 'setup secret must be 16 bytes');
   const toyId = id.toLowerCase();
   if (!HEX_LOWER_RE.test(toyId)) throw new SetupCodeError('TOY_ID', 'toy id must be 32 hex digits');
-  return { toyId, setupSecret: secret };
+  if (!v2) return { toyId, setupSecret: secret };
+  const keyHash = base32Decode(text.slice(64));
+  if (keyHash.length !== KEY_HASH_BYTES) throw new SetupCodeError('LENGTH', 'toy key hash must be 16 bytes');
+  return { toyId, setupSecret: secret, toyKeyHash: keyHash };
 }
 
 /** 32 lowercase hex digits → 16 bytes. Throws SetupCodeError('TOY_ID'). */

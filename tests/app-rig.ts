@@ -10,6 +10,7 @@ import { startPawPost, toyTopics, type PawPost } from '../src/app.js';
 import { PhoneEnvelope } from '../src/phone-envelope.js';
 import { pairWithToy, type PairWithToyResult } from '../src/phone-pairing.js';
 import { formatSetupCode } from '../src/setup-code.js';
+import { toyKeyHash } from '../src/pairing-protocol.js';
 import { FakeCodec } from '../audio/fake-codec.js';
 import { SimBlePeripheral, SimCentral } from '../sim/ble-sim.js';
 import { FakeButton } from './fakes/fake-button.js';
@@ -126,7 +127,8 @@ export class AppRig {
     this.toyId = f.toyId;
     this.secrets = f.secrets;
     this.password = f.password;
-    this.setupCode = formatSetupCode({ toyId: f.toyId, setupSecret: f.secrets[1]! });
+    // PP2: the label carries the toy key hash (issue 11), which the phone checks.
+    this.setupCode = formatSetupCode({ toyId: f.toyId, setupSecret: f.secrets[1]!, toyKeyHash: toyKeyHash(naclCrypto, naclCrypto.boxKeyPairFromSecret(f.secrets[0]!).publicKey) });
     this.topics = toyTopics(f.toyId);
     this.broker = new FakeBroker(this.clock);
     if (opts.boot !== false) this.boot();

@@ -19,7 +19,7 @@ import type { BlePeripheralPort } from '../hal/ports.js';
 import { Counters } from '../src/counters.js';
 import { naclCrypto } from '../src/nacl-crypto.js';
 import { loadNetworkSettings } from '../src/network-settings.js';
-import { PairingError, PAIRING_SERVICE_UUID } from '../src/pairing-protocol.js';
+import { MIN_ATT_MTU, PairingError, PAIRING_SERVICE_UUID } from '../src/pairing-protocol.js';
 import { PairingService, type PairingEvent } from '../src/pairing-service.js';
 import { pairWithToy } from '../src/phone-pairing.js';
 import { Roster } from '../src/roster.js';
@@ -162,7 +162,7 @@ test.serial('the toy pairs with pairWithToy over the simulated air through hal/m
   }
 });
 
-test.serial('a wrong setup code fails on the phone (TOY_AUTH) and counts on the toy', async (t) => {
+test.serial('a wrong setup code fails on the phone (TOY_AUTH), which closes the link; uncounted; the right code works at once', async (t) => {
   const toy = await makeToy();
   try {
     toy.svc.enterPairingMode();
@@ -172,12 +172,43 @@ test.serial('a wrong setup code fails on the phone (TOY_AUTH) and counts on the 
       pairWithToy(phone, { crypto: naclCrypto, random: toy.rig.random, setupCode: toy.rig.wrongCode(), member: toy.rig.phoneKeys(2), memberId: 'phone2', name: 'Mallory' }),
     );
     t.true(err instanceof PairingError && err.code === 'TOY_AUTH', String(err));
-    phone.disconnect();
+    t.false(phone.connected, 'pairWithToy dropped the link itself');
     await settle();
     t.is(toy.roster.size, 0);
-    t.true(toy.events.some((e) => e.kind === 'attempt-failed'));
-    t.is(toy.svc.lockout.failures, 1);
+    t.true(toy.events.some((e) => e.kind === 'attempt-failed' && !e.counted));
+    t.is(toy.svc.lockout.failures, 0, 'no proof was sent: nothing counts');
     t.deepEqual(air.scan().map((s) => s.name), ['PawPost'], 'advertising resumes after the phone left');
+    const again = new SimAirCentral(air);
+    t.is(await again.connect(), 'OK', 'the retry is not told "not in pairing mode"');
+    await pairWithToy(again, { crypto: naclCrypto, random: toy.rig.random, setupCode: toy.rig.setupCode, member: toy.rig.phoneKeys(1), memberId: 'phone1', name: 'Parent 1' });
+    t.is(toy.roster.size, 1);
+  } finally {
+    toy.close();
+  }
+});
+
+test.serial('ATT MTU: a phone below MIN_ATT_MTU gets the named MTU error (uncounted) through the adapter, not a cut-off M2', async (t) => {
+  const toy = await makeToy();
+  try {
+    toy.svc.enterPairingMode();
+    for (const mtu of [23, MIN_ATT_MTU - 1]) {
+      const phone = new SimAirCentral(air, { mtu });
+      t.is(await phone.connect(), 'OK');
+      await settle();
+      const err = await t.throwsAsync(
+        pairWithToy(phone, { crypto: naclCrypto, random: toy.rig.random, setupCode: toy.rig.setupCode, member: toy.rig.phoneKeys(1), memberId: 'phone1', name: 'Parent 1' }),
+      );
+      t.true(err instanceof PairingError && err.code === 'MTU', `${mtu}: ${String(err)}`);
+      await settle();
+    }
+    t.is(air.counters.notifyTruncated, 0, 'nothing was cut off');
+    t.is(toy.svc.lockout.failures, 0);
+    t.is(toy.counters.get('pair.mtu_too_small'), 2);
+    const phone = new SimAirCentral(air, { mtu: MIN_ATT_MTU });
+    t.is(await phone.connect(), 'OK');
+    await settle();
+    await pairWithToy(phone, { crypto: naclCrypto, random: toy.rig.random, setupCode: toy.rig.setupCode, member: toy.rig.phoneKeys(1), memberId: 'phone1', name: 'Parent 1' });
+    t.is(toy.roster.size, 1);
   } finally {
     toy.close();
   }

@@ -5,9 +5,10 @@
  */
 import { naclCrypto } from '../src/nacl-crypto.js';
 import { PairingService, type PairingEvent, type ToyIdentity } from '../src/pairing-service.js';
-import { pairWithToy, type PairWithToyOptions, type PhoneKeys } from '../src/phone-pairing.js';
+import { PhonePairing, pairWithToy, type PairWithToyOptions, type PhoneKeys } from '../src/phone-pairing.js';
 import { Roster } from '../src/roster.js';
 import { formatSetupCode } from '../src/setup-code.js';
+import { CHR_PAIR, MSG_M3, toyKeyHash } from '../src/pairing-protocol.js';
 import { SimBlePeripheral, SimCentral } from '../sim/ble-sim.js';
 import { FakeRandom } from './fakes/fake-random.js';
 import { ManualClock } from './fakes/manual-clock.js';
@@ -55,7 +56,7 @@ export class PairingRig {
     const secret = new Uint8Array(16);
     this.random.fill(secret);
     this.identity = { toyId: hex(id), publicKey: kp.publicKey, secretKey: kp.secretKey, setupSecret: secret };
-    this.setupCode = formatSetupCode({ toyId: this.identity.toyId, setupSecret: secret });
+    this.setupCode = formatSetupCode({ toyId: this.identity.toyId, setupSecret: secret, toyKeyHash: toyKeyHash(naclCrypto, kp.publicKey) });
     this.boot();
   }
 
@@ -93,11 +94,28 @@ export class PairingRig {
   wrongCode(): string {
     const s = this.identity.setupSecret.slice();
     s[5] ^= 0x10;
-    return formatSetupCode({ toyId: this.identity.toyId, setupSecret: s });
+    return formatSetupCode({ toyId: this.identity.toyId, setupSecret: s, toyKeyHash: toyKeyHash(naclCrypto, this.identity.publicKey) });
   }
 
-  phone(): SimCentral {
-    return new SimCentral(this.radio);
+  phone(opts: { mtu?: number } = {}): SimCentral {
+    return new SimCentral(this.radio, opts);
+  }
+
+  /**
+   * An attacker in range without the secret: connects, sends M1, then an M3 of the
+   * right size that cannot authenticate (a failed proof, the one thing the lockout counts).
+   * Returns the phone (dropped by the toy) and the toy's answer to M3.
+   */
+  wrongProof(): { central: SimCentral; answer: Uint8Array | undefined } {
+    const central = this.phone();
+    if (central.connect() !== 'OK') throw new Error('wrongProof: cannot connect');
+    const p = new PhonePairing({ crypto: naclCrypto, random: this.random, setupCode: this.wrongCode(), member: this.phoneKeys(9) });
+    central.writeNow(CHR_PAIR, p.start());
+    central.take(CHR_PAIR);
+    const fake = new Uint8Array(81).fill(0xab);
+    fake[0] = MSG_M3;
+    if (central.connected) central.writeNow(CHR_PAIR, fake);
+    return { central, answer: central.take(CHR_PAIR) };
   }
 
   /** Connects a new phone and runs the whole pairing. */

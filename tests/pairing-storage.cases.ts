@@ -128,28 +128,33 @@ export const storageCases: [string, (t: MiniAssert) => void][] = [
     },
   ],
   [
-    'lockout: counted at the start of an attempt, persisted, re-armed at boot, corrupt record fails closed',
+    'lockout: only recorded failures count, persisted, re-armed at boot, corrupt record fails closed',
     (t) => {
       const st = new MemoryStorage();
       const clock = new ManualClock();
       let l = new PairingLockout(st, clock);
-      for (let i = 0; i < MAX_FAILED_ATTEMPTS - 1; i++) {
-        t.true(l.begin());
-        t.is(l.failed(), false);
-      }
+      // begin() counts nothing (a started handshake that is abandoned costs nothing).
+      for (let i = 0; i < 20; i++) t.true(l.begin());
+      t.is(l.failures, 0);
+      t.is(st.read(LOCKOUT_KEY), undefined);
+      for (let i = 0; i < MAX_FAILED_ATTEMPTS - 1; i++) t.is(l.recordFailure(), false);
       // Restart in the middle: the count survives.
+      l.close();
       l = new PairingLockout(st, clock);
       t.is(l.failures, MAX_FAILED_ATTEMPTS - 1);
-      t.true(l.begin());
-      // Power cut during the fifth attempt: at boot it counts as failed and locks.
+      t.true(l.recordFailure(), 'the fifth failed proof locks');
+      t.is(l.begin(), false);
+      t.deepEqual(st.read(LOCKOUT_KEY), Uint8Array.of(1, MAX_FAILED_ATTEMPTS));
+      // Restart while locked: locked again for a full LOCKOUT_MS from boot.
+      l.close();
       l = new PairingLockout(st, clock);
       t.true(l.isLocked());
-      t.is(l.begin(), false);
+      t.is(l.remainingMs(), LOCKOUT_MS);
       clock.advance(LOCKOUT_MS);
       t.is(l.isLocked(), false);
       t.deepEqual(st.read(LOCKOUT_KEY), Uint8Array.of(1, 0));
       // A success resets.
-      t.true(l.begin());
+      l.recordFailure();
       l.succeeded();
       t.is(l.failures, 0);
       // Corrupt record: locked.
@@ -157,11 +162,52 @@ export const storageCases: [string, (t: MiniAssert) => void][] = [
       const c = new PairingLockout(st, clock);
       t.true(c.isLocked());
       t.is(c.counters.get('pair.lock_corrupt'), 1);
-      // The attempt counter cannot be written: begin() throws, the service refuses the attempt.
+      c.close();
+      // The failure cannot be written: it still counts in memory and the error reaches the caller.
       const st2 = new MemoryStorage();
-      const l2 = new PairingLockout(st2, clock);
+      const l2 = new PairingLockout(st2, clock, undefined, 1);
       st2.failAfter = 0;
-      t.is(errCode(() => l2.begin()), 'IO');
+      t.is(errCode(() => l2.recordFailure()), 'IO');
+      t.true(l2.isLocked(), 'fail closed');
+      l2.close();
+    },
+  ],
+  [
+    'lockout: the lock ends by its own timer, with nothing reading the clock, and a local gesture clears it',
+    (t) => {
+      const st = new MemoryStorage();
+      const clock = new ManualClock();
+      const l = new PairingLockout(st, clock, undefined, 2);
+      let unlocked = 0;
+      l.onUnlock = () => unlocked++;
+      l.recordFailure();
+      t.true(l.recordFailure());
+      // Idle: no isLocked()/now() call. The timer alone writes the record back to zero.
+      clock.advance(LOCKOUT_MS - 1);
+      t.deepEqual(st.read(LOCKOUT_KEY), Uint8Array.of(1, 2));
+      clock.advance(1);
+      t.deepEqual(st.read(LOCKOUT_KEY), Uint8Array.of(1, 0), 'unlocked without anyone reading the clock');
+      t.is(unlocked, 1);
+      t.is(l.counters.get('pair.lock_expired'), 1);
+      // Lock again; a local gesture clears the lock and the count at once.
+      l.recordFailure();
+      l.recordFailure();
+      t.true(l.isLocked());
+      t.true(l.clearByLocalGesture());
+      t.false(l.isLocked());
+      t.is(l.failures, 0);
+      t.deepEqual(st.read(LOCKOUT_KEY), Uint8Array.of(1, 0));
+      t.is(l.counters.get('pair.lock_cleared_local'), 1);
+      clock.advance(LOCKOUT_MS);
+      t.is(unlocked, 1, 'the cleared lock\'s timer was cancelled');
+      // The record cannot be written: the gesture does not clear (stays locked, fail closed).
+      l.recordFailure();
+      l.recordFailure();
+      st.failAfter = 0;
+      t.false(l.clearByLocalGesture());
+      t.true(l.isLocked());
+      st.failAfter = -1;
+      l.close();
     },
   ],
 ];

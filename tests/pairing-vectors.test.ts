@@ -1,5 +1,5 @@
 /**
- * The committed pairing vectors (tests/vectors/pairing-v1.json):
+ * The committed pairing vectors (tests/vectors/pairing-v2.json):
  * 1. equal what the toy and phone of this repository produce now;
  * 2. are recomputed from their inputs alone by an independent implementation
  *    written here from docs/PROTOCOL.md on @noble/curves (X25519),
@@ -12,7 +12,7 @@ import { x25519 } from '@noble/curves/ed25519.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { hsalsa, secretbox } from '@noble/ciphers/salsa.js';
-import vectors from './vectors/pairing-v1.json' with { type: 'json' };
+import vectors from './vectors/pairing-v2.json' with { type: 'json' };
 import { fromHex, makePairingVectors, toHex, type PairingVector, type PairingVectors } from './pairing-vectors.cases.js';
 
 const V = vectors as PairingVectors;
@@ -72,7 +72,7 @@ function independent(v: PairingVector) {
   const Pp = x25519.getPublicKey(phoneSk);
   const Ep = x25519.getPublicKey(ep);
   const Et = x25519.getPublicKey(et);
-  const m1 = cat(Uint8Array.of(1, 1), Ep);
+  const m1 = cat(Uint8Array.of(1, 2), Ep);
   const dh = x25519.getSharedSecret(et, Ep);
   const th1 = H(te.encode('PawPost pairing v1'), toyId, Ep, Et);
   const prk = M(S, dh, th1);
@@ -85,7 +85,10 @@ function independent(v: PairingVector) {
   const ss = beforenm(Tp, phoneSk);
   const tagPhone = M(kcp, te.encode('phone'), th2, Pp, ss).slice(0, 32);
   const m3 = cat(Uint8Array.of(3), secretbox(p2t, nonce('P', 0)).seal(cat(Pp, tagPhone)));
-  const m4 = cat(Uint8Array.of(4), secretbox(t2p, nonce('T', 1)).seal(cat(toyId, Uint8Array.of(0))));
+  const keyHash = H(te.encode('PawPost toy key v1'), Tp).slice(0, 16);
+  const th3 = H(th2, m3);
+  const proof = M(ss, te.encode('toy key'), th3).slice(0, 32);
+  const m4 = cat(Uint8Array.of(4), secretbox(t2p, nonce('T', 1)).seal(cat(toyId, Uint8Array.of(0), proof)));
   const n = i.network;
   const net = cat(Uint8Array.of(1), lstr(n.ssid), lstr(n.passphrase), lstr(n.brokerHost), Uint8Array.of(n.brokerPort >> 8, n.brokerPort & 255));
   const reqs = [cat(Uint8Array.of(1), lstr(i.memberId), lstr(i.memberName)), cat(Uint8Array.of(2), net), Uint8Array.of(4)];
@@ -114,6 +117,9 @@ function independent(v: PairingVector) {
     staticShared: toHex(ss),
     tagPhone: toHex(tagPhone),
     m3: toHex(m3),
+    toyKeyHash: toHex(keyHash),
+    th3: toHex(th3),
+    toyKeyProof: toHex(proof),
     m4: toHex(m4),
     session,
     wrongOpens,

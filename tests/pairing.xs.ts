@@ -1,13 +1,16 @@
 /**
  * Pairing inside the real XS engine: the committed vectors, a full pairing over
  * the fake radio, a wrong secret, the lockout, CloudPets-style writes, garbage,
- * and the storage cases (network settings, factory reset, lockout record).
+ * the storage cases (network settings, factory reset, lockout record) and the
+ * issue-11 hardening cases (tests/pairing-hardening.cases.ts).
  */
 import { test } from './xs/harness.js';
-import vectors from './vectors/pairing-v1.json' with { type: 'json' };
+import vectors from './vectors/pairing-v2.json' with { type: 'json' };
 import { makePairingVectors, type PairingVectors } from './pairing-vectors.cases.js';
 import { NETWORK, PairingRig } from './pairing-rig.js';
 import { storageCases } from './pairing-storage.cases.js';
+import { hardeningCases } from './pairing-hardening.cases.js';
+import { deviceInfoCases } from './pairing-device-info.cases.js';
 import { CHR_PAIR, decodeWireError, LOCKOUT_MS, MAX_WRITE_BYTES } from '../src/pairing-protocol.js';
 import { loadNetworkSettings } from '../src/network-settings.js';
 import { naclCrypto } from '../src/nacl-crypto.js';
@@ -28,19 +31,18 @@ test('pairing succeeds with the right secret (XS)', async (t) => {
   t.deepEqual(rig.endedResults(), ['paired']);
 });
 
-test('a wrong secret fails; the sixth attempt is refused (XS)', async (t) => {
+test('a wrong secret fails at the phone, uncounted; five failed proofs lock; the lock outlives a restart (XS)', async (t) => {
   const rig = new PairingRig(8);
   rig.svc.enterPairingMode();
-  for (let i = 0; i < 5; i++) {
-    let err: unknown;
-    try {
-      await rig.pair(1, { setupCode: rig.wrongCode() });
-    } catch (e) {
-      err = e;
-    }
-    t.is(code(err), 'TOY_AUTH');
-    for (const c of rig.radio.connections()) rig.radio.disconnect(c);
+  let err: unknown;
+  try {
+    await rig.pair(1, { setupCode: rig.wrongCode() });
+  } catch (e) {
+    err = e;
   }
+  t.is(code(err), 'TOY_AUTH');
+  t.is(rig.svc.lockout.failures, 0);
+  for (let i = 0; i < 5; i++) t.is(decodeWireError(rig.wrongProof().answer!), 'AUTH');
   t.is(rig.roster.size, 0);
   t.deepEqual(rig.endedResults(), ['locked']);
   t.is(rig.svc.enterPairingMode(), 'LOCKED');
@@ -77,3 +79,5 @@ test('nothing is accepted outside pairing mode or without a session (XS)', (t) =
 });
 
 for (const [name, fn] of storageCases) test(`${name} (XS)`, (t) => fn(t));
+for (const [name, fn] of hardeningCases) test(`${name} (XS)`, (t) => fn(t));
+for (const [name, fn] of deviceInfoCases) test(`${name} (XS)`, (t) => fn(t));

@@ -211,7 +211,7 @@ test('label: the QR encodes the setup code the firmware holds; label text carrie
   for (const id of toysOf(out)) {
     const text = fs.readFileSync(path.join(out, id.toyId, 'label.txt'), 'utf8');
     const code = /setup code: (\S+)/.exec(text)![1]!;
-    t.regex(code, /^PP1:[0-9A-F]{32}:[A-Z2-7]{26}$/);
+    t.regex(code, /^PP2:[0-9A-F]{32}:[A-Z2-7]{26}:[A-Z2-7]{26}$/);
     const parsed = parseSetupCode(code);
     t.is(parsed.toyId, id.toyId);
     t.deepEqual(parsed.setupSecret, id.setupSecret);

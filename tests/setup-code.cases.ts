@@ -2,7 +2,7 @@
  * Setup-code cases shared by the ava tier (tests/setup-code.test.ts) and the XS
  * tier (tests/setup-code.xs.ts). Portable. Each case gets a tiny assert surface.
  */
-import { base32Decode, base32Encode, formatSetupCode, parseSetupCode, SETUP_CODE_LENGTH, SetupCodeError, toyIdBytes } from '../src/setup-code.js';
+import { base32Decode, base32Encode, formatSetupCode, parseSetupCode, SETUP_CODE_LENGTH, SETUP_CODE_LENGTH_V1, SetupCodeError, toyIdBytes } from '../src/setup-code.js';
 import type { CaseAssert } from './xs/harness.js';
 
 export type MiniAssert = CaseAssert;
@@ -18,6 +18,7 @@ const codeOf = (fn: () => unknown): string => {
 
 const SECRET = Uint8Array.from({ length: 16 }, (_, i) => i * 17);
 const ID = '0123456789abcdef0123456789abcdef';
+const KEY_HASH = Uint8Array.from({ length: 16 }, (_, i) => 255 - i * 13);
 
 export const setupCodeCases: [string, (t: MiniAssert) => void][] = [
   [
@@ -33,10 +34,26 @@ export const setupCodeCases: [string, (t: MiniAssert) => void][] = [
     },
   ],
   [
-    'format then parse round-trips, 63 characters, uppercase, QR alphanumeric only',
+    'PP2 (with the toy key hash) round-trips, 90 characters, uppercase, QR alphanumeric only',
+    (t) => {
+      const s = formatSetupCode({ toyId: ID, setupSecret: SECRET, toyKeyHash: KEY_HASH });
+      t.is(s.length, SETUP_CODE_LENGTH);
+      t.is(SETUP_CODE_LENGTH, 90, 'fits QR version 4-M in alphanumeric mode (90 characters)');
+      t.true(/^[0-9A-Z:]+$/.test(s), 'alphanumeric QR set');
+      t.is(s.slice(0, 37), `PP2:${ID.toUpperCase()}:`);
+      const p = parseSetupCode(s);
+      t.is(p.toyId, ID);
+      t.deepEqual(p.setupSecret, SECRET);
+      t.deepEqual(p.toyKeyHash, KEY_HASH);
+      t.deepEqual(parseSetupCode(s.toLowerCase()).toyKeyHash, KEY_HASH, 'typed in lowercase');
+    },
+  ],
+  [
+    'PP1 (older labels, no key hash) round-trips, 63 characters, uppercase, QR alphanumeric only',
     (t) => {
       const s = formatSetupCode({ toyId: ID, setupSecret: SECRET });
-      t.is(s.length, SETUP_CODE_LENGTH);
+      t.is(s.length, SETUP_CODE_LENGTH_V1);
+      t.is(parseSetupCode(s).toyKeyHash, undefined);
       t.true(/^[0-9A-Z:]+$/.test(s), 'alphanumeric QR set');
       t.is(s.slice(0, 37), `PP1:${ID.toUpperCase()}:`);
       const p = parseSetupCode(s);
@@ -57,7 +74,7 @@ export const setupCodeCases: [string, (t: MiniAssert) => void][] = [
         ['', 'LENGTH'],
         [good + 'A', 'LENGTH'],
         [good.slice(0, -1), 'LENGTH'],
-        ['PP2' + good.slice(3), 'PREFIX'],
+        ['PP2' + good.slice(3), 'LENGTH'], // a PP2 code is 90 characters
         ['XX1:' + good.slice(4), 'PREFIX'],
         [good.slice(0, 36) + '-' + good.slice(37), 'FORMAT'],
         [good.slice(0, 10) + 'G' + good.slice(11), 'TOY_ID'],
@@ -66,7 +83,16 @@ export const setupCodeCases: [string, (t: MiniAssert) => void][] = [
         [good.slice(0, 62) + '7', 'SECRET'], // non-zero pad bits: a second spelling
         [' ' + good.slice(1), 'PREFIX'],
       ];
+      const v2 = formatSetupCode({ toyId: ID, setupSecret: SECRET, toyKeyHash: KEY_HASH });
+      cases.push(
+        ['PP1' + v2.slice(3), 'LENGTH'],
+        [v2.slice(0, 63) + '-' + v2.slice(64), 'FORMAT'],
+        [v2.slice(0, 70) + '1' + v2.slice(71), 'SECRET'],
+        [v2.slice(0, 89) + '7', 'SECRET'], // non-zero pad bits in the key hash
+        ['PP3' + v2.slice(3), 'PREFIX'],
+      );
       for (const [s, want] of cases) t.is(codeOf(() => parseSetupCode(s)), want, JSON.stringify(s.slice(0, 12)));
+      t.is(codeOf(() => formatSetupCode({ toyId: ID, setupSecret: SECRET, toyKeyHash: new Uint8Array(15) })), 'LENGTH');
       t.is(codeOf(() => parseSetupCode(42 as unknown as string)), 'FORMAT');
       t.is(codeOf(() => formatSetupCode({ toyId: 'abc', setupSecret: SECRET })), 'TOY_ID');
       t.is(codeOf(() => formatSetupCode({ toyId: ID, setupSecret: new Uint8Array(15) })), 'LENGTH');

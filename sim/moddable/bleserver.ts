@@ -13,6 +13,8 @@
  * - onCharacteristicRead({ uuid, handle, name, type }) → value (converted back by type;
  *   a "Uint8Array" value is sent as its WHOLE `.buffer`, as on the device)
  * - onCharacteristicNotifyEnabled / Disabled({ uuid, name, type, handle, notify })
+ * - onMTUExchanged(mtu) — a number (modBLEServer.c mtuExchangedEvent), after onConnected,
+ *   when the phone negotiated more than the default 23
  * An exception thrown by a callback is caught here (the device prints it and carries
  * on) and counted in `air.counters.jsExceptions`; a read whose callback threw is
  * answered with ATT error 0x11, as NimBLE does when no value came back.
@@ -78,6 +80,7 @@ export class BLEServer {
   onCharacteristicRead?(characteristic: Characteristic): unknown;
   onCharacteristicNotifyEnabled?(characteristic: Characteristic): void;
   onCharacteristicNotifyDisabled?(characteristic: Characteristic): void;
+  onMTUExchanged?(mtu: number): void;
 
   /** Throws Error("BLE already initialized") when another BLEServer is open. `deployServices: false` deploys no GATT table. */
   constructor(options: { deployServices?: boolean } = {}) {
@@ -225,6 +228,9 @@ export class BLEServer {
       case 'onCharacteristicNotifyDisabled':
         this.onCharacteristicNotifyDisabled?.(options as unknown as Characteristic);
         break;
+      case 'onMTUExchanged':
+        this.onMTUExchanged?.(options as unknown as number);
+        break;
       case 'onConnected':
         this.onConnected?.({ address: new Bytes(options!.address as ArrayBuffer), addressType: options!.addressType as number, connection: options!.connection as number });
         break;
@@ -286,6 +292,8 @@ export class BLEServer {
     air.counters.connects++;
     const address = central.address.slice(0);
     this.#post(() => this.callback('onConnected', { address, addressType: 1, connection: conn }));
+    // the phone's MTU exchange follows the connection (BLE_GAP_EVENT_MTU); 23 is the default, no exchange
+    if (l.mtu > 23) this.#post(() => this.#link === l && this.callback('onMTUExchanged', l.mtu as unknown as Record<string, unknown>));
     return conn;
   }
 

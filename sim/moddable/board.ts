@@ -57,8 +57,6 @@ export class SimBoard extends EventEmitter {
   wifiFails = 0;
   /** The next N SNTP requests fail. */
   sntpFails = 0;
-  /** The last Time.set() value (seconds), if any. */
-  timeSetTo: number | undefined;
 
   // ------------------------------------------------------------- GPIO
   private readonly levels = new Map<number, number>();

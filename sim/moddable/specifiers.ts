@@ -7,6 +7,7 @@
 export const MODDABLE_SPECIFIERS: Readonly<Record<string, string>> = {
   // ---- device adapters of the Moddable-side owner (hal/moddable-{clock,storage,button,led,mic,speaker,globals})
   timer: 'timer.ts',
+  time: 'time.ts', // Time.ticks for hal/moddable-clock.ts (pairing lockout timing, issue 11)
   preference: 'preference.ts',
   file: 'file.ts',
   'pins/digital/monitor': 'pins-digital-monitor.ts',
@@ -27,6 +28,5 @@ export const MODDABLE_SPECIFIERS: Readonly<Record<string, string>> = {
   // ---- network link (hal/moddable-network.ts)
   wifi: 'wifi.ts',
   sntp: 'sntp.ts',
-  time: 'time.ts',
   // ---- add further Moddable modules here (e.g. 'ota')
 };
