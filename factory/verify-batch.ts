@@ -184,8 +184,10 @@ export function verifyBatch(outDir: string, options: VerifyOptions = {}): Verify
     const payload = formatSetupCode({ toyId: id.toyId, setupSecret: id.setupSecret });
     const expectLabel = makeLabel({ toyId: id.toyId, setupSecret: id.setupSecret, checkString: check });
     if (fs.readFileSync(path.join(dir, 'label.txt'), 'utf8') !== expectLabel.text) bad(`${where}: label.txt does not carry this toy's setup code and check string`);
-    const svgModules = modulesFromLabelSvg(fs.readFileSync(path.join(dir, 'label.svg'), 'utf8'));
+    const svgText = fs.readFileSync(path.join(dir, 'label.svg'), 'utf8');
+    const svgModules = modulesFromLabelSvg(svgText);
     if (!svgModules || JSON.stringify(svgModules) !== JSON.stringify(qrModules(payload))) bad(`${where}: label.svg QR does not encode this toy's setup code`);
+    else if (svgText !== expectLabel.svg) bad(`${where}: label.svg is not the measured layout for this toy (text or size changed)`);
 
     const reg = byId.get(toy);
     if (!reg) bad(`${where}: not in the registry`);
