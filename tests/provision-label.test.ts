@@ -9,10 +9,14 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { Resvg } from '@resvg/resvg-js';
-import jsQR from 'jsqr';
+import jsQRModule from 'jsqr';
 import { groupToyId, LABEL_MARGIN, layoutLabel, makeLabel, qrModules, type LabelInput } from '../factory/label.js';
 import { LabelError, labelFontFile, placeTextLine } from '../factory/label-font.js';
 import { formatSetupCode, parseSetupCode } from '../src/setup-code.js';
+
+// jsqr is CommonJS with `export default` typings: under nodenext the default import is the module.
+type JsQr = (data: Uint8ClampedArray, width: number, height: number) => { data: string } | null;
+const jsQR: JsQr = ((jsQRModule as unknown as { default?: JsQr }).default ?? jsQRModule) as unknown as JsQr;
 
 const PX = 12; // pixels per module
 const BLEED = 6; // modules of canvas around the label
