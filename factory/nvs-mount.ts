@@ -216,3 +216,16 @@ export function mountNvsPartition(image: Uint8Array, options: NvsMountOptions = 
   }
   return { status: 'MOUNTED', items, erasedEntries: erased, corruptPages: corrupt };
 }
+
+/**
+ * An NVS item as Moddable's `preference.get` returns it on the ESP32
+ * (modules/files/preference/esp32/modPreference.c): u8 -> boolean, other
+ * integers -> number, string -> string, blob -> ArrayBuffer (a copy).
+ * The simulator stores these into its `preference` module.
+ */
+export function preferenceValue(item: NvsItem): string | boolean | number | ArrayBuffer {
+  if (item.type === 'blob') return item.value.slice().buffer as ArrayBuffer;
+  if (item.type === 'string') return item.value;
+  if (item.type === 'u8') return item.value !== 0;
+  return Number(item.value);
+}

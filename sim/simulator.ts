@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { makerKeygen, readMakerSecretKey } from '../factory/maker-key.js';
-import { mountNvsPartition } from '../factory/nvs-mount.js';
+import { mountNvsPartition, preferenceValue } from '../factory/nvs-mount.js';
 import { DEFAULT_NVS_SIZE, provisionBatch } from '../factory/provision-batch.js';
 import { SAMPLE_RATE_HZ } from '../hal/ports.js';
 import type { PawPost, PawPostOptions } from '../src/app.js';
@@ -80,12 +80,8 @@ async function provisionToy(dir: string, brokerPort: number): Promise<FactoryToy
   const keysPartition = fs.existsSync(keysFile) ? new Uint8Array(fs.readFileSync(keysFile)) : undefined;
   let setupSecret: Uint8Array | undefined;
   for (const item of mountNvsPartition(image, { keysPartition, partitionBytes: DEFAULT_NVS_SIZE }).items) {
-    const v = item.value;
-    if (item.type === 'blob') Preference.set(item.namespace, item.key, (v as Uint8Array).slice().buffer as ArrayBuffer);
-    else if (item.type === 'string') Preference.set(item.namespace, item.key, v as string);
-    else if (item.type === 'u8') Preference.set(item.namespace, item.key, (v as number) !== 0); // Moddable reads a u8 as a boolean
-    else Preference.set(item.namespace, item.key, Number(v));
-    if (item.key === 'setup_sec') setupSecret = (v as Uint8Array).slice();
+    Preference.set(item.namespace, item.key, preferenceValue(item)); // Moddable reads a u8 as a boolean
+    if (item.key === 'setup_sec') setupSecret = (item.value as Uint8Array).slice();
   }
   if (!setupSecret) throw new Error('the NVS image has no setup secret');
   const passwordLine = fs.readFileSync(path.join(batchDir, 'mosquitto.passwd'), 'utf8').split('\n').find((l) => l.startsWith(toyDir.name + ':'));
