@@ -362,3 +362,41 @@ test('verify catches corrupt, truncated, missing, duplicated and leaking output'
   t.deepEqual(verifyBatch(s.out).problems, []);
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('a toy whose check string is already taken (this batch or an earlier registry) is made again', async (t) => {
+  const dir = tmp();
+  const m = maker();
+  /** A repeatable random source: the same seed gives the same toys. */
+  const seeded = (seed: number) => {
+    let s = seed >>> 0;
+    return (n: number) => {
+      const b = new Uint8Array(n);
+      for (let i = 0; i < n; i++) {
+        s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+        b[i] = s >>> 24;
+      }
+      return b;
+    };
+  };
+  const first = generateToy(ed25519Signer(m.seed), seeded(42));
+  const out = path.join(dir, 'b');
+  const summary = await provisionBatch({ outDir: out, count: 3, maker: m, mqttHost: 'h', mqttPort: 1, batchId: 'b1', random: seeded(42), knownChecks: new Set([first.check]) });
+  t.false(summary.toys.some((x) => x.check === first.check), 'the taken check string is not issued again');
+  t.false(summary.toys.some((x) => x.toyId === first.toyId));
+  t.regex(fs.readFileSync(path.join(out, 'audit.log'), 'utf8'), /regenerate seq=1 reason=check-string-taken/);
+  t.deepEqual(verifyBatch(out).problems, []);
+  // the CLI reads earlier registries for both provision and verify
+  const keys = path.join(dir, 'keys');
+  await runCli(['keygen', '--dir', keys], io());
+  const c = io();
+  t.is(await runCli(['provision', '--out', path.join(dir, 'c'), '--count', '2', '--maker-key', path.join(keys, 'maker.key'), '--registry', path.join(out, 'registry.jsonl')], c), 0, c.errText);
+  const v = io();
+  t.is(await runCli(['verify', '--out', path.join(dir, 'c'), '--registry', path.join(out, 'registry.jsonl')], v), 0, v.errText);
+  const v2 = io();
+  t.is(await runCli(['verify', '--out', path.join(dir, 'c'), '--registry', path.join(dir, 'c', 'registry.jsonl')], v2), 0, 'a registry listing the same toys is no collision');
+  const p = io();
+  t.is(await runCli(['provision', '--out', path.join(dir, 'd'), '--count', '1', '--maker-key', path.join(keys, 'maker.key'), '--plain'], p), 0, p.errText);
+  t.true(fs.readdirSync(path.join(dir, 'd')).filter((n) => /^[0-9a-f]{32}$/.test(n)).every((n) => fs.existsSync(path.join(dir, 'd', n, 'nvs.csv')) && !fs.existsSync(path.join(dir, 'd', n, 'nvs_keys.bin'))));
+  t.regex(fs.readFileSync(path.join(dir, 'd', 'batch.json'), 'utf8'), /"nvsEncryption": "none"/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
