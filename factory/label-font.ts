@@ -15,7 +15,7 @@
  */
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
-import opentype, { type Font } from 'opentype.js';
+import opentype, { type Font, type PathCommand } from 'opentype.js';
 
 export type LabelErrorCode = 'GLYPH' | 'FIT';
 
@@ -109,12 +109,97 @@ export function placeTextLine(spec: TextLineSpec): TextLine {
   const desc = (-font.descender / font.unitsPerEm) * size;
   const x = Math.round((spec.x0 + (spec.width - advance) / 2) * 100) / 100;
   const baseline = Math.round((spec.top + asc) * 100) / 100;
-  const path = font.getPath(spec.text, x, baseline, size, { kerning: false });
-  const bb = path.getBoundingBox();
-  return {
-    text: spec.text, weight: spec.weight, size, x, baseline, advance,
-    bottom: baseline + desc,
-    ink: { x1: bb.x1, y1: bb.y1, x2: bb.x2, y2: bb.y2 },
-    d: path.toPathData(2),
+  const { d, ink } = outline(spec.weight, spec.text, x, baseline, size / font.unitsPerEm);
+  return { text: spec.text, weight: spec.weight, size, x, baseline, advance, bottom: baseline + desc, ink, d };
+}
+
+interface GlyphOutline {
+  advance: number;
+  /** Path commands in font units, y down (as opentype's getPath at size unitsPerEm draws them). */
+  cmds: PathCommand[];
+}
+
+const glyphs = new Map<string, GlyphOutline>();
+
+/** One glyph's outline, cached: opentype's getPath costs milliseconds per line, the cache microseconds. */
+function glyphOutline(weight: LabelWeight, ch: string): GlyphOutline {
+  const id = `${weight}${ch}`;
+  let g = glyphs.get(id);
+  if (!g) {
+    const font = labelFont(weight);
+    const glyph = font.charToGlyph(ch);
+    g = { advance: glyph.advanceWidth ?? font.getAdvanceWidth(ch, font.unitsPerEm, { kerning: false }), cmds: glyph.getPath(0, 0, font.unitsPerEm).commands };
+    glyphs.set(id, g);
+  }
+  return g;
+}
+
+const r2 = (v: number) => Math.round(v * 100) / 100;
+
+/** Path data (2 decimals) and the exact ink box (curve extrema included) of `text` at baseline origin (x, y), `scale` units per font unit. */
+function outline(weight: LabelWeight, text: string, x: number, y: number, scale: number): { d: string; ink: TextLine['ink'] } {
+  let d = '';
+  let x1 = Infinity;
+  let y1 = Infinity;
+  let x2 = -Infinity;
+  let y2 = -Infinity;
+  const add = (px: number, py: number) => {
+    if (px < x1) x1 = px;
+    if (px > x2) x2 = px;
+    if (py < y1) y1 = py;
+    if (py > y2) y2 = py;
   };
+  /** Extrema of a quadratic (a, b, c) along one axis, for t in (0, 1). */
+  const quadExtrema = (a: number, b: number, c: number): number[] => {
+    const den = a - 2 * b + c;
+    if (den === 0) return [];
+    const t = (a - b) / den;
+    return t > 0 && t < 1 ? [(1 - t) * (1 - t) * a + 2 * (1 - t) * t * b + t * t * c] : [];
+  };
+  let cx = x;
+  let px = 0;
+  let py = 0;
+  for (const ch of text) {
+    const g = glyphOutline(weight, ch);
+    for (const c of g.cmds) {
+      const X = (v: number) => cx + v * scale;
+      const Y = (v: number) => y + v * scale;
+      switch (c.type) {
+        case 'M':
+        case 'L':
+          d += `${c.type}${r2(X(c.x))} ${r2(Y(c.y))}`;
+          add(X(c.x), Y(c.y));
+          px = X(c.x);
+          py = Y(c.y);
+          break;
+        case 'Q': {
+          const qx = X(c.x1);
+          const qy = Y(c.y1);
+          const ex = X(c.x);
+          const ey = Y(c.y);
+          d += `Q${r2(qx)} ${r2(qy)} ${r2(ex)} ${r2(ey)}`;
+          add(ex, ey);
+          for (const v of quadExtrema(px, qx, ex)) add(v, ey);
+          for (const v of quadExtrema(py, qy, ey)) add(ex, v);
+          px = ex;
+          py = ey;
+          break;
+        }
+        case 'C':
+          // TrueType outlines are quadratic; a cubic would come from a CFF font, which the label does not use.
+          d += `C${r2(X(c.x1))} ${r2(Y(c.y1))} ${r2(X(c.x2))} ${r2(Y(c.y2))} ${r2(X(c.x))} ${r2(Y(c.y))}`;
+          add(X(c.x1), Y(c.y1));
+          add(X(c.x2), Y(c.y2));
+          add(X(c.x), Y(c.y));
+          px = X(c.x);
+          py = Y(c.y);
+          break;
+        case 'Z':
+          d += 'Z';
+          break;
+      }
+    }
+    cx += g.advance * scale;
+  }
+  return { d, ink: x1 <= x2 ? { x1, y1, x2, y2 } : { x1: x, y1: y, x2: x, y2: y } };
 }
