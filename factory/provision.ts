@@ -5,7 +5,7 @@
  *   provision --out <dir> --count <N> --maker-key <file>
  *             [--broker-host <host>] [--broker-port <port>] [--nvs-size <bytes>]
  *             [--batch <id>] [--png] [--plain] [--csv] [--no-progress] [--registry <file>]...
- *   verify    --out <dir> [--maker-pub <file>] [--registry <earlier registry.jsonl>]...
+ *   verify    --out <dir> [--maker-pub <file>] [--registry <earlier registry.jsonl>]... [--render]
  *
  * Exit status: 0 done, 1 verify found problems, 2 bad arguments or a typed error.
  * Nothing secret is ever printed. See docs/PROVISIONING.md.
@@ -29,11 +29,13 @@ usage:
                         [--batch <id>] [--png] [--plain] [--csv] [--no-progress]
                         [--registry <earlier registry.jsonl>]...
   npm run provision -- verify --out <dir> [--maker-pub <dir/maker.pub>] [--registry <earlier registry.jsonl>]...
+                        [--render]
 
 NVS images are encrypted (XTS-AES-256, ESP-IDF format) with a keys partition per toy
 (nvs_keys.bin); --plain writes plain images for development boards, --csv also writes
 the plain nvs.csv beside an encrypted image. --registry (repeatable) names earlier
 batches' registries: new toys never reuse their check strings, and verify flags any repeat.
+verify --render also renders every label to pixels (ink inside the margins, QR decodes).
 
 defaults: --broker-host mqtt.pawpost.example  --broker-port 8883  --nvs-size 0x${DEFAULT_NVS_SIZE.toString(16)}
 `;
@@ -124,7 +126,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return 0;
     }
     if (command === 'verify') {
-      const { values } = parseArgs({ args: rest, options: { out: { type: 'string' }, 'maker-pub': { type: 'string' }, registry: { type: 'string', multiple: true } }, strict: true });
+      const { values } = parseArgs({ args: rest, options: { out: { type: 'string' }, 'maker-pub': { type: 'string' }, registry: { type: 'string', multiple: true }, render: { type: 'boolean' } }, strict: true });
       if (!values.out) throw new UsageError('verify needs --out');
       const makerPublicKey = values['maker-pub'] ? readMakerPublicKey(values['maker-pub']) : undefined;
       const priorRegistries: [string, string][] = [];
@@ -135,7 +137,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           throw new UsageError(`cannot read --registry ${f}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
         }
       }
-      const report = verifyBatch(path.resolve(values.out), { makerPublicKey, priorRegistries });
+      const report = verifyBatch(path.resolve(values.out), { makerPublicKey, priorRegistries, render: values.render ?? false });
       for (const p of report.problems) io.err(`problem: ${p}\n`);
       io.out(`${report.toys} toys checked, ${report.problems.length} problems\n`);
       return report.problems.length ? 1 : 0;

@@ -10,7 +10,8 @@
  * present, rebuilds nvs.bin byte for byte (encrypted with the toy's key in an
  * encrypted batch); the registry entry and the password-file line match it;
  * the label is exactly the measured layout for this toy, its text and QR
- * carry this toy's setup code and check string. Across the batch: toy ids,
+ * carry this toy's setup code and check string (with `render`, also as
+ * rendered to pixels: ink inside the margins, the QR decoding). Across the batch: toy ids,
  * keys (X25519 and NVS), setup secrets, passwords, salts and check strings
  * (in the toy directories and across the registry) are unique; batch.json,
  * registry.jsonl, mosquitto.passwd and audit.log contain no secret of any toy.
@@ -28,6 +29,7 @@ import { parseNvsCsv } from './nvs-csv.js';
 import { buildNvsImage, nvsItemBytes, parseNvsImage, type NvsItem } from './nvs-image.js';
 import { parseMosquittoPasswdLine, verifyMosquittoPassword } from './mosquitto-passwd.js';
 import { makeLabel, modulesFromLabelSvg, qrModules } from './label.js';
+import { checkRenderedLabel } from './label-render.js';
 import { findSecrets, parseRegistry, type RegistryEntry } from './registry.js';
 import { ENCRYPTED_TOY_FILES, TOY_FILES } from './provision-batch.js';
 import { decryptNvsImage, encryptNvsImage, parseNvsKeysPartition } from './nvs-encryption.js';
@@ -55,6 +57,8 @@ export class NvsItemsStorage implements StoragePort {
 export interface VerifyOptions {
   /** The maker public key to check signatures with (default: batch.json's). */
   makerPublicKey?: Uint8Array;
+  /** Also render every label.svg to pixels and check ink and QR there (factory/label-render.ts; ~0.1 s per toy). */
+  render?: boolean;
   /** Earlier registries ([name, registry.jsonl text]): check strings must not repeat across them and this batch. */
   priorRegistries?: [string, string][];
 }
@@ -242,6 +246,9 @@ export function verifyBatch(outDir: string, options: VerifyOptions = {}): Verify
     const svgModules = modulesFromLabelSvg(svgText);
     if (!svgModules || JSON.stringify(svgModules) !== JSON.stringify(qrModules(payload))) bad(`${where}: label.svg QR does not encode this toy's setup code`);
     else if (svgText !== expectLabel.svg) bad(`${where}: label.svg is not the measured layout for this toy (text or size changed)`);
+    if (options.render) {
+      for (const p of checkRenderedLabel(svgText, expectLabel.qrSize, payload).problems) bad(`${where}: label.svg rendered: ${p}`);
+    }
 
     const reg = byId.get(toy);
     if (!reg) bad(`${where}: not in the registry`);

@@ -173,3 +173,22 @@ test('a larger QR (a longer payload) gives a wider label with the same text size
   t.deepEqual(b.lines.map((l) => l.size), a.lines.map((l) => l.size));
   t.true(b.lines.every((l) => l.ink.x1 >= LABEL_MARGIN && l.ink.x2 <= b.width - LABEL_MARGIN));
 });
+
+test('verify --render: the shared pixel check passes a good label and names what is wrong with a bad one', async (t) => {
+  const { checkRenderedLabel } = await import('../factory/label-render.js');
+  const input = WIDE[0]!;
+  const label = makeLabel(input);
+  const good = checkRenderedLabel(label.svg, label.qrSize, label.payload);
+  t.deepEqual(good.problems, []);
+  t.is(good.decoded, label.payload);
+  // the pre-fix label: its text is left to the printer's fonts (none here), so nothing of it prints
+  t.regex(checkRenderedLabel(legacyLabelSvg(input), label.qrSize, label.payload).problems.join('\n'), /no text printed/);
+  // a narrower page than the layout: cut off
+  t.regex(checkRenderedLabel(label.svg.replace(`viewBox="0 0 41 `, 'viewBox="0 0 36 '), label.qrSize, label.payload).problems.join('\n'), /outside the label margins/);
+  // another toy's QR on this toy's label
+  const other = makeLabel(WIDE[1]!);
+  t.regex(checkRenderedLabel(other.svg, other.qrSize, label.payload).problems.join('\n'), /another toy's setup code/);
+  // a QR with its finder patterns scratched off does not decode
+  const scratched = label.svg.replace(/(<path data-qr-size="\d+" fill="#000" shape-rendering="crispEdges" d=")[^"]*/, '$1M4 4h7v7h-7z');
+  t.regex(checkRenderedLabel(scratched, label.qrSize, label.payload).problems.join('\n'), /does not decode/);
+});

@@ -215,7 +215,7 @@ test('label: the QR encodes the setup code the firmware holds; label text carrie
   const dir = tmp();
   const out = path.join(dir, 'b');
   await provisionBatch({ outDir: out, count: 3, maker: maker(), mqttHost: 'h', mqttPort: 1, csv: true });
-  t.deepEqual(verifyBatch(out).problems, [], 'an encrypted batch with nvs.csv verifies');
+  t.deepEqual(verifyBatch(out, { render: true }).problems, [], 'an encrypted batch with nvs.csv verifies, labels rendered to pixels too');
   for (const id of toysOf(out)) {
     const text = fs.readFileSync(path.join(out, id.toyId, 'label.txt'), 'utf8');
     const code = /setup code: (\S+)/.exec(text)![1]!;
@@ -357,6 +357,13 @@ test('verify catches corrupt, truncated, missing, duplicated and leaking output'
   s = await fresh('plain', { plain: true });
   t.deepEqual(fs.readdirSync(path.join(s.out, s.toys[0]!)).sort(), [...TOY_FILES].sort());
   t.deepEqual(verifyBatch(s.out).problems, [], 'a plain (development) batch verifies');
+
+  // a label squeezed onto a narrower page: its text would be cut off in print
+  s = await fresh('narrow');
+  const svgFile = path.join(s.out, s.toys[0]!, 'label.svg');
+  fs.writeFileSync(svgFile, fs.readFileSync(svgFile, 'utf8').replace('viewBox="0 0 41 ', 'viewBox="0 0 35 '));
+  t.regex(problems(s.out), /label\.svg is not the measured layout/);
+  t.regex(verifyBatch(s.out, { render: true }).problems.join('\n'), /label\.svg rendered: \d+ dark pixels outside the label margins/);
 
   s = await fresh('clean');
   t.deepEqual(verifyBatch(s.out).problems, []);
