@@ -54,6 +54,10 @@ export const section: BenchSection = {
       const report = verifyBatch(path.join(tmp, 'svg'));
       if (report.problems.length) throw new Error(`verify found ${report.problems.length} problems`);
       rows.push({ what: `verify ${N} encrypted toys`, value: N / ((performance.now() - t0) / 1000), unit: 'toys / s', note: 'keys check, decrypt + re-encrypt, parse, identity + signature check, label, secret scan' });
+      t0 = performance.now();
+      const rendered = verifyBatch(path.join(tmp, 'png'), { render: true });
+      if (rendered.problems.length) throw new Error(`verify --render found ${rendered.problems.length} problems`);
+      rows.push({ what: `verify --render ${P} toys (labels rasterized, QR decoded from pixels)`, value: P / ((performance.now() - t0) / 1000), unit: 'toys / s' });
       rows.push({ what: 'generate identity (X25519 + Ed25519 sign, node:crypto)', value: perSecond(300, () => generateToy(signer)), unit: 'toys / s' });
       const tn = nacl.sign.keyPair.fromSeed(seed).secretKey;
       rows.push({ what: 'same with tweetnacl (for comparison)', value: perSecond(100, () => { nacl.box.keyPair.fromSecretKey(randomBytes(32)); nacl.sign.detached(randomBytes(62), tn); }), unit: 'toys / s' });

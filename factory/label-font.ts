@@ -98,7 +98,10 @@ export function placeTextLine(spec: TextLineSpec): TextLine {
   for (const ch of spec.text) {
     if (ch !== ' ' && font.charToGlyphIndex(ch) === 0) throw new LabelError('GLYPH', `the label font has no glyph for U+${ch.codePointAt(0)!.toString(16).padStart(4, '0')}`);
   }
-  const perUnit = font.getAdvanceWidth(spec.text, 1, { kerning: false });
+  // Sum of the glyphs' advance widths (no kerning, no shaping: a monospace font has neither), per unit of size.
+  let advanceUnits = 0;
+  for (const ch of spec.text) advanceUnits += glyphOutline(spec.weight, ch).advance;
+  const perUnit = advanceUnits / font.unitsPerEm;
   let size = spec.size;
   if (perUnit * size > spec.width) size = Math.floor((spec.width / perUnit) * 1000) / 1000;
   if (size < spec.minSize) {
@@ -128,7 +131,7 @@ function glyphOutline(weight: LabelWeight, ch: string): GlyphOutline {
   if (!g) {
     const font = labelFont(weight);
     const glyph = font.charToGlyph(ch);
-    g = { advance: glyph.advanceWidth ?? font.getAdvanceWidth(ch, font.unitsPerEm, { kerning: false }), cmds: glyph.getPath(0, 0, font.unitsPerEm).commands };
+    g = { advance: font.getAdvanceWidth(ch, font.unitsPerEm, { kerning: false }), cmds: glyph.getPath(0, 0, font.unitsPerEm).commands };
     glyphs.set(id, g);
   }
   return g;
@@ -156,48 +159,40 @@ function outline(weight: LabelWeight, text: string, x: number, y: number, scale:
     const t = (a - b) / den;
     return t > 0 && t < 1 ? [(1 - t) * (1 - t) * a + 2 * (1 - t) * t * b + t * t * c] : [];
   };
+  // No closures in the loop: tsx/esbuild wraps each function expression with a naming call, which costs more than the maths.
   let cx = x;
   let px = 0;
   let py = 0;
   for (const ch of text) {
     const g = glyphOutline(weight, ch);
     for (const c of g.cmds) {
-      const X = (v: number) => cx + v * scale;
-      const Y = (v: number) => y + v * scale;
-      switch (c.type) {
-        case 'M':
-        case 'L':
-          d += `${c.type}${r2(X(c.x))} ${r2(Y(c.y))}`;
-          add(X(c.x), Y(c.y));
-          px = X(c.x);
-          py = Y(c.y);
-          break;
-        case 'Q': {
-          const qx = X(c.x1);
-          const qy = Y(c.y1);
-          const ex = X(c.x);
-          const ey = Y(c.y);
-          d += `Q${r2(qx)} ${r2(qy)} ${r2(ex)} ${r2(ey)}`;
-          add(ex, ey);
-          for (const v of quadExtrema(px, qx, ex)) add(v, ey);
-          for (const v of quadExtrema(py, qy, ey)) add(ex, v);
-          px = ex;
-          py = ey;
-          break;
-        }
-        case 'C':
-          // TrueType outlines are quadratic; a cubic would come from a CFF font, which the label does not use.
-          d += `C${r2(X(c.x1))} ${r2(Y(c.y1))} ${r2(X(c.x2))} ${r2(Y(c.y2))} ${r2(X(c.x))} ${r2(Y(c.y))}`;
-          add(X(c.x1), Y(c.y1));
-          add(X(c.x2), Y(c.y2));
-          add(X(c.x), Y(c.y));
-          px = X(c.x);
-          py = Y(c.y);
-          break;
-        case 'Z':
-          d += 'Z';
-          break;
+      if (c.type === 'Z') {
+        d += 'Z';
+        continue;
       }
+      const ex = cx + c.x * scale;
+      const ey = y + c.y * scale;
+      if (c.type === 'M' || c.type === 'L') {
+        d += `${c.type}${r2(ex)} ${r2(ey)}`;
+      } else if (c.type === 'Q') {
+        const qx = cx + c.x1 * scale;
+        const qy = y + c.y1 * scale;
+        d += `Q${r2(qx)} ${r2(qy)} ${r2(ex)} ${r2(ey)}`;
+        for (const v of quadExtrema(px, qx, ex)) add(v, ey);
+        for (const v of quadExtrema(py, qy, ey)) add(ex, v);
+      } else if (c.type === 'C') {
+        // TrueType outlines are quadratic; a cubic would come from a CFF font, which the label does not use.
+        const ax = cx + c.x1 * scale;
+        const ay = y + c.y1 * scale;
+        const bx = cx + c.x2 * scale;
+        const by = y + c.y2 * scale;
+        d += `C${r2(ax)} ${r2(ay)} ${r2(bx)} ${r2(by)} ${r2(ex)} ${r2(ey)}`;
+        add(ax, ay);
+        add(bx, by);
+      }
+      add(ex, ey);
+      px = ex;
+      py = ey;
     }
     cx += g.advance * scale;
   }
