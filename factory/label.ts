@@ -5,11 +5,19 @@
  * package) and a short check string a person can compare with the parent
  * app (src/identity.ts toyCheckString). The label holds the setup secret: it
  * is printed onto the toy and never stored in the registry.
+ *
+ * Layout (layoutLabel): units are QR modules, printed at LABEL_MODULE_MM.
+ * The QR with its 4-module quiet zone on top; under it the toy id in two
+ * lines and the check string, each measured with the label font and drawn
+ * as outlines (factory/label-font.ts), so the printed width is the measured
+ * width on any printer. tests/provision-label.test.ts renders labels to
+ * pixels and decodes the QR from them.
  */
 import QRCode from 'qrcode';
 import { formatSetupCode } from '../src/setup-code.js';
 import { toyKeyHash } from '../src/pairing-protocol.js';
 import { nodeCrypto } from './node-crypto.js';
+import { placeTextLine, type TextLine } from './label-font.js';
 
 /** QR error correction: M (15%) survives a scuffed fabric label at version 4 (33x33). */
 export const LABEL_QR_ECC = 'M' as const;
@@ -53,29 +61,82 @@ export function groupToyId(toyId: string): string {
   return toyId.toUpperCase().replace(/(.{4})(?=.)/g, '$1 ');
 }
 
+/** QR quiet zone, in modules (ISO/IEC 18004 asks for 4). */
+export const LABEL_QUIET_MODULES = 4;
+/** Printed size of one QR module (the label's unit), in millimetres: 41 modules = 24.6 mm for a version-4 QR. */
+export const LABEL_MODULE_MM = 0.6;
+/** Blank margin kept at the label's left, right and bottom edges, in modules. */
+export const LABEL_MARGIN = 1;
+
 /**
- * Builds the label: an SVG (QR with a 4-module quiet zone, one path of unit
- * squares, the grouped toy id and the check string below it) and a text form.
+ * The text lines under the QR: the toy id in two lines of four groups, then
+ * the check string in bold. Wanted and smallest sizes in modules (2.8 modules
+ * = 1.7 mm em at LABEL_MODULE_MM, about 4.8 pt).
+ */
+export function labelTextLines(input: LabelInput): { text: string; weight: 'regular' | 'bold'; size: number; minSize: number; gapBefore: number }[] {
+  const groups = groupToyId(input.toyId).split(' ');
+  return [
+    { text: groups.slice(0, 4).join(' '), weight: 'regular', size: 2.8, minSize: 2, gapBefore: 0 },
+    { text: groups.slice(4).join(' '), weight: 'regular', size: 2.8, minSize: 2, gapBefore: 0.2 },
+    { text: `CHECK ${input.checkString}`, weight: 'bold', size: 3.6, minSize: 2.4, gapBefore: 0.8 },
+  ];
+}
+
+/** Where everything on a label sits, in modules (for tests and verify). */
+export interface LabelLayout {
+  width: number;
+  height: number;
+  /** The QR's top-left module and side, in modules (quiet zone excluded). */
+  qr: { x: number; y: number; size: number };
+  lines: TextLine[];
+}
+
+/**
+ * Lays a label out: the QR with its quiet zone on top, then each text line
+ * measured with the font and centred inside the margins, shrunk to fit
+ * (never below its smallest size: LabelError FIT). The text starts below
+ * the quiet zone, which stays blank.
+ */
+export function layoutLabel(input: LabelInput, qrSize: number): LabelLayout {
+  const width = qrSize + 2 * LABEL_QUIET_MODULES;
+  let top = width;
+  const lines: TextLine[] = [];
+  for (const l of labelTextLines(input)) {
+    top += l.gapBefore;
+    const placed = placeTextLine({ ...l, x0: LABEL_MARGIN, width: width - 2 * LABEL_MARGIN, top });
+    lines.push(placed);
+    top = placed.bottom;
+  }
+  const height = Math.ceil(top + LABEL_MARGIN);
+  return { width, height, qr: { x: LABEL_QUIET_MODULES, y: LABEL_QUIET_MODULES, size: qrSize }, lines };
+}
+
+const xmlText = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
+
+/**
+ * Builds the label: an SVG in modules (printed at LABEL_MODULE_MM per
+ * module): a white background, the QR as one path of unit squares, each text
+ * line as glyph outlines (with its text in aria-label) laid out by
+ * layoutLabel; and a text form. Throws LabelError when the text cannot fit.
  */
 export function makeLabel(input: LabelInput): Label {
   const keyHash = input.toyPublicKey ? toyKeyHash(nodeCrypto, input.toyPublicKey) : undefined;
   const payload = formatSetupCode({ toyId: input.toyId, setupSecret: input.setupSecret, toyKeyHash: keyHash });
   const m = qrModules(payload);
   const n = m.length;
-  const quiet = 4;
-  const side = n + 2 * quiet;
+  const q = LABEL_QUIET_MODULES;
+  const layout = layoutLabel(input, n);
   let d = '';
   for (let r = 0; r < n; r++) {
-    for (let c = 0; c < n; c++) if (m[r]![c]) d += `M${c + quiet} ${r + quiet}h1v1h-1z`;
+    for (let c = 0; c < n; c++) if (m[r]![c]) d += `M${c + q} ${r + q}h1v1h-1z`;
   }
-  const textH = 9;
-  const svg =
-    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${side} ${side + textH}" width="${(side * 4) | 0}" height="${((side + textH) * 4) | 0}" shape-rendering="crispEdges">` +
-    `<rect width="${side}" height="${side + textH}" fill="#fff"/>` +
-    `<path data-qr-size="${n}" fill="#000" d="${d}"/>` +
-    `<text x="${side / 2}" y="${side + 2}" font-family="monospace" font-size="2" text-anchor="middle">${groupToyId(input.toyId)}</text>` +
-    `<text x="${side / 2}" y="${side + 6}" font-family="monospace" font-size="3.2" font-weight="bold" text-anchor="middle">CHECK ${input.checkString}</text>` +
-    `</svg>\n`;
+  const mm = (u: number) => `${Math.round(u * LABEL_MODULE_MM * 100) / 100}mm`;
+  let svg =
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${layout.width} ${layout.height}" width="${mm(layout.width)}" height="${mm(layout.height)}">` +
+    `<rect width="${layout.width}" height="${layout.height}" fill="#fff"/>` +
+    `<path data-qr-size="${n}" fill="#000" shape-rendering="crispEdges" d="${d}"/>`;
+  for (const line of layout.lines) svg += `<path aria-label="${xmlText(line.text)}" fill="#000" d="${line.d}"/>`;
+  svg += `</svg>\n`;
   const text =
     `PawPost toy\n` +
     `toy id: ${groupToyId(input.toyId)}\n` +
@@ -92,7 +153,7 @@ export async function labelPng(payload: string): Promise<Uint8Array> {
 
 /** Reads the QR module matrix back from a label SVG made by makeLabel (for verify and tests). */
 export function modulesFromLabelSvg(svg: string): number[][] | undefined {
-  const m = /<path data-qr-size="(\d+)" fill="#000" d="([^"]*)"\/>/.exec(svg);
+  const m = /<path data-qr-size="(\d+)" fill="#000"(?: shape-rendering="crispEdges")? d="([^"]*)"\/>/.exec(svg);
   if (!m) return undefined;
   const n = Number(m[1]);
   if (!(n >= 21 && n <= 177)) return undefined;

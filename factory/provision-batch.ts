@@ -11,11 +11,18 @@
  *   <out>/registry.jsonl        one public RegistryEntry per toy (the company keeps this)
  *   <out>/mosquitto.passwd      the broker's password file lines (hashes only)
  *   <out>/audit.log             one line per toy, no secret
- *   <out>/<toyId>/nvs.csv       nvs_partition_gen.py input (SECRET, 0600)
- *   <out>/<toyId>/nvs.bin       the NVS partition image to flash (SECRET, 0600)
+ *   <out>/<toyId>/nvs.bin       the NVS partition image to flash, XTS-AES encrypted (SECRET, 0600)
+ *   <out>/<toyId>/nvs_keys.bin  this toy's nvs_keys partition image (4096 bytes, SECRET, 0600)
+ *   <out>/<toyId>/nvs.csv       with csv: true (or plain: true), nvs_partition_gen.py input (SECRET, 0600)
  *   <out>/<toyId>/label.svg     the label: QR with the setup code, toy id, check string (SECRET until printed)
  *   <out>/<toyId>/label.txt     the same as text
  *   <out>/<toyId>/label.png     with png: true, the QR as PNG
+ *
+ * NVS encryption (factory/nvs-encryption.ts, ESP-IDF's format) is on unless
+ * `plain: true` (development boards without flash encryption): each toy gets
+ * its own 64 random key bytes, so the keys of one toy open no other toy's
+ * image. With `plain: true`, nvs.bin is the plain image, no nvs_keys.bin is
+ * written, and nvs.csv is written as before.
  *
  * The output directory must not exist or be empty (EXISTS); no file is ever
  * overwritten (files are opened with O_EXCL).
@@ -27,6 +34,7 @@ import { IDENTITY_KEYS as K, IDENTITY_NAMESPACE, IDENTITY_VERSION, makerSignedMe
 import { ed25519Signer, nodeCrypto, x25519PublicKey, type Ed25519Signer } from './node-crypto.js';
 import { formatNvsCsv } from './nvs-csv.js';
 import { buildNvsImage, NVS_PAGE_SIZE, type NvsItem } from './nvs-image.js';
+import { encryptNvsImage, formatNvsKeysPartition, generateNvsKeys } from './nvs-encryption.js';
 import { mosquittoPasswdLine } from './mosquitto-passwd.js';
 import { labelPng, makeLabel } from './label.js';
 import { formatRegistryEntry, type RegistryEntry } from './registry.js';
@@ -35,8 +43,12 @@ import type { MakerKey } from './maker-key.js';
 export const TOOL_VERSION = 'pawpost-provision 1';
 /** Default NVS partition size: Moddable's ESP32 partition table gives nvs 0x6000 bytes at 0x9000. */
 export const DEFAULT_NVS_SIZE = 0x6000;
-/** Files every toy directory holds (label.png only with png). */
+/** Files every toy directory of a plain batch holds (label.png only with png). */
 export const TOY_FILES = ['nvs.csv', 'nvs.bin', 'label.svg', 'label.txt'] as const;
+/** Files every toy directory of an encrypted batch holds (nvs.csv only with csv, label.png only with png). */
+export const ENCRYPTED_TOY_FILES = ['nvs.bin', 'nvs_keys.bin', 'label.svg', 'label.txt'] as const;
+/** batch.json `nvsEncryption` of an encrypted batch. */
+export const NVS_ENCRYPTION_SCHEME = 'xts-aes-256, per-toy keys, nvs_keys partition';
 export const MAX_BATCH = 100000;
 
 export type ProvisionErrorCode = 'EXISTS' | 'ARGS' | 'IO' | 'COLLISION';
@@ -60,11 +72,17 @@ export interface ProvisionOptions {
   nvsSize?: number;
   /** Also write label.png (slower). */
   png?: boolean;
+  /** Write plain NVS images and no keys (development boards only). Default false: encrypted. */
+  plain?: boolean;
+  /** Also write nvs.csv beside an encrypted image (it holds the secrets in clear). Always written when plain. */
+  csv?: boolean;
   /** Batch id (default: UTC timestamp + 4 random hex). */
   batchId?: string;
   /** Random bytes source (default node:crypto randomBytes). Tests only. */
   random?: (n: number) => Uint8Array;
   now?: () => Date;
+  /** Check strings already in use (earlier batches' registries); a new toy never gets one of them. */
+  knownChecks?: ReadonlySet<string>;
   /** Called after each toy with (done, total). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -161,6 +179,9 @@ export async function provisionBatch(o: ProvisionOptions): Promise<ProvisionSumm
   const random = o.random ?? randomBytes;
   const now = o.now ?? (() => new Date());
   const nvsSize = o.nvsSize ?? DEFAULT_NVS_SIZE;
+  const encrypted = !o.plain;
+  const writeCsv = !encrypted || o.csv === true;
+  const files = [...(encrypted ? ENCRYPTED_TOY_FILES : TOY_FILES), ...(encrypted && writeCsv ? ['nvs.csv'] : []), ...(o.png ? ['label.png'] : [])];
   const outDir = path.resolve(o.outDir);
   if (fs.existsSync(outDir)) {
     if (!fs.statSync(outDir).isDirectory()) throw new ProvisionError('EXISTS', `${outDir} exists and is not a directory`);
@@ -174,7 +195,7 @@ export async function provisionBatch(o: ProvisionOptions): Promise<ProvisionSumm
   const makerPublicHex = Buffer.from(o.maker.publicKey).toString('hex');
   writeNew(
     path.join(outDir, 'batch.json'),
-    JSON.stringify({ tool: TOOL_VERSION, batch: batchId, count: o.count, makerPublicKey: makerPublicHex, nvsSize, mqttHost: o.mqttHost, mqttPort: o.mqttPort, startedAt: started.toISOString() }, null, 2) + '\n',
+    JSON.stringify({ tool: TOOL_VERSION, batch: batchId, count: o.count, makerPublicKey: makerPublicHex, nvsSize, nvsEncryption: encrypted ? NVS_ENCRYPTION_SCHEME : 'none', mqttHost: o.mqttHost, mqttPort: o.mqttPort, startedAt: started.toISOString() }, null, 2) + '\n',
     0o644,
   );
   const open = (name: string, mode: number) => {
@@ -190,12 +211,20 @@ export async function provisionBatch(o: ProvisionOptions): Promise<ProvisionSumm
   const audit = (line: string) => fs.writeSync(auditFd, `${now().toISOString()} batch=${batchId} ${line}\n`);
   const toys: ProvisionedToy[] = [];
   const ids = new Set<string>();
+  const checks = new Set<string>();
   try {
-    audit(`start count=${o.count} maker=${makerPublicHex.slice(0, 16)} nvsSize=${nvsSize} tool="${TOOL_VERSION}"`);
+    audit(`start count=${o.count} maker=${makerPublicHex.slice(0, 16)} nvsSize=${nvsSize} nvsEncryption=${encrypted ? 'xts-aes-256' : 'none'} tool="${TOOL_VERSION}"`);
     for (let n = 0; n < o.count; n++) {
-      const t = generateToy(signer, random);
+      let t = generateToy(signer, random);
       if (ids.has(t.toyId)) throw new ProvisionError('COLLISION', 'toy id collision: the random source is broken');
+      // 40-bit check strings do collide in large fleets; within a batch, a toy whose check string is taken is made again.
+      for (let tries = 0; checks.has(t.check) || (o.knownChecks?.has(t.check) ?? false); tries++) {
+        if (tries >= 8) throw new ProvisionError('COLLISION', 'check string collisions repeat: the random source is broken');
+        audit(`regenerate seq=${n + 1} reason=check-string-taken`);
+        t = generateToy(signer, random);
+      }
       ids.add(t.toyId);
+      checks.add(t.check);
       const items = toyNvsItems(t, o.mqttHost, o.mqttPort);
       const image = buildNvsImage(items, nvsSize);
       const label = makeLabel({ toyId: t.toyId, setupSecret: t.setupSecret, checkString: t.check, toyPublicKey: t.publicKey });
@@ -205,8 +234,15 @@ export async function provisionBatch(o: ProvisionOptions): Promise<ProvisionSumm
       } catch (e) {
         throw new ProvisionError('EXISTS', `${dir}: ${(e as NodeJS.ErrnoException).code ?? 'cannot create'}`);
       }
-      writeNew(path.join(dir, 'nvs.csv'), formatNvsCsv(items), 0o600);
-      writeNew(path.join(dir, 'nvs.bin'), image, 0o600);
+      if (encrypted) {
+        const keys = generateNvsKeys(random);
+        writeNew(path.join(dir, 'nvs.bin'), encryptNvsImage(image, keys), 0o600);
+        writeNew(path.join(dir, 'nvs_keys.bin'), formatNvsKeysPartition(keys), 0o600);
+        keys.fill(0);
+      } else {
+        writeNew(path.join(dir, 'nvs.bin'), image, 0o600);
+      }
+      if (writeCsv) writeNew(path.join(dir, 'nvs.csv'), formatNvsCsv(items), 0o600);
       writeNew(path.join(dir, 'label.svg'), label.svg, 0o600);
       writeNew(path.join(dir, 'label.txt'), label.text, 0o600);
       if (o.png) writeNew(path.join(dir, 'label.png'), await labelPng(label.payload), 0o600);
@@ -225,7 +261,7 @@ export async function provisionBatch(o: ProvisionOptions): Promise<ProvisionSumm
       };
       fs.writeSync(regFd, formatRegistryEntry(entry) + '\n');
       fs.writeSync(pwFd, passwd + '\n');
-      audit(`toy seq=${n + 1} id=${t.toyId} check=${t.check} pk=${entry.publicKey.slice(0, 16)} files=${[...TOY_FILES, ...(o.png ? ['label.png'] : [])].join(',')} ok`);
+      audit(`toy seq=${n + 1} id=${t.toyId} check=${t.check} pk=${entry.publicKey.slice(0, 16)} files=${files.join(',')} ok`);
       toys.push({ toyId: t.toyId, check: t.check, dir });
       o.onProgress?.(n + 1, o.count);
     }

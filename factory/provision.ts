@@ -4,19 +4,21 @@
  *   keygen    --dir <dir>                          create maker.key (0600) and maker.pub
  *   provision --out <dir> --count <N> --maker-key <file>
  *             [--broker-host <host>] [--broker-port <port>] [--nvs-size <bytes>]
- *             [--batch <id>] [--png] [--no-progress]
- *   verify    --out <dir> [--maker-pub <file>]
+ *             [--batch <id>] [--png] [--plain] [--csv] [--no-progress] [--registry <file>]...
+ *   verify    --out <dir> [--maker-pub <file>] [--registry <earlier registry.jsonl>]... [--render]
  *
  * Exit status: 0 done, 1 verify found problems, 2 bad arguments or a typed error.
  * Nothing secret is ever printed. See docs/PROVISIONING.md.
  */
 import { parseArgs } from 'node:util';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import cliProgress from 'cli-progress';
 import { makerKeygen, readMakerPublicKey, readMakerSecretKey } from './maker-key.js';
 import { DEFAULT_NVS_SIZE, provisionBatch } from './provision-batch.js';
 import { verifyBatch } from './verify-batch.js';
+import { parseRegistry } from './registry.js';
 
 export const USAGE = `PawPost factory provisioning
 
@@ -24,8 +26,16 @@ usage:
   npm run provision -- keygen --dir <dir>
   npm run provision -- provision --out <dir> --count <N> --maker-key <dir/maker.key>
                         [--broker-host <host>] [--broker-port <port>] [--nvs-size <bytes>]
-                        [--batch <id>] [--png] [--no-progress]
-  npm run provision -- verify --out <dir> [--maker-pub <dir/maker.pub>]
+                        [--batch <id>] [--png] [--plain] [--csv] [--no-progress]
+                        [--registry <earlier registry.jsonl>]...
+  npm run provision -- verify --out <dir> [--maker-pub <dir/maker.pub>] [--registry <earlier registry.jsonl>]...
+                        [--render]
+
+NVS images are encrypted (XTS-AES-256, ESP-IDF format) with a keys partition per toy
+(nvs_keys.bin); --plain writes plain images for development boards, --csv also writes
+the plain nvs.csv beside an encrypted image. --registry (repeatable) names earlier
+batches' registries: new toys never reuse their check strings, and verify flags any repeat.
+verify --render also renders every label to pixels (ink inside the margins, QR decodes).
 
 defaults: --broker-host mqtt.pawpost.example  --broker-port 8883  --nvs-size 0x${DEFAULT_NVS_SIZE.toString(16)}
 `;
@@ -69,12 +79,23 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         options: {
           out: { type: 'string' }, count: { type: 'string' }, 'maker-key': { type: 'string' },
           'broker-host': { type: 'string' }, 'broker-port': { type: 'string' }, 'nvs-size': { type: 'string' },
-          batch: { type: 'string' }, png: { type: 'boolean' }, 'no-progress': { type: 'boolean' },
+          batch: { type: 'string' }, png: { type: 'boolean' }, plain: { type: 'boolean' }, csv: { type: 'boolean' }, 'no-progress': { type: 'boolean' },
+          registry: { type: 'string', multiple: true },
         },
         strict: true,
       });
       if (!values.out || !values.count || !values['maker-key']) throw new UsageError('provision needs --out, --count and --maker-key');
       const maker = readMakerSecretKey(values['maker-key']);
+      const knownChecks = new Set<string>();
+      for (const f of values.registry ?? []) {
+        let text: string;
+        try {
+          text = fs.readFileSync(f, 'utf8');
+        } catch (e) {
+          throw new UsageError(`cannot read --registry ${f}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+        }
+        for (const e of parseRegistry(text)) knownChecks.add(e.check);
+      }
       const count = intArg(values.count, 'count', 0);
       let bar: cliProgress.SingleBar | undefined;
       if (io.isTTY && !values['no-progress'] && count > 1) {
@@ -91,6 +112,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           nvsSize: intArg(values['nvs-size'], 'nvs-size', DEFAULT_NVS_SIZE),
           batchId: values.batch,
           png: values.png ?? false,
+          plain: values.plain ?? false,
+          csv: values.csv ?? false,
+          knownChecks,
           onProgress: bar ? (done) => bar!.update(done) : undefined,
         });
         bar?.stop();
@@ -102,10 +126,18 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return 0;
     }
     if (command === 'verify') {
-      const { values } = parseArgs({ args: rest, options: { out: { type: 'string' }, 'maker-pub': { type: 'string' } }, strict: true });
+      const { values } = parseArgs({ args: rest, options: { out: { type: 'string' }, 'maker-pub': { type: 'string' }, registry: { type: 'string', multiple: true }, render: { type: 'boolean' } }, strict: true });
       if (!values.out) throw new UsageError('verify needs --out');
       const makerPublicKey = values['maker-pub'] ? readMakerPublicKey(values['maker-pub']) : undefined;
-      const report = verifyBatch(path.resolve(values.out), { makerPublicKey });
+      const priorRegistries: [string, string][] = [];
+      for (const f of values.registry ?? []) {
+        try {
+          priorRegistries.push([f, fs.readFileSync(f, 'utf8')]);
+        } catch (e) {
+          throw new UsageError(`cannot read --registry ${f}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+        }
+      }
+      const report = verifyBatch(path.resolve(values.out), { makerPublicKey, priorRegistries, render: values.render ?? false });
       for (const p of report.problems) io.err(`problem: ${p}\n`);
       io.out(`${report.toys} toys checked, ${report.problems.length} problems\n`);
       return report.problems.length ? 1 : 0;

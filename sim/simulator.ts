@@ -6,8 +6,9 @@
  *
  * The toy is provisioned like a real one, once per data directory: the factory
  * command's own code makes a maker key and one toy, and the toy's binary NVS image
- * is parsed and "flashed" into the simulated NVS, so the firmware reads its
- * identity exactly as on the device.
+ * (encrypted, with its nvs_keys partition) is mounted as ESP-IDF would and
+ * "flashed" into the simulated NVS, so the firmware reads its identity exactly
+ * as on the device.
  *
  * Requires that sim/moddable-register.ts ran first (npm start does it with --import).
  */
@@ -15,8 +16,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { makerKeygen, readMakerSecretKey } from '../factory/maker-key.js';
-import { parseNvsImage } from '../factory/nvs-image.js';
-import { provisionBatch } from '../factory/provision-batch.js';
+import { mountNvsPartition, preferenceValue } from '../factory/nvs-mount.js';
+import { DEFAULT_NVS_SIZE, provisionBatch } from '../factory/provision-batch.js';
 import { SAMPLE_RATE_HZ } from '../hal/ports.js';
 import type { PawPost, PawPostOptions } from '../src/app.js';
 import { formatSetupCode } from '../src/setup-code.js';
@@ -76,16 +77,15 @@ async function provisionToy(dir: string, brokerPort: number): Promise<FactoryToy
     .find((e) => e.isDirectory() && /^[0-9a-f]{32}$/.test(e.name));
   if (!toyDir) throw new Error(`no provisioned toy in ${batchDir}`);
   const image = new Uint8Array(fs.readFileSync(path.join(batchDir, toyDir.name, 'nvs.bin')));
+  // Encrypted batches: ESP-IDF decrypts with the nvs_keys partition below `preference` (factory/nvs-mount.ts).
+  const keysFile = path.join(batchDir, toyDir.name, 'nvs_keys.bin');
+  const keysPartition = fs.existsSync(keysFile) ? new Uint8Array(fs.readFileSync(keysFile)) : undefined;
   let setupSecret: Uint8Array | undefined;
   let toyPublicKey: Uint8Array | undefined;
-  for (const item of parseNvsImage(image).items) {
-    const v = item.value;
-    if (item.type === 'blob') Preference.set(item.namespace, item.key, (v as Uint8Array).slice().buffer as ArrayBuffer);
-    else if (item.type === 'string') Preference.set(item.namespace, item.key, v as string);
-    else if (item.type === 'u8') Preference.set(item.namespace, item.key, (v as number) !== 0); // Moddable reads a u8 as a boolean
-    else Preference.set(item.namespace, item.key, Number(v));
-    if (item.key === 'setup_sec') setupSecret = (v as Uint8Array).slice();
-    if (item.key === 'box_pk') toyPublicKey = (v as Uint8Array).slice();
+  for (const item of mountNvsPartition(image, { keysPartition, partitionBytes: DEFAULT_NVS_SIZE }).items) {
+    Preference.set(item.namespace, item.key, preferenceValue(item)); // Moddable reads a u8 as a boolean
+    if (item.key === 'setup_sec') setupSecret = (item.value as Uint8Array).slice();
+    if (item.key === 'box_pk') toyPublicKey = (item.value as Uint8Array).slice();
   }
   if (!setupSecret || !toyPublicKey) throw new Error('the NVS image has no setup secret or public key');
   const passwordLine = fs.readFileSync(path.join(batchDir, 'mosquitto.passwd'), 'utf8').split('\n').find((l) => l.startsWith(toyDir.name + ':'));

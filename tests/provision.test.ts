@@ -11,7 +11,8 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { runCli, type CliIo } from '../factory/provision.js';
-import { provisionBatch, generateToy, TOY_FILES } from '../factory/provision-batch.js';
+import { provisionBatch, generateToy, ENCRYPTED_TOY_FILES, TOY_FILES } from '../factory/provision-batch.js';
+import { decryptNvsImage, parseNvsKeysPartition } from '../factory/nvs-encryption.js';
 import { verifyBatch, NvsItemsStorage } from '../factory/verify-batch.js';
 import { parseNvsImage } from '../factory/nvs-image.js';
 import { parseNvsCsv } from '../factory/nvs-csv.js';
@@ -38,12 +39,17 @@ function maker(): { publicKey: Uint8Array; seed: Uint8Array } {
   return { publicKey: nacl.sign.keyPair.fromSeed(seed).publicKey, seed };
 }
 
-/** Every toy of an output set, read back from its nvs.bin. */
+/** Every toy of an output set, read back from its nvs.bin (decrypted with its nvs_keys.bin when there is one). */
 function toysOf(dir: string): Identity[] {
   return fs
     .readdirSync(dir)
     .filter((n) => /^[0-9a-f]{32}$/.test(n))
-    .map((n) => loadIdentity(new NvsItemsStorage(parseNvsImage(new Uint8Array(fs.readFileSync(path.join(dir, n, 'nvs.bin')))).items)));
+    .map((n) => {
+      let image: Uint8Array = new Uint8Array(fs.readFileSync(path.join(dir, n, 'nvs.bin')));
+      const keys = path.join(dir, n, 'nvs_keys.bin');
+      if (fs.existsSync(keys)) image = decryptNvsImage(image, parseNvsKeysPartition(new Uint8Array(fs.readFileSync(keys))));
+      return loadIdentity(new NvsItemsStorage(parseNvsImage(image).items));
+    });
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -67,8 +73,9 @@ test('CLI: keygen, provision (no progress bar off a TTY), verify', async (t) => 
   t.is(toyDirs.length, 5);
   t.deepEqual(fs.readdirSync(out).filter((n) => !toyDirs.includes(n)).sort(), ['audit.log', 'batch.json', 'mosquitto.passwd', 'registry.jsonl']);
   for (const d of toyDirs) {
-    t.deepEqual(fs.readdirSync(path.join(out, d)).sort(), [...TOY_FILES, 'label.png'].sort());
+    t.deepEqual(fs.readdirSync(path.join(out, d)).sort(), [...ENCRYPTED_TOY_FILES, 'label.png'].sort(), 'encrypted by default: no plain CSV');
     t.is(fs.statSync(path.join(out, d, 'nvs.bin')).mode & 0o077, 0, 'device data is private');
+    t.is(fs.statSync(path.join(out, d, 'nvs_keys.bin')).mode & 0o077, 0, 'keys are private');
     const png = fs.readFileSync(path.join(out, d, 'label.png'));
     t.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
   }
@@ -207,7 +214,8 @@ test('generated keys and signatures are exactly tweetnacl\'s (nacl.box.keyPair, 
 test('label: the QR encodes the setup code the firmware holds; label text carries the check string', async (t) => {
   const dir = tmp();
   const out = path.join(dir, 'b');
-  await provisionBatch({ outDir: out, count: 3, maker: maker(), mqttHost: 'h', mqttPort: 1 });
+  await provisionBatch({ outDir: out, count: 3, maker: maker(), mqttHost: 'h', mqttPort: 1, csv: true });
+  t.deepEqual(verifyBatch(out, { render: true }).problems, [], 'an encrypted batch with nvs.csv verifies, labels rendered to pixels too');
   for (const id of toysOf(out)) {
     const text = fs.readFileSync(path.join(out, id.toyId, 'label.txt'), 'utf8');
     const code = /setup code: (\S+)/.exec(text)![1]!;
@@ -219,8 +227,9 @@ test('label: the QR encodes the setup code the firmware holds; label text carrie
     const svg = fs.readFileSync(path.join(out, id.toyId, 'label.svg'), 'utf8');
     t.deepEqual(modulesFromLabelSvg(svg), qrModules(code));
     t.notDeepEqual(modulesFromLabelSvg(svg), qrModules(code.replace(/.$/, code.endsWith('A') ? 'B' : 'A')));
-    // the CSV is the same data as the binary image
-    t.deepEqual(parseNvsCsv(fs.readFileSync(path.join(out, id.toyId, 'nvs.csv'), 'utf8')), parseNvsImage(new Uint8Array(fs.readFileSync(path.join(out, id.toyId, 'nvs.bin')))).items);
+    // the CSV is the same data as the (decrypted) binary image
+    const keys = parseNvsKeysPartition(new Uint8Array(fs.readFileSync(path.join(out, id.toyId, 'nvs_keys.bin'))));
+    t.deepEqual(parseNvsCsv(fs.readFileSync(path.join(out, id.toyId, 'nvs.csv'), 'utf8')), parseNvsImage(decryptNvsImage(new Uint8Array(fs.readFileSync(path.join(out, id.toyId, 'nvs.bin'))), keys)).items);
   }
   fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -246,9 +255,9 @@ test('label: the QR encodes the setup code the firmware holds; label text carrie
 test('verify catches corrupt, truncated, missing, duplicated and leaking output', async (t) => {
   const dir = tmp();
   const m = maker();
-  const fresh = async (name: string) => {
+  const fresh = async (name: string, extra: { csv?: boolean; plain?: boolean } = {}) => {
     const out = path.join(dir, name);
-    await provisionBatch({ outDir: out, count: 3, maker: m, mqttHost: 'h', mqttPort: 1 });
+    await provisionBatch({ outDir: out, count: 3, maker: m, mqttHost: 'h', mqttPort: 1, ...extra });
     const toys = fs.readdirSync(out).filter((n) => /^[0-9a-f]{32}$/.test(n));
     return { out, toys };
   };
@@ -259,7 +268,7 @@ test('verify catches corrupt, truncated, missing, duplicated and leaking output'
   const b = fs.readFileSync(bin);
   b[64 + 32 + 24] ^= 1;
   fs.writeFileSync(bin, b);
-  t.regex(problems(s.out), /nvs\.bin: .*CRC mismatch/);
+  t.regex(problems(s.out), /nvs\.bin \(decrypted with nvs_keys\.bin\): .*CRC mismatch/);
 
   s = await fresh('trunc');
   fs.truncateSync(path.join(s.out, s.toys[1]!, 'nvs.bin'), 5000);
@@ -296,12 +305,105 @@ test('verify catches corrupt, truncated, missing, duplicated and leaking output'
   fs.writeFileSync(path.join(s.out, 'registry.jsonl'), lines.join('\n'));
   t.regex(problems(s.out), /registry public key differs from nvs\.bin/);
 
-  s = await fresh('csv');
+  s = await fresh('csv', { csv: true });
   const csv = path.join(s.out, s.toys[0]!, 'nvs.csv');
   fs.writeFileSync(csv, fs.readFileSync(csv, 'utf8').replace('mqtt_port,data,i32,1', 'mqtt_port,data,i32,2'));
   t.regex(problems(s.out), /nvs\.csv does not rebuild nvs\.bin/);
 
+  // encryption: keys swapped between two toys, a keys partition with a bad CRC, a truncated one,
+  // a plain image under an encrypted batch, the keys leaked into the audit log
+  s = await fresh('swapkeys');
+  const k0 = path.join(s.out, s.toys[0]!, 'nvs_keys.bin');
+  const k1 = path.join(s.out, s.toys[1]!, 'nvs_keys.bin');
+  const kb0 = fs.readFileSync(k0);
+  fs.writeFileSync(k0, fs.readFileSync(k1));
+  fs.writeFileSync(k1, kb0);
+  const swapped = problems(s.out);
+  t.regex(swapped, new RegExp(`toy ${s.toys[0]}: nvs\\.bin \\(decrypted with nvs_keys\\.bin\\): .*CRC mismatch`));
+  t.regex(swapped, new RegExp(`toy ${s.toys[1]}: nvs\\.bin \\(decrypted with nvs_keys\\.bin\\): .*CRC mismatch`));
+
+  s = await fresh('keycrc');
+  const kc = path.join(s.out, s.toys[2]!, 'nvs_keys.bin');
+  const kcb = fs.readFileSync(kc);
+  kcb[5] ^= 0x40;
+  fs.writeFileSync(kc, kcb);
+  t.regex(problems(s.out), /nvs_keys\.bin: CORRUPT_KEY_PART/);
+
+  s = await fresh('keytrunc');
+  fs.truncateSync(path.join(s.out, s.toys[0]!, 'nvs_keys.bin'), 64);
+  t.regex(problems(s.out), /nvs_keys\.bin: SIZE .*truncated/);
+
+  s = await fresh('plainbin');
+  const pt = path.join(s.out, s.toys[1]!);
+  fs.writeFileSync(path.join(pt, 'nvs.bin'), decryptNvsImage(new Uint8Array(fs.readFileSync(path.join(pt, 'nvs.bin'))), parseNvsKeysPartition(new Uint8Array(fs.readFileSync(path.join(pt, 'nvs_keys.bin'))))));
+  t.regex(problems(s.out), /nvs\.bin \(decrypted with nvs_keys\.bin\): .*CRC mismatch/, 'a plain image does not pass as encrypted');
+
+  s = await fresh('keyleak');
+  const leakedKeys = fs.readFileSync(path.join(s.out, s.toys[0]!, 'nvs_keys.bin')).subarray(0, 32);
+  fs.appendFileSync(path.join(s.out, 'audit.log'), `debug ${leakedKeys.toString('base64')}\n`);
+  t.regex(problems(s.out), /audit\.log: contains a secret \(.* NVS keys\)/);
+
+  // two toys sharing a check string (40 bits: it happens in a large fleet)
+  s = await fresh('checkdup');
+  const regFile = path.join(s.out, 'registry.jsonl');
+  const regLines = fs.readFileSync(regFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const prior = path.join(dir, 'prior-registry.jsonl');
+  fs.writeFileSync(prior, JSON.stringify({ ...regLines[2], toyId: 'e'.repeat(32), mqttUser: 'e'.repeat(32), mqttPasswd: regLines[2].mqttPasswd.replace(/^[0-9a-f]{32}/, 'e'.repeat(32)) }) + '\n');
+  t.regex(verifyBatch(s.out, { priorRegistries: [['prior-registry.jsonl', fs.readFileSync(prior, 'utf8')]] }).problems.join('\n'), new RegExp(`registry: toys e{32} and ${regLines[2].toyId} share check string ${regLines[2].check}`), 'against an earlier registry');
+  regLines[1].check = regLines[0].check;
+  fs.writeFileSync(regFile, regLines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  t.regex(problems(s.out), new RegExp(`registry: toys ${regLines[0].toyId} and ${regLines[1].toyId} share check string ${regLines[0].check}`));
+
+  s = await fresh('plain', { plain: true });
+  t.deepEqual(fs.readdirSync(path.join(s.out, s.toys[0]!)).sort(), [...TOY_FILES].sort());
+  t.deepEqual(verifyBatch(s.out).problems, [], 'a plain (development) batch verifies');
+
+  // a label squeezed onto a narrower page: its text would be cut off in print
+  s = await fresh('narrow');
+  const svgFile = path.join(s.out, s.toys[0]!, 'label.svg');
+  fs.writeFileSync(svgFile, fs.readFileSync(svgFile, 'utf8').replace('viewBox="0 0 41 ', 'viewBox="0 0 35 '));
+  t.regex(problems(s.out), /label\.svg is not the measured layout/);
+  t.regex(verifyBatch(s.out, { render: true }).problems.join('\n'), /label\.svg rendered: \d+ dark pixels outside the label margins/);
+
   s = await fresh('clean');
   t.deepEqual(verifyBatch(s.out).problems, []);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a toy whose check string is already taken (this batch or an earlier registry) is made again', async (t) => {
+  const dir = tmp();
+  const m = maker();
+  /** A repeatable random source: the same seed gives the same toys. */
+  const seeded = (seed: number) => {
+    let s = seed >>> 0;
+    return (n: number) => {
+      const b = new Uint8Array(n);
+      for (let i = 0; i < n; i++) {
+        s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+        b[i] = s >>> 24;
+      }
+      return b;
+    };
+  };
+  const first = generateToy(ed25519Signer(m.seed), seeded(42));
+  const out = path.join(dir, 'b');
+  const summary = await provisionBatch({ outDir: out, count: 3, maker: m, mqttHost: 'h', mqttPort: 1, batchId: 'b1', random: seeded(42), knownChecks: new Set([first.check]) });
+  t.false(summary.toys.some((x) => x.check === first.check), 'the taken check string is not issued again');
+  t.false(summary.toys.some((x) => x.toyId === first.toyId));
+  t.regex(fs.readFileSync(path.join(out, 'audit.log'), 'utf8'), /regenerate seq=1 reason=check-string-taken/);
+  t.deepEqual(verifyBatch(out).problems, []);
+  // the CLI reads earlier registries for both provision and verify
+  const keys = path.join(dir, 'keys');
+  await runCli(['keygen', '--dir', keys], io());
+  const c = io();
+  t.is(await runCli(['provision', '--out', path.join(dir, 'c'), '--count', '2', '--maker-key', path.join(keys, 'maker.key'), '--registry', path.join(out, 'registry.jsonl')], c), 0, c.errText);
+  const v = io();
+  t.is(await runCli(['verify', '--out', path.join(dir, 'c'), '--registry', path.join(out, 'registry.jsonl')], v), 0, v.errText);
+  const v2 = io();
+  t.is(await runCli(['verify', '--out', path.join(dir, 'c'), '--registry', path.join(dir, 'c', 'registry.jsonl')], v2), 0, 'a registry listing the same toys is no collision');
+  const p = io();
+  t.is(await runCli(['provision', '--out', path.join(dir, 'd'), '--count', '1', '--maker-key', path.join(keys, 'maker.key'), '--plain'], p), 0, p.errText);
+  t.true(fs.readdirSync(path.join(dir, 'd')).filter((n) => /^[0-9a-f]{32}$/.test(n)).every((n) => fs.existsSync(path.join(dir, 'd', n, 'nvs.csv')) && !fs.existsSync(path.join(dir, 'd', n, 'nvs_keys.bin'))));
+  t.regex(fs.readFileSync(path.join(dir, 'd', 'batch.json'), 'utf8'), /"nvsEncryption": "none"/);
   fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -141,6 +141,8 @@ async function run(sdk: Sdk): Promise<void> {
     await provisionBatch({ outDir: batch, count: 1, maker, mqttHost: '127.0.0.1', mqttPort: brokerPort });
     const toyId = fs.readdirSync(batch).find((d) => /^[0-9a-f]{32}$/.test(d))!;
     const nvs = new Uint8Array(fs.readFileSync(path.join(batch, toyId, 'nvs.bin')));
+    const keysFile = path.join(batch, toyId, 'nvs_keys.bin');
+    const nvsKeys = fs.existsSync(keysFile) ? new Uint8Array(fs.readFileSync(keysFile)) : undefined;
     fs.appendFileSync(passwd, fs.readFileSync(path.join(batch, 'mosquitto.passwd'), 'utf8'));
     broker = await startMosquittoOnPort(work, passwd, brokerPort);
 
@@ -183,7 +185,7 @@ async function run(sdk: Sdk): Promise<void> {
       return r;
     };
     const writePrefs = (prefs: unknown) => fs.writeFileSync(path.join(flash, 'modpreferences.json'), JSON.stringify(prefs));
-    const prefs = linPreferencesFromNvs(nvs);
+    const prefs = linPreferencesFromNvs(nvs, nvsKeys);
 
     // ---------------------------------------------------------------- 1. no factory data
     await boot('unprovisioned toy', () => undefined, async (r) => {
