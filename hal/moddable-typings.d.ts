@@ -31,6 +31,7 @@
 /// <reference path="../node_modules/@moddable/typings/wifi.d.ts" />
 /// <reference path="../node_modules/@moddable/typings/sntp.d.ts" />
 /// <reference path="../node_modules/@moddable/typings/instrumentation.d.ts" />
+/// <reference path="../node_modules/@moddable/typings/debug.d.ts" />
 
 /** `neopixel` (modules/drivers/neopixel/neopixel.js; ESP32 RMT driver). */
 declare module 'neopixel' {

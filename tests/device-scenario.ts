@@ -13,13 +13,14 @@
  *
  * Buttons are pressed through the lin ButtonPorts (hal/lin-controls.ts), as a
  * finger would: nothing reaches into the toy's internals. Memory is sampled with
- * the SDK's instrumentation and printed as `mem slots=<n> chunks=<bytes>
- * peakSlots=<n> peakChunks=<bytes> gc=<n>` lines (slots: the slot heap in use,
- * in slots of this build's size; chunks: chunk heap bytes in use).
+ * the SDK's instrumentation right after a forced garbage collection and printed
+ * as `mem <why> slots=<n> chunks=<bytes> peakSlots=<n> peakChunks=<bytes> gc=<n>`
+ * lines (slots: live slots; chunks: live chunk bytes; peaks since boot).
  */
 import { File } from 'file';
 import config from 'mc/config';
 import Instrumentation from 'instrumentation';
+import Debug from 'debug';
 import Timer from 'timer';
 
 import main from '../hal/main-lin.js';
@@ -71,7 +72,10 @@ export default function scenarioMain(): void {
   const SLOT_BYTES = 32; // sizeof(txSlot) on 64-bit lin (16 on the ESP32)
   let peakSlots = 0;
   let peakChunks = 0;
+  // Each sample first collects garbage (Debug.gc()), so `slots` and `chunks` are what is live:
+  // the least heap the toy can run in at that moment. The runtime aborts with "memory full" below it.
   const sample = (why: string) => {
+    Debug.gc();
     const slots = Math.round((Instrumentation.get(slotIndex) ?? 0) / SLOT_BYTES);
     const chunks = Instrumentation.get(chunkIndex) ?? 0;
     if (slots > peakSlots) peakSlots = slots;

@@ -170,7 +170,7 @@ async function run(sdk: Sdk): Promise<void> {
     const boot = async (name: string, prepare: () => void, body: (r: FirmwareRun) => Promise<void>) => {
       fs.rmSync(flash, { recursive: true, force: true });
       fs.mkdirSync(flash);
-      fs.writeFileSync(path.join(flash, 'scenario.json'), JSON.stringify({ memoryEveryMs: 50 }));
+      fs.writeFileSync(path.join(flash, 'scenario.json'), JSON.stringify({ memoryEveryMs: 100 }));
       prepare();
       const r = await FirmwareRun.start(sdk, built.so, { onLine: verbose ? (l) => console.log(`    | ${l}`) : undefined });
       try {
