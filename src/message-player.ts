@@ -84,7 +84,7 @@ export class MessagePlayer implements PlayerControl {
   private closed = false;
 
   constructor(private readonly o: MessagePlayerOptions) {
-    this.verifier = new EnvelopeOpener({ crypto: o.crypto, keys: o.keys, clock: o.clock, ttlMs: o.ttlMs, counters: o.counters, maxOpen: 8 });
+    this.verifier = new EnvelopeOpener({ crypto: o.crypto, keys: o.keys, clock: o.clock, ttlMs: o.ttlMs, counters: o.counters, maxOpen: 8, mode: 'admit' });
     this.loadAdmitted();
   }
 
