@@ -37,8 +37,9 @@
  * Other exceptions (a CryptoPort or StoragePort failing) are converted to
  * EnvelopeError('AUTH'): push() throws nothing else. Returned packets are
  * views into a new plaintext buffer owned by the caller. At most `maxOpen`
- * messages (default 4) are open at once (else BUSY; a complete message is
- * evicted first). Portable.
+ * messages (default 4) are open at once: a new head first evicts a complete
+ * message, else the oldest incomplete one open for more than `staleMs`
+ * (default 10 min, counted 'envelope.stale_dropped'), else it is BUSY. Portable.
  */
 import type { ClockPort, CryptoPort } from '../hal/ports.js';
 import { Counters } from './counters.js';
@@ -76,6 +77,9 @@ export interface SenderKeys {
 
 export type OpenerMode = 'full' | 'admit' | 'play';
 
+/** Default time an incomplete message keeps its place when the opener is full: 10 minutes. */
+export const DEFAULT_STALE_MS = 10 * 60 * 1000;
+
 export interface EnvelopeOpenerOptions {
   crypto: CryptoPort;
   keys: SenderKeys;
@@ -90,6 +94,8 @@ export interface EnvelopeOpenerOptions {
   mode?: OpenerMode;
   /** Messages open at once (default 4). */
   maxOpen?: number;
+  /** An incomplete message open longer than this (wall clock, ms; default 10 min) may be dropped to make room for a new head. */
+  staleMs?: number;
   counters?: Counters;
 }
 
@@ -120,6 +126,8 @@ interface OpenMessage {
   slot: number;
   recipients: number;
   messageId: Uint8Array;
+  /** wallNow() when the head was accepted. */
+  openedAt: number;
   next: number;
   packets: number;
   complete: boolean;
@@ -132,6 +140,7 @@ export class EnvelopeOpener {
   private readonly ttlMs: number;
   private readonly maxFutureMs: number;
   private readonly maxOpen: number;
+  private readonly staleMs: number;
   private readonly mode: OpenerMode;
   private readonly zero32 = new Uint8Array(KEY_BYTES);
   private closed = false;
@@ -141,6 +150,7 @@ export class EnvelopeOpener {
     this.ttlMs = opts.ttlMs ?? DEFAULT_TTL_MS;
     this.maxFutureMs = opts.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS;
     this.maxOpen = opts.maxOpen ?? 4;
+    this.staleMs = opts.staleMs ?? DEFAULT_STALE_MS;
     this.mode = opts.mode ?? 'full';
   }
 
@@ -241,7 +251,7 @@ export class EnvelopeOpener {
       }
       if (this.opts.replay) this.opts.replay.check(h.sender, counter);
       const packets = this.body(chunk, h, key, h.messageId);
-      if (this.open.size >= this.maxOpen) this.evict();
+      if (this.open.size >= this.maxOpen) this.evict(now);
       if (this.opts.replay) this.opts.replay.commit(h.sender, counter);
       const info: MessageInfo = { messageKey: h.messageKey, sender: h.sender.slice(), counter, createdMs };
       this.open.set(h.messageKey, {
@@ -251,6 +261,7 @@ export class EnvelopeOpener {
         slot,
         recipients: h.recipients,
         messageId: h.messageId.slice(),
+        openedAt: now,
         next: 1,
         packets: packets.length,
         complete: h.final,
@@ -263,12 +274,20 @@ export class EnvelopeOpener {
     }
   }
 
-  private evict(): void {
-    for (const [k, m] of this.open) {
-      if (m.complete) {
-        this.drop(k, m);
+  /** Makes room: drops a complete message, else the oldest incomplete one open longer than staleMs (counted), else BUSY. */
+  private evict(now: number): void {
+    let oldest: [string, OpenMessage] | undefined;
+    for (const e of this.open) {
+      if (e[1].complete) {
+        this.drop(e[0], e[1]);
         return;
       }
+      if (!oldest || e[1].openedAt < oldest[1].openedAt) oldest = e;
+    }
+    if (oldest && now - oldest[1].openedAt > this.staleMs) {
+      this.drop(oldest[0], oldest[1]);
+      this.counters.inc('envelope.stale_dropped');
+      return;
     }
     throw new EnvelopeError('BUSY', 'too many messages open');
   }

@@ -336,7 +336,7 @@ export const envelopeCases: EnvelopeCase[] = [
     },
   },
   {
-    name: 'too many open messages answer BUSY; complete ones are evicted first',
+    name: 'too many open messages answer BUSY; complete ones are evicted first, then incomplete ones older than 10 min',
     fn: (t) => {
       const w = new World(['mum']);
       const o = new EnvelopeOpener({ crypto: w.crypto, keys: w.toy.keys, clock: w.clock, maxOpen: 2 });
@@ -346,6 +346,13 @@ export const envelopeCases: EnvelopeCase[] = [
       throwsCode(t, () => o.push(msgs[2]![0]!), 'BUSY');
       o.push(msgs[0]![1]!); // completes message 0
       t.is(o.push(msgs[2]![0]!).index, 0, 'evicts the complete message');
+      // Both open messages are incomplete now: a fourth head is BUSY until the older one has waited 10 min.
+      const m4 = sealAll(w.phones[0]!.env.begin(), makePackets(20, 4));
+      throwsCode(t, () => o.push(m4[0]!), 'BUSY');
+      w.clock.setWall(w.clock.wallNow() + 10 * 60 * 1000 + 1);
+      t.is(o.push(m4[0]!).index, 0, 'the stale incomplete message made room');
+      t.is(o.counters.get('envelope.stale_dropped'), 1);
+      throwsCode(t, () => o.push(msgs[1]![1]!), 'ORDER', 'the dropped message is gone');
       o.close();
       o.close();
       throwsCode(t, () => o.push(msgs[2]![1]!), 'STATE');
