@@ -166,7 +166,7 @@ class Rejected extends Error {
 
 /** A receiver (PROTOCOL.md "Opening"), with its own replay record in memory. */
 class Receiver {
-  private open = new Map<string, { sender: Uint8Array; n: number; slot: number; pk: Uint8Array; ck: Uint8Array; next: number; complete: boolean; packets: number }>();
+  private open = new Map<string, { sender: Uint8Array; n: number; slot: number; pk: Uint8Array; ck: Uint8Array; next: number; complete: boolean; packets: number; openedAt: number }>();
   private replay = new Map<string, { high: number; window: number }>();
   constructor(
     private readonly x: Nacl,
@@ -242,13 +242,22 @@ class Receiver {
       const r = this.replay.get(toHex(sender));
       if (ctr < 1 || (r && ctr <= r.high && (ctr === r.high || r.high - ctr > 32 || (r.window >>> (r.high - ctr - 1)) & 1))) throw new Rejected('REPLAY');
       const packets = body(w.slice(0, 32));
+      if (this.open.size >= 4) {
+        // Room (PROTOCOL.md rule 16): a complete message, else the oldest incomplete one open over 10 min, else BUSY.
+        const all = [...this.open];
+        const done = all.find(([, x]) => x.complete);
+        const old = all.sort((a, b) => a[1].openedAt - b[1].openedAt)[0]!;
+        if (done) this.open.delete(done[0]);
+        else if (this.nowMs - old[1].openedAt > 600_000) this.open.delete(old[0]);
+        else throw new Rejected('BUSY');
+      }
       if (!r) this.replay.set(toHex(sender), { high: ctr, window: 0 });
       else if (ctr > r.high) {
         const s = ctr - r.high;
         r.window = s > 32 ? 0 : s === 32 ? 0x80000000 : ((r.window << s) | (1 << (s - 1))) >>> 0;
         r.high = ctr;
       } else r.window = (r.window | (1 << (r.high - ctr - 1))) >>> 0;
-      this.open.set(key, { sender, n, slot, pk, ck: w.slice(0, 32), next: 1, complete: final, packets: packets.length });
+      this.open.set(key, { sender, n, slot, pk, ck: w.slice(0, 32), next: 1, complete: final, packets: packets.length, openedAt: this.nowMs });
       return { key, final, packets };
     }
     const m = this.open.get(key);

@@ -262,6 +262,29 @@ export function makeEnvelopeVectors(): EnvelopeVectors {
   const plainOf = (i: number) => fromHex(mtMsg.chunks[i]!.plaintext);
   const created = mtMsg.createdSeconds;
   const v1 = fromHex(v1Vectors.messages[1]!.chunks[0]!.bytes);
+  // Five messages from mum (counters 20..24), two chunks each: only their heads are fed.
+  const mumSealer = (counter: number, seed: Uint8Array, ppc: number) =>
+    new EnvelopeSealer({ crypto: c, random: new ScriptedRandom(seed), storage: new OneCounterStorage(counter - 1), clock: { wallNow: () => created * 1000 }, senderPublicKey: ids.mum!.pk, senderSecretKey: ids.mum!.sk, packetsPerChunk: ppc });
+  const busyHeads = [0, 1, 2, 3, 4].map((i) => {
+    const msg = mumSealer(20 + i, seq(32, 0x11 * (i + 1), 3), 1).begin(mumKey);
+    msg.addPacket(Uint8Array.of(i + 1));
+    const head = msg.addPacket(Uint8Array.of(i + 2))!;
+    msg.abort();
+    return head;
+  });
+  // 3000 one-byte packets in 30 chunks, then the final chunk re-sealed with 101 packets.
+  const longSealer = mumSealer(30, seq(32, 0x77, 5), 100);
+  const longMsg = longSealer.begin(mumKey);
+  const long: Uint8Array[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const out = longMsg.addPacket(Uint8Array.of(i & 0xff || 1));
+    if (out) long.push(out);
+  }
+  const lastPlain = new Uint8Array(101 * 3);
+  for (let i = 0; i < 101; i++) lastPlain.set([0, 1, 0x5a], i * 3);
+  const longCk = c.sha512(concatBytes([asciiBytes(LABEL_MESSAGE), fromHex(identities.mum!.sealKey), ids.mum!.pk, Uint8Array.of(0, 0, 0, 30), seq(32, 0x77, 5)])).slice(32, 64);
+  const finalChunk = longMsg.finish();
+  const tooLong = [...long, rebody(c, finalChunk, longCk, lastPlain, mumKey)];
   const rejections: VectorRejection[] = [
     { name: 'empty', chunks: [''], error: 'SHORT' },
     { name: 'a version 1 chunk (mum-to-toy head of envelope-v1.json)', chunks: [hex(v1)], error: 'VERSION' },
@@ -300,6 +323,8 @@ export function makeEnvelopeVectors(): EnvelopeVectors {
     { name: 'recipient count changed on a later chunk', chunks: [hex(mt[0]!), hex(concatBytes([edit(mt[1]!, (x) => (x[OFF_RECIPIENTS] = 2)), new Uint8Array(16)]))], error: 'AUTH' },
     { name: 'chunk body spliced from another message', chunks: [hex(mt[0]!), hex(spliced)], error: 'AUTH' },
     { name: 'truncated: final chunk never arrives', chunks: [hex(mt[0]!), hex(mt[1]!)], finish: true, error: 'TRUNCATED' },
+    { name: 'a fifth message head while four are open and incomplete (none older than 10 min)', chunks: busyHeads.map(hex), error: 'BUSY' },
+    { name: '3001 packets: a final chunk over 60 s, sealed and tagged by the sender', chunks: tooLong.map(hex), error: 'TOO_LONG' },
   ];
 
   return {
