@@ -66,7 +66,7 @@ export const section: BenchSection = {
         for (const n of [1, 2]) {
           const v1b = await seal(1, n, 0, sizes);
           rows.push({ what: `bytes, v1, ${n} recip., ${label}`, value: v1b.bytes / SECONDS, unit: 'bytes / s of audio', note: `Opus payload ${v1b.audio / SECONDS} B/s` });
-          for (const pad of [0, 256]) {
+          for (const pad of sizes === 'vbr' ? [0, 256, 1024] : [0, 256]) {
             const b = await seal(2, n, pad, sizes);
             rows.push({ what: `bytes, v2 pad ${pad}, ${n} recip., ${label}`, value: b.bytes / SECONDS, unit: 'bytes / s of audio', note: `${(((b.bytes - v1b.bytes) / v1b.bytes) * 100).toFixed(1)} % over v1` });
           }

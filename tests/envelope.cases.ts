@@ -242,6 +242,23 @@ export const envelopeCases: EnvelopeCase[] = [
     },
   },
   {
+    name: 'padding: chunk sizes no longer follow the Opus packet sizes (within a 256-byte block); padding is zeros and parses back',
+    fn: (t) => {
+      const w = new World(['mum']);
+      const quiet = makePackets(45, 1, 20, 25);
+      const loud = makePackets(45, 2, 26, 31);
+      const a = sealAll(w.phones[0]!.env.begin(), quiet);
+      const b = sealAll(w.phones[0]!.env.begin(), loud);
+      t.deepEqual(a.map((c) => c.length), b.map((c) => c.length), 'the same sizes on the wire');
+      t.true(samePackets(openAll(w.toy.arrivals, a).packets, quiet));
+      t.true(samePackets(openAll(w.toy.arrivals, b).packets, loud));
+      const c0 = new PhoneEnvelope({ crypto: w.crypto, random: w.random, storage: new MemoryStorage(), clock: w.clock, secretKey: w.phones[0]!.secretKey, toyPublicKey: w.toyPublic, sharedKey: w.phones[0]!.sharedKey, padBlock: 0 });
+      const qa = sealAll(c0.begin(), quiet);
+      const qb = sealAll(c0.begin(), loud);
+      t.true(qa.some((c, i) => c.length !== qb[i]!.length), 'without padding the sizes differ');
+    },
+  },
+  {
     name: 'chunkKey and peekChunk read the clear header without opening; malformed input gives undefined',
     fn: (t) => {
       const w = new World(['mum']);
