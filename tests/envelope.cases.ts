@@ -259,6 +259,31 @@ export const envelopeCases: EnvelopeCase[] = [
     },
   },
   {
+    name: 'cost: admission checks each chunk by its recipient tag without decrypting; playback opens each chunk once',
+    fn: (t) => {
+      const w = new World(['mum']);
+      const packets = makePackets(50, 21); // 1 s: 4 chunks
+      const chunks = sealAll(w.phones[0]!.env.begin(), packets);
+      t.is(chunks.length, 4);
+      const admit = new EnvelopeOpener({ crypto: w.crypto, keys: w.toy.keys, clock: w.clock, mode: 'admit', replay: w.toy.replay });
+      const before = { ...w.crypto.calls };
+      const d = (k: string) => (w.crypto.calls[k] ?? 0) - (before[k] ?? 0);
+      for (const c of chunks) t.is(admit.push(c).packets.length, 0, 'admission returns no audio');
+      t.is(d('secretboxOpen'), 1, 'admission: only the key wrap is opened, no chunk body');
+      t.is(d('onetimeauth'), 4, 'one Poly1305 per chunk');
+      const mid = { ...w.crypto.calls };
+      const { packets: got } = openAll(w.toy.playback, chunks);
+      t.true(samePackets(got, packets));
+      t.is((w.crypto.calls.secretboxOpen ?? 0) - (mid.secretboxOpen ?? 0), 1 + 4, 'playback: the wrap, then each body once');
+      t.is((w.crypto.calls.onetimeauth ?? 0) - (mid.onetimeauth ?? 0), 0, 'playback does not check the tags again');
+      // A chunk whose tag does not verify is refused at admission, before anything is stored as admitted.
+      const bad = chunks[0]!.slice();
+      bad[bad.length - 1]! ^= 1;
+      const admit2 = new EnvelopeOpener({ crypto: w.crypto, keys: w.toy.keys, clock: w.clock, mode: 'admit' });
+      throwsCode(t, () => admit2.push(bad), 'AUTH');
+    },
+  },
+  {
     name: 'chunkKey and peekChunk read the clear header without opening; malformed input gives undefined',
     fn: (t) => {
       const w = new World(['mum']);
