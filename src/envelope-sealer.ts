@@ -70,6 +70,8 @@ import { SendCounter } from './replay-guard.js';
 
 /** Default packets per chunk: 15 × 20 ms = 300 ms of audio. */
 export const DEFAULT_PACKETS_PER_CHUNK = 15;
+/** Padding block the toy and the phone use (bytes): chunk plaintext sizes are multiples of it (docs/SECURITY.md, traffic analysis). */
+export const DEFAULT_PAD_BLOCK = 256;
 /** Random bytes drawn per message (the seed of the message id and content key). */
 export const SEED_BYTES = 32;
 

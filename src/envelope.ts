@@ -10,7 +10,7 @@ import type { ClockPort, CryptoPort, RandomPort, StoragePort } from '../hal/port
 import { Counters } from './counters.js';
 import { EnvelopeOpener } from './envelope-opener.js';
 import { RosterKeys } from './envelope-keys.js';
-import { EnvelopeSealer, type OutgoingMessage } from './envelope-sealer.js';
+import { DEFAULT_PAD_BLOCK, EnvelopeSealer, type OutgoingMessage } from './envelope-sealer.js';
 import { ReplayGuard } from './replay-guard.js';
 import type { Roster } from './roster.js';
 
@@ -19,9 +19,6 @@ export * from './envelope-sealer.js';
 export * from './envelope-opener.js';
 export * from './envelope-keys.js';
 export * from './replay-guard.js';
-
-/** Default padding of chunk plaintexts (bytes): sizes are multiples of this (docs/SECURITY.md, traffic analysis). */
-export const DEFAULT_PAD_BLOCK = 256;
 
 export interface ToyEnvelopeOptions {
   crypto: CryptoPort;

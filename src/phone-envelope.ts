@@ -18,7 +18,7 @@ import type { ClockPort, CryptoPort, RandomPort, StoragePort } from '../hal/port
 import { Counters } from './counters.js';
 import { EnvelopeError, KEY_BYTES, bytesEqual, pairKey } from './envelope-format.js';
 import { EnvelopeOpener } from './envelope-opener.js';
-import { EnvelopeSealer, type OutgoingMessage } from './envelope-sealer.js';
+import { DEFAULT_PAD_BLOCK, EnvelopeSealer, type OutgoingMessage } from './envelope-sealer.js';
 import { isSmallOrderKey } from './key-checks.js';
 import { ReplayGuard } from './replay-guard.js';
 
@@ -37,7 +37,7 @@ export interface PhoneEnvelopeOptions {
   replayCheck?: boolean;
   ttlMs?: number;
   packetsPerChunk?: number;
-  /** Padding block of chunk plaintexts in bytes (default 256; 0 = none). */
+  /** Padding block of chunk plaintexts in bytes (default DEFAULT_PAD_BLOCK = 256; 0 = none). */
   padBlock?: number;
   counters?: Counters;
 }
@@ -69,7 +69,7 @@ export class PhoneEnvelope {
       senderPublicKey: this.publicKey,
       senderSecretKey: o.secretKey,
       packetsPerChunk: o.packetsPerChunk,
-      padBlock: o.padBlock ?? 256,
+      padBlock: o.padBlock ?? DEFAULT_PAD_BLOCK,
       counters: this.counters,
     });
     const toy = this.toyPublicKey;
