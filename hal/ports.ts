@@ -307,6 +307,8 @@ export interface CryptoPort {
   secretbox(message: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array;
   /** crypto_secretbox_open: the plaintext, or null when authentication fails. */
   secretboxOpen(box: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array | null;
+  /** Poly1305 one-time authenticator (crypto_onetimeauth): the 16-byte tag of `message` under a 32-byte one-time key. */
+  onetimeauth(message: Uint8Array, key: Uint8Array): Uint8Array;
   /** Raw X25519 scalar multiplication (crypto_scalarmult). */
   scalarMult(scalar: Uint8Array, point: Uint8Array): Uint8Array;
   /** SHA-512 (crypto_hash). */

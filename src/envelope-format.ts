@@ -1,25 +1,35 @@
 /**
- * The sealed voice-message envelope, version 1: constants, the typed error,
+ * The sealed voice-message envelope, version 2: constants, the typed error,
  * nonce construction, the clear chunk header and the packet framing.
  * Byte-exact specification: docs/PROTOCOL.md, section "Envelope (sealed voice messages)".
  *
  * A message is a sequence of chunks (one MQTT publish each). Every chunk starts
- * with a 52-byte clear header (version, flags, message id, chunk index, sender
- * public key); chunk 0 (the head) also carries one 56-byte key wrap per
- * recipient; every chunk ends with a crypto_secretbox of its plaintext under the
- * message's random content key. Plaintext = length-prefixed Opus packets.
+ * with a 53-byte clear header (version, flags, recipient count n, message id,
+ * chunk index, sender public key); chunk 0 (the head) also carries one 56-byte
+ * key wrap per recipient; every chunk then holds a crypto_secretbox of its
+ * plaintext under the message's content key, and ends with n 16-byte recipient
+ * tags (Poly1305 of everything before them, each under a key only the sender
+ * and that recipient can derive). Plaintext = length-prefixed Opus packets,
+ * optionally followed by zero padding.
  *
  * Portable (XS and Node): no allocation except where a function says it returns a new buffer.
  */
+import type { CryptoPort } from '../hal/ports.js';
 
-/** The only envelope version this code writes and reads. */
-export const ENVELOPE_VERSION = 1;
-/** Clear header present on every chunk: version(1) flags(1) messageId(16) index(2) sender(32). */
-export const HEADER_BYTES = 52;
+/** The only envelope version this code writes and reads (version 1 is refused with VERSION). */
+export const ENVELOPE_VERSION = 2;
+/** Clear header present on every chunk: version(1) flags(1) recipients(1) messageId(16) index(2) sender(32). */
+export const HEADER_BYTES = 53;
+/** Header offsets. */
+export const OFF_FLAGS = 1;
+export const OFF_RECIPIENTS = 2;
+export const OFF_ID = 3;
+export const OFF_INDEX = 19;
+export const OFF_SENDER = 21;
 export const MESSAGE_ID_BYTES = 16;
 export const KEY_BYTES = 32;
 export const NONCE_BYTES = 24;
-/** crypto_secretbox authenticator (Poly1305 tag). */
+/** crypto_secretbox authenticator (Poly1305 tag), and one recipient tag (crypto_onetimeauth). */
 export const TAG_BYTES = 16;
 /** Key-wrap plaintext: content key(32) counter u32(4) createdSeconds u32(4). */
 export const WRAP_PLAIN_BYTES = 40;
@@ -27,7 +37,7 @@ export const WRAP_PLAIN_BYTES = 40;
 export const WRAP_BYTES = 56;
 /** Recipients per message: 1..MAX_RECIPIENTS (the roster holds at most 8). */
 export const MAX_RECIPIENTS = 8;
-/** Largest chunk plaintext in bytes (framed packets). */
+/** Largest chunk plaintext in bytes (framed packets and padding). */
 export const MAX_CHUNK_PLAINTEXT = 2048;
 /** Opus packet size limits in bytes (RFC 6716). */
 export const MIN_PACKET_BYTES = 1;
@@ -38,28 +48,34 @@ export const MAX_MESSAGE_MS = 60_000;
 export const MAX_PACKETS = MAX_MESSAGE_MS / PACKET_MS;
 /** Chunk indices are 0..MAX_CHUNKS-1 (every chunk carries at least one packet). */
 export const MAX_CHUNKS = MAX_PACKETS;
-/** Largest head chunk: header + count + 8 wraps + sealed max plaintext = 2565 bytes. */
-export const MAX_HEAD_BYTES = HEADER_BYTES + 1 + MAX_RECIPIENTS * WRAP_BYTES + TAG_BYTES + MAX_CHUNK_PLAINTEXT;
-/** Largest chunk of any kind (well under the 4000-byte storage value limit). */
+/** Largest head chunk: header + 8 wraps + sealed max plaintext + 8 recipient tags = 2693 bytes. */
+export const MAX_HEAD_BYTES = HEADER_BYTES + MAX_RECIPIENTS * WRAP_BYTES + TAG_BYTES + MAX_CHUNK_PLAINTEXT + MAX_RECIPIENTS * TAG_BYTES;
+/** Largest chunk of any kind (under the 4000-byte storage value limit). */
 export const MAX_CHUNK_BYTES = MAX_HEAD_BYTES;
-/** Smallest well-formed chunk: a later chunk whose box holds one 1-byte packet. */
-export const MIN_CHUNK_BYTES = HEADER_BYTES + TAG_BYTES + 2 + MIN_PACKET_BYTES;
+/** Smallest well-formed chunk: a later chunk to one recipient whose box holds one 1-byte packet. */
+export const MIN_CHUNK_BYTES = HEADER_BYTES + TAG_BYTES + 2 + MIN_PACKET_BYTES + TAG_BYTES;
 /** Header flag bit: this is the last chunk of the message. Other bits must be 0. */
 export const FLAG_FINAL = 0x01;
 /** Nonce kind bytes (offset 18 of the nonce). */
 export const NONCE_KIND_CHUNK = 0x01;
 export const NONCE_KIND_FINAL = 0x02;
 export const NONCE_KIND_WRAP = 0x03;
+export const NONCE_KIND_TAG = 0x04;
 /** Default message lifetime: 7 days. */
 export const DEFAULT_TTL_MS = 7 * 24 * 3600 * 1000;
 /** Default tolerated clock skew for a creation time in the future: 10 minutes. */
 export const DEFAULT_MAX_FUTURE_MS = 10 * 60 * 1000;
-/** Wall clocks before 2025-01-01 are treated as unset (no SNTP yet): time checks are skipped and counted. */
+/** Wall clocks before 2025-01-01T00:00:00Z (1735689600000 ms) are treated as unset (no SNTP yet): time checks are skipped and counted. */
 export const MIN_PLAUSIBLE_WALL_MS = Date.UTC(2025, 0, 1);
+/** Domain labels (ASCII) of the SHA-512 derivations (docs/PROTOCOL.md "Keys"). */
+export const LABEL_PAIR_KEY = 'PawPost envelope v2 pair key';
+export const LABEL_SEAL_KEY = 'PawPost envelope v2 seal key';
+export const LABEL_MESSAGE = 'PawPost envelope v2 message';
 
 export type EnvelopeErrorCode =
   | 'SHORT' // shorter than its header (or than the wraps it declares)
   | 'TOO_LARGE' // longer than MAX_CHUNK_BYTES, or a plaintext/packet over its limit when sealing
+  | 'BAD_KEY' // a peer public key of small order (or not 32 bytes)
   | 'VERSION' // unknown version byte
   | 'MALFORMED' // a clear field out of range (flags, index, recipient count) or bad framing
   | 'UNKNOWN_SENDER' // the sender key is not a paired peer: rejected before any decryption
@@ -94,15 +110,17 @@ export function isEnvelopeError(e: unknown, code?: EnvelopeErrorCode): e is Enve
 }
 
 /**
- * Writes the 24-byte nonce into `into` (lent): messageId(16) | index u16 BE | kind u8 | 5 zero bytes.
- * kind: NONCE_KIND_CHUNK / NONCE_KIND_FINAL (index = chunk index) or NONCE_KIND_WRAP (index = recipient slot).
+ * Writes the 24-byte nonce into `into` (lent):
+ * messageId(16) | index u16 BE | kind u8 | slot u8 | 4 zero bytes.
+ * kind: NONCE_KIND_CHUNK / NONCE_KIND_FINAL (index = chunk index, slot = 0),
+ * NONCE_KIND_WRAP (index = 0, slot = recipient slot), NONCE_KIND_TAG (index = chunk index, slot = recipient slot).
  */
-export function writeNonce(into: Uint8Array, messageId: Uint8Array, index: number, kind: number): Uint8Array {
+export function writeNonce(into: Uint8Array, messageId: Uint8Array, index: number, kind: number, slot = 0): Uint8Array {
   for (let i = 0; i < MESSAGE_ID_BYTES; i++) into[i] = messageId[i]!;
   into[16] = (index >>> 8) & 0xff;
   into[17] = index & 0xff;
   into[18] = kind;
-  into[19] = 0;
+  into[19] = slot;
   into[20] = 0;
   into[21] = 0;
   into[22] = 0;
@@ -122,8 +140,12 @@ export interface ChunkInfo {
   final: boolean;
   /** Sender's X25519 public key (view into the chunk). */
   sender: Uint8Array;
-  /** Recipient count (head only; 0 on later chunks). */
+  /** Recipient count n (every chunk carries it; n recipient tags end the chunk). */
   recipients: number;
+  /** Offset of the secretbox body (after the header, and on the head after the n key wraps). */
+  bodyAt: number;
+  /** Offset of the first recipient tag (= chunk length - 16n). */
+  tagsAt: number;
 }
 
 const HEX = '0123456789abcdef';
@@ -135,8 +157,12 @@ export function toHex(b: Uint8Array, from = 0, to = b.length): string {
 }
 
 /**
- * Parses and bounds-checks the clear header of a chunk. Throws EnvelopeError
- * SHORT, TOO_LARGE, VERSION or MALFORMED. Does not authenticate anything.
+ * Parses and bounds-checks the clear header of a chunk. Checks, in this order:
+ * empty (SHORT), version byte (VERSION), shorter than MIN_CHUNK_BYTES (SHORT),
+ * longer than MAX_CHUNK_BYTES (TOO_LARGE), flags (MALFORMED), recipient count
+ * 1..8 (MALFORMED), index < 3000 (MALFORMED), then the length against the
+ * declared wraps/tags: SHORT when no 3-byte box fits, TOO_LARGE when the box
+ * would exceed 16 + 2048 bytes. Does not authenticate anything.
  */
 export function readChunkHeader(chunk: Uint8Array): ChunkInfo {
   if (!(chunk instanceof Uint8Array)) throw new EnvelopeError('MALFORMED', 'chunk must be bytes');
@@ -144,27 +170,25 @@ export function readChunkHeader(chunk: Uint8Array): ChunkInfo {
   if (chunk[0] !== ENVELOPE_VERSION) throw new EnvelopeError('VERSION', `unknown envelope version ${chunk[0]}`);
   if (chunk.length < MIN_CHUNK_BYTES) throw new EnvelopeError('SHORT', 'chunk shorter than its header');
   if (chunk.length > MAX_CHUNK_BYTES) throw new EnvelopeError('TOO_LARGE', 'chunk larger than the maximum');
-  const flags = chunk[1]!;
+  const flags = chunk[OFF_FLAGS]!;
   if ((flags & ~FLAG_FINAL) !== 0) throw new EnvelopeError('MALFORMED', 'unknown flag bits');
-  const index = (chunk[18]! << 8) | chunk[19]!;
+  const recipients = chunk[OFF_RECIPIENTS]!;
+  if (recipients < 1 || recipients > MAX_RECIPIENTS) throw new EnvelopeError('MALFORMED', 'recipient count out of range');
+  const index = (chunk[OFF_INDEX]! << 8) | chunk[OFF_INDEX + 1]!;
   if (index >= MAX_CHUNKS) throw new EnvelopeError('MALFORMED', 'chunk index out of range');
-  let recipients = 0;
-  if (index === 0) {
-    recipients = chunk[HEADER_BYTES]!;
-    if (recipients < 1 || recipients > MAX_RECIPIENTS) throw new EnvelopeError('MALFORMED', 'recipient count out of range');
-    if (chunk.length < HEADER_BYTES + 1 + recipients * WRAP_BYTES + TAG_BYTES + 3) throw new EnvelopeError('SHORT', 'head shorter than its key wraps');
-    if (chunk.length > HEADER_BYTES + 1 + recipients * WRAP_BYTES + TAG_BYTES + MAX_CHUNK_PLAINTEXT)
-      throw new EnvelopeError('TOO_LARGE', 'head larger than its key wraps and the maximum body');
-  } else if (chunk.length > HEADER_BYTES + TAG_BYTES + MAX_CHUNK_PLAINTEXT) {
-    throw new EnvelopeError('TOO_LARGE', 'chunk larger than the maximum');
-  }
+  const bodyAt = HEADER_BYTES + (index === 0 ? recipients * WRAP_BYTES : 0);
+  const tagsAt = chunk.length - recipients * TAG_BYTES;
+  if (tagsAt - bodyAt < TAG_BYTES + 2 + MIN_PACKET_BYTES) throw new EnvelopeError('SHORT', 'chunk shorter than its wraps, body and tags');
+  if (tagsAt - bodyAt > TAG_BYTES + MAX_CHUNK_PLAINTEXT) throw new EnvelopeError('TOO_LARGE', 'chunk body larger than the maximum');
   return {
-    messageId: chunk.subarray(2, 18),
-    messageKey: toHex(chunk, 2, 18),
+    messageId: chunk.subarray(OFF_ID, OFF_ID + MESSAGE_ID_BYTES),
+    messageKey: toHex(chunk, OFF_ID, OFF_ID + MESSAGE_ID_BYTES),
     index,
     final: (flags & FLAG_FINAL) !== 0,
-    sender: chunk.subarray(20, 52),
+    sender: chunk.subarray(OFF_SENDER, OFF_SENDER + KEY_BYTES),
     recipients,
+    bodyAt,
+    tagsAt,
   };
 }
 
@@ -185,18 +209,24 @@ export function peekChunk(chunk: Uint8Array): ChunkInfo | undefined {
 export function chunkKey(chunk: Uint8Array): string | undefined {
   const h = peekChunk(chunk);
   if (!h) return undefined;
-  return `${h.messageKey}.${toHex(chunk, 18, 20)}`;
+  return `${h.messageKey}.${toHex(chunk, OFF_INDEX, OFF_INDEX + 2)}`;
 }
 
 /**
  * Splits a chunk plaintext into its Opus packets (views into `plain`, lent).
  * Framing: repeated [u16 BE length 1..1275][length bytes], at least one packet,
- * nothing left over. Throws EnvelopeError('MALFORMED').
+ * then optional padding: when the byte at a packet boundary is 0 and it is the
+ * last byte or the next one is 0 too, everything from there to the end must be
+ * zero bytes (else MALFORMED). Throws EnvelopeError('MALFORMED').
  */
 export function unframePackets(plain: Uint8Array): Uint8Array[] {
   const out: Uint8Array[] = [];
   let o = 0;
   while (o < plain.length) {
+    if (plain[o] === 0 && (o + 1 === plain.length || plain[o + 1] === 0)) {
+      for (let i = o; i < plain.length; i++) if (plain[i] !== 0) throw new EnvelopeError('MALFORMED', 'non-zero padding');
+      break;
+    }
     if (o + 2 > plain.length) throw new EnvelopeError('MALFORMED', 'truncated packet length');
     const n = (plain[o]! << 8) | plain[o + 1]!;
     if (n < MIN_PACKET_BYTES || n > MAX_PACKET_BYTES) throw new EnvelopeError('MALFORMED', 'packet length out of range');
@@ -226,4 +256,37 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   let d = 0;
   for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
   return d === 0;
+}
+
+/** ASCII bytes of a label. */
+export function asciiBytes(s: string): Uint8Array {
+  const b = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i) & 0x7f;
+  return b;
+}
+
+/** Concatenates byte strings into a new buffer. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    for (let i = 0; i < p.length; i++) out[o + i] = p[i]!;
+    o += p.length;
+  }
+  return out;
+}
+
+/**
+ * The directional pair key of sender S and recipient R (docs/PROTOCOL.md "Keys"):
+ * SHA-512(LABEL_PAIR_KEY || K || S.public || R.public)[0..32), K = crypto_box_beforenm.
+ * K(S→R) ≠ K(R→S): a message sealed in one direction never opens in the other.
+ * Returns a new 32-byte buffer (secret: the caller owns it).
+ */
+export function pairKey(crypto: Pick<CryptoPort, 'sha512'>, shared: Uint8Array, senderPublic: Uint8Array, recipientPublic: Uint8Array): Uint8Array {
+  const d = crypto.sha512(concatBytes([asciiBytes(LABEL_PAIR_KEY), shared, senderPublic, recipientPublic]));
+  const k = d.slice(0, KEY_BYTES);
+  d.fill(0);
+  return k;
 }

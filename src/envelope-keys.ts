@@ -2,6 +2,13 @@
  * The toy's side of envelope key handling: resolves senders through the family
  * roster and gives the recipients of a toy → family message.
  *
+ * Keys (docs/PROTOCOL.md "Keys"): the cached X25519 shared key K of each member
+ * (crypto_box_beforenm, from pairing) is never used directly; each direction
+ * has its own pair key, K(member→toy) to receive and K(toy→member) to send
+ * (envelope-format.ts `pairKey`, one SHA-512 each, cached in RAM per member).
+ * A member whose public key is of small order (src/key-checks.ts) is refused:
+ * counted 'envelope.small_order_key', never a sender nor a recipient.
+ *
  * X25519 happens only when a member has no cached shared key (pairing normally
  * caches it); the result is then stored in the roster (`Roster.setSharedKey`)
  * and counted ('envelope.shared_key_computed'), so it happens once per member.
@@ -10,37 +17,71 @@
  */
 import type { CryptoPort } from '../hal/ports.js';
 import { Counters } from './counters.js';
-import { EnvelopeError, KEY_BYTES } from './envelope-format.js';
+import { EnvelopeError, KEY_BYTES, bytesEqual, pairKey, toHex } from './envelope-format.js';
 import type { SenderKeys } from './envelope-opener.js';
+import { isSmallOrderKey } from './key-checks.js';
 import type { Member, Roster } from './roster.js';
 
 export class RosterKeys implements SenderKeys {
   readonly counters: Counters;
+  private readonly cache = new Map<string, { shared: Uint8Array; rx: Uint8Array; tx: Uint8Array }>();
   constructor(
     private readonly roster: Roster,
     private readonly crypto: CryptoPort,
     private readonly toySecretKey: Uint8Array,
+    private readonly toyPublicKey: Uint8Array,
     counters?: Counters,
   ) {
     if (!(toySecretKey instanceof Uint8Array) || toySecretKey.length !== KEY_BYTES) throw new EnvelopeError('MALFORMED', 'toy secret key must be 32 bytes');
+    if (!(toyPublicKey instanceof Uint8Array) || toyPublicKey.length !== KEY_BYTES) throw new EnvelopeError('MALFORMED', 'toy public key must be 32 bytes');
     this.counters = counters ?? new Counters();
   }
 
-  /** The cached shared key of the roster member with this public key; undefined for anyone else. */
+  /** K(member→toy) of the roster member with this public key; undefined for anyone else or a small-order key. */
+  receiveKeyFor(senderPublicKey: Uint8Array): Uint8Array | undefined {
+    if (!(senderPublicKey instanceof Uint8Array) || senderPublicKey.length !== KEY_BYTES) return undefined;
+    const m = this.roster.byPublicKey(senderPublicKey);
+    return m ? this.keysOf(m)?.rx : undefined;
+  }
+
+  /** The cached X25519 shared key of a member (test and migration aid); undefined like receiveKeyFor. */
   sharedKeyFor(senderPublicKey: Uint8Array): Uint8Array | undefined {
     if (!(senderPublicKey instanceof Uint8Array) || senderPublicKey.length !== KEY_BYTES) return undefined;
     const m = this.roster.byPublicKey(senderPublicKey);
-    return m ? this.keyOf(m) : undefined;
+    return m ? this.keysOf(m)?.shared : undefined;
   }
 
-  /** Shared keys of every member in roster order (the recipients of a toy → family message). Throws EnvelopeError('MALFORMED') when the roster is empty. */
+  /**
+   * K(toy→member) of every member in roster order (the recipients of a toy → family
+   * message); small-order members are skipped. Throws EnvelopeError('MALFORMED') when none is left.
+   */
   recipients(): Uint8Array[] {
-    const list = this.roster.list();
-    if (list.length === 0) throw new EnvelopeError('MALFORMED', 'no family member to send to');
-    return list.map((m) => this.keyOf(m));
+    const out: Uint8Array[] = [];
+    for (const m of this.roster.list()) {
+      const k = this.keysOf(m);
+      if (k) out.push(k.tx);
+    }
+    if (out.length === 0) throw new EnvelopeError('MALFORMED', 'no family member to send to');
+    return out;
   }
 
-  private keyOf(m: Member): Uint8Array {
+  private keysOf(m: Member): { shared: Uint8Array; rx: Uint8Array; tx: Uint8Array } | undefined {
+    if (isSmallOrderKey(m.publicKey)) {
+      this.counters.inc('envelope.small_order_key');
+      return undefined;
+    }
+    const shared = this.sharedOf(m);
+    const id = toHex(m.publicKey);
+    let k = this.cache.get(id);
+    if (!k || !bytesEqual(k.shared, shared)) {
+      k = { shared, rx: pairKey(this.crypto, shared, m.publicKey, this.toyPublicKey), tx: pairKey(this.crypto, shared, this.toyPublicKey, m.publicKey) };
+      if (this.cache.size >= 16) this.cache.clear();
+      this.cache.set(id, k);
+    }
+    return k;
+  }
+
+  private sharedOf(m: Member): Uint8Array {
     if (m.sharedKey) return m.sharedKey;
     const k = this.crypto.boxBefore(m.publicKey, this.toySecretKey);
     this.counters.inc('envelope.shared_key_computed');

@@ -1,32 +1,45 @@
 /**
- * Opening side of the envelope (docs/PROTOCOL.md, "Envelope"). Chunks are
- * pushed one at a time, in index order; each accepted chunk yields its Opus
- * packets, so playback can start before the message is complete.
+ * Opening side of the envelope v2 (docs/PROTOCOL.md, "Envelope"). Chunks are
+ * pushed one at a time, in index order; each accepted chunk is authenticated
+ * as coming from its sender to this receiver (the receiver's own recipient
+ * tag), so a family member who knows the content key cannot forge or replace
+ * any chunk another member receives.
  *
  *   const opener = new EnvelopeOpener({ crypto, keys, clock, replay });
  *   const r = opener.push(chunk);   // { info, index, final, packets } or throws EnvelopeError
  *   ...
  *   opener.finish(r.info.messageKey);   // throws TRUNCATED when the final chunk never came
  *
+ * Modes (`mode`):
+ * - 'full' (default): recipient tag and content-key secretbox checked, packets returned.
+ * - 'admit': recipient tag checked (Poly1305 over the bytes, no decryption):
+ *   `packets` is empty. The toy's admission of stored chunks (MessagePlayer).
+ * - 'play': the stored message was admitted by 'admit'; the recipient tag is
+ *   not checked again, the body is opened once (secretbox_open: its content-key
+ *   tag still catches a corrupted store). Expiry is still checked.
+ *
  * Order of checks for a head chunk (index 0): clear header bounds (SHORT,
- * TOO_LARGE, VERSION, MALFORMED) → sender lookup (UNKNOWN_SENDER, before any
- * decryption) → key wraps (NOT_RECIPIENT) → time (EXPIRED, FUTURE) → replay
- * (REPLAY) → body (AUTH, MALFORMED) → replay record written (STORAGE) → packets.
+ * VERSION, TOO_LARGE, MALFORMED; see readChunkHeader) → DUPLICATE (head of an
+ * open message) → sender lookup (UNKNOWN_SENDER, before any decryption) → key
+ * wraps with K(sender→me) (NOT_RECIPIENT) → recipient tag (AUTH) → time
+ * (EXPIRED, FUTURE) → replay (REPLAY) → body (AUTH, MALFORMED) → BUSY →
+ * replay record written (STORAGE) → packets.
  * Later chunks: header → open message with the same id (ORDER) from the same
- * sender (AUTH) → index (DUPLICATE for an earlier index, ORDER for a gap or
- * after the final chunk) → body (AUTH) → 60 s limit (TOO_LONG).
+ * sender with the same recipient count (AUTH) → index (DUPLICATE for an
+ * earlier index, ORDER for a gap or after the final chunk) → recipient tag
+ * (AUTH) → body (AUTH, MALFORMED) → 60 s limit (TOO_LONG; not in 'admit').
  *
  * With `replay` set (arrival of new messages), a head is admitted only when its
- * counter is above the sender's last one, and the counter is stored before
- * the audio is returned. Without it (re-opening a stored message that was
- * admitted on arrival, e.g. for playback), no counter is read or written.
+ * counter is new for the sender (ReplayGuard: above the highest or in the
+ * window), and the counter is stored before the audio is returned.
  *
  * Every rejection is an EnvelopeError and counts `envelope.<code>` on counters.
  * Other exceptions (a CryptoPort or StoragePort failing) are converted to
- * EnvelopeError('AUTH'/'STORAGE'): push() throws nothing else.
- * Returned packets are views into a new plaintext buffer owned by the caller.
- * At most `maxOpen` messages (default 4) are open at once (else BUSY; a
- * complete message is evicted first). Portable.
+ * EnvelopeError('AUTH'): push() throws nothing else. Returned packets are
+ * views into a new plaintext buffer owned by the caller. At most `maxOpen`
+ * messages (default 4) are open at once: a new head first evicts a complete
+ * message, else the oldest incomplete one open for more than `staleMs`
+ * (default 10 min, counted 'envelope.stale_dropped'), else it is BUSY. Portable.
  */
 import type { ClockPort, CryptoPort } from '../hal/ports.js';
 import { Counters } from './counters.js';
@@ -42,6 +55,7 @@ import {
   NONCE_KIND_CHUNK,
   NONCE_KIND_FINAL,
   NONCE_KIND_WRAP,
+  TAG_BYTES,
   WRAP_BYTES,
   bytesEqual,
   readChunkHeader,
@@ -51,11 +65,20 @@ import {
   type ChunkInfo,
 } from './envelope-format.js';
 import type { ReplayGuard } from './replay-guard.js';
+import { tagKey } from './envelope-sealer.js';
 
-/** Resolves a sender public key to the cached X25519 shared key, or undefined for a stranger. */
+/**
+ * Resolves a sender public key to the receive key K(sender→me) (envelope-format.ts
+ * `pairKey`), or undefined for a stranger or a small-order key.
+ */
 export interface SenderKeys {
-  sharedKeyFor(senderPublicKey: Uint8Array): Uint8Array | undefined;
+  receiveKeyFor(senderPublicKey: Uint8Array): Uint8Array | undefined;
 }
+
+export type OpenerMode = 'full' | 'admit' | 'play';
+
+/** Default time an incomplete message keeps its place when the opener is full: 10 minutes. */
+export const DEFAULT_STALE_MS = 10 * 60 * 1000;
 
 export interface EnvelopeOpenerOptions {
   crypto: CryptoPort;
@@ -67,8 +90,12 @@ export interface EnvelopeOpenerOptions {
   ttlMs?: number;
   /** Tolerated future skew of the creation time in ms (default 10 min). */
   maxFutureMs?: number;
+  /** What is checked and decrypted (see the file comment). Default 'full'. */
+  mode?: OpenerMode;
   /** Messages open at once (default 4). */
   maxOpen?: number;
+  /** An incomplete message open longer than this (wall clock, ms; default 10 min) may be dropped to make room for a new head. */
+  staleMs?: number;
   counters?: Counters;
 }
 
@@ -87,14 +114,20 @@ export interface OpenedChunk {
   info: MessageInfo;
   index: number;
   final: boolean;
-  /** The chunk's Opus packets in order (views into one new buffer, owned by the caller). */
+  /** The chunk's Opus packets in order (views into one new buffer, owned by the caller); empty in 'admit' mode. */
   packets: Uint8Array[];
 }
 
 interface OpenMessage {
   info: MessageInfo;
   key: Uint8Array;
+  /** K(sender→me) and my slot: each later chunk's recipient tag. */
+  pairKey: Uint8Array;
+  slot: number;
+  recipients: number;
   messageId: Uint8Array;
+  /** wallNow() when the head was accepted. */
+  openedAt: number;
   next: number;
   packets: number;
   complete: boolean;
@@ -107,6 +140,9 @@ export class EnvelopeOpener {
   private readonly ttlMs: number;
   private readonly maxFutureMs: number;
   private readonly maxOpen: number;
+  private readonly staleMs: number;
+  private readonly mode: OpenerMode;
+  private readonly zero32 = new Uint8Array(KEY_BYTES);
   private closed = false;
 
   constructor(private readonly opts: EnvelopeOpenerOptions) {
@@ -114,6 +150,8 @@ export class EnvelopeOpener {
     this.ttlMs = opts.ttlMs ?? DEFAULT_TTL_MS;
     this.maxFutureMs = opts.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS;
     this.maxOpen = opts.maxOpen ?? 4;
+    this.staleMs = opts.staleMs ?? DEFAULT_STALE_MS;
+    this.mode = opts.mode ?? 'full';
   }
 
   /** Opens one chunk. Throws only EnvelopeError (see the file comment for codes). */
@@ -159,28 +197,51 @@ export class EnvelopeOpener {
 
   private drop(k: string, m: OpenMessage): void {
     m.key.fill(0);
+    m.pairKey.fill(0);
     this.open.delete(k);
+  }
+
+  /** Checks my recipient tag on a chunk: AUTH when it differs. */
+  private checkTag(chunk: Uint8Array, h: ChunkInfo, pairKey: Uint8Array, slot: number): void {
+    const otk = tagKey(this.opts.crypto, pairKey, h.messageId, h.index, slot, this.nonce, this.zero32);
+    const t = this.opts.crypto.onetimeauth(chunk.subarray(0, h.tagsAt), otk);
+    otk.fill(0);
+    const at = h.tagsAt + slot * TAG_BYTES;
+    if (!bytesEqual(t, chunk.subarray(at, at + TAG_BYTES))) throw new EnvelopeError('AUTH', 'recipient tag does not verify');
+  }
+
+  /** Opens the body unless in 'admit' mode. */
+  private body(chunk: Uint8Array, h: ChunkInfo, key: Uint8Array, messageId: Uint8Array): Uint8Array[] {
+    if (this.mode === 'admit') return [];
+    writeNonce(this.nonce, messageId, h.index, h.final ? NONCE_KIND_FINAL : NONCE_KIND_CHUNK);
+    const plain = this.opts.crypto.secretboxOpen(chunk.subarray(h.bodyAt, h.tagsAt), this.nonce, key);
+    if (!plain) throw new EnvelopeError('AUTH', 'chunk body failed authentication');
+    return unframePackets(plain);
   }
 
   private head(chunk: Uint8Array, h: ChunkInfo): OpenedChunk {
     const existing = this.open.get(h.messageKey);
     if (existing) throw new EnvelopeError('DUPLICATE', 'head already accepted');
-    const shared = this.opts.keys.sharedKeyFor(h.sender);
-    if (!shared || shared.length !== KEY_BYTES) throw new EnvelopeError('UNKNOWN_SENDER', 'sender is not paired');
+    const pk = this.opts.keys.receiveKeyFor(h.sender);
+    if (!pk || pk.length !== KEY_BYTES) throw new EnvelopeError('UNKNOWN_SENDER', 'sender is not paired');
     const c = this.opts.crypto;
-    // Key wraps: try each slot with the sender's shared key.
+    // Key wraps: try each slot with K(sender→me).
     let wrap: Uint8Array | null = null;
+    let slot = 0;
     for (let j = 0; j < h.recipients && !wrap; j++) {
-      const at = HEADER_BYTES + 1 + j * WRAP_BYTES;
-      writeNonce(this.nonce, h.messageId, j, NONCE_KIND_WRAP);
-      wrap = c.secretboxOpen(chunk.subarray(at, at + WRAP_BYTES), this.nonce, shared);
+      const at = HEADER_BYTES + j * WRAP_BYTES;
+      writeNonce(this.nonce, h.messageId, 0, NONCE_KIND_WRAP, j);
+      wrap = c.secretboxOpen(chunk.subarray(at, at + WRAP_BYTES), this.nonce, pk);
+      slot = j;
     }
     if (!wrap || wrap.length !== 40) throw new EnvelopeError('NOT_RECIPIENT', 'no key wrap opens for this sender');
     const key = wrap.slice(0, KEY_BYTES);
     const counter = readU32(wrap, 32);
     const createdMs = readU32(wrap, 36) * 1000;
     wrap.fill(0);
+    const pairKey = pk.slice();
     try {
+      if (this.mode !== 'play') this.checkTag(chunk, h, pairKey, slot);
       const now = this.opts.clock.wallNow();
       if (now >= MIN_PLAUSIBLE_WALL_MS) {
         if (now > createdMs + this.ttlMs) throw new EnvelopeError('EXPIRED', 'message expired');
@@ -189,28 +250,44 @@ export class EnvelopeOpener {
         this.counters.inc('envelope.clock_unset');
       }
       if (this.opts.replay) this.opts.replay.check(h.sender, counter);
-      const bodyAt = HEADER_BYTES + 1 + h.recipients * WRAP_BYTES;
-      writeNonce(this.nonce, h.messageId, 0, h.final ? NONCE_KIND_FINAL : NONCE_KIND_CHUNK);
-      const plain = c.secretboxOpen(chunk.subarray(bodyAt), this.nonce, key);
-      if (!plain) throw new EnvelopeError('AUTH', 'head body failed authentication');
-      const packets = unframePackets(plain);
-      if (this.open.size >= this.maxOpen) this.evict();
+      const packets = this.body(chunk, h, key, h.messageId);
+      if (this.open.size >= this.maxOpen) this.evict(now);
       if (this.opts.replay) this.opts.replay.commit(h.sender, counter);
       const info: MessageInfo = { messageKey: h.messageKey, sender: h.sender.slice(), counter, createdMs };
-      this.open.set(h.messageKey, { info, key, messageId: h.messageId.slice(), next: 1, packets: packets.length, complete: h.final });
+      this.open.set(h.messageKey, {
+        info,
+        key,
+        pairKey,
+        slot,
+        recipients: h.recipients,
+        messageId: h.messageId.slice(),
+        openedAt: now,
+        next: 1,
+        packets: packets.length,
+        complete: h.final,
+      });
       return { info, index: 0, final: h.final, packets };
     } catch (e) {
       key.fill(0);
+      pairKey.fill(0);
       throw e;
     }
   }
 
-  private evict(): void {
-    for (const [k, m] of this.open) {
-      if (m.complete) {
-        this.drop(k, m);
+  /** Makes room: drops a complete message, else the oldest incomplete one open longer than staleMs (counted), else BUSY. */
+  private evict(now: number): void {
+    let oldest: [string, OpenMessage] | undefined;
+    for (const e of this.open) {
+      if (e[1].complete) {
+        this.drop(e[0], e[1]);
         return;
       }
+      if (!oldest || e[1].openedAt < oldest[1].openedAt) oldest = e;
+    }
+    if (oldest && now - oldest[1].openedAt > this.staleMs) {
+      this.drop(oldest[0], oldest[1]);
+      this.counters.inc('envelope.stale_dropped');
+      return;
     }
     throw new EnvelopeError('BUSY', 'too many messages open');
   }
@@ -218,14 +295,12 @@ export class EnvelopeOpener {
   private later(chunk: Uint8Array, h: ChunkInfo): OpenedChunk {
     const m = this.open.get(h.messageKey);
     if (!m) throw new EnvelopeError('ORDER', 'chunk of a message whose head was not accepted');
-    if (!bytesEqual(m.info.sender, h.sender)) throw new EnvelopeError('AUTH', 'sender differs from the head');
+    if (!bytesEqual(m.info.sender, h.sender) || m.recipients !== h.recipients) throw new EnvelopeError('AUTH', 'sender or recipient count differs from the head');
     if (h.index < m.next) throw new EnvelopeError('DUPLICATE', 'chunk already accepted');
     if (m.complete) throw new EnvelopeError('ORDER', 'chunk after the final chunk');
     if (h.index > m.next) throw new EnvelopeError('ORDER', 'chunk out of order');
-    writeNonce(this.nonce, m.messageId, h.index, h.final ? NONCE_KIND_FINAL : NONCE_KIND_CHUNK);
-    const plain = this.opts.crypto.secretboxOpen(chunk.subarray(HEADER_BYTES), this.nonce, m.key);
-    if (!plain) throw new EnvelopeError('AUTH', 'chunk failed authentication');
-    const packets = unframePackets(plain);
+    if (this.mode !== 'play') this.checkTag(chunk, h, m.pairKey, m.slot);
+    const packets = this.body(chunk, h, m.key, m.messageId);
     if (m.packets + packets.length > MAX_PACKETS) throw new EnvelopeError('TOO_LONG', 'more than 60 s of audio');
     m.packets += packets.length;
     m.next++;

@@ -1,16 +1,28 @@
 /**
- * Sealing side of the envelope (docs/PROTOCOL.md, "Envelope"): a message is
+ * Sealing side of the envelope v2 (docs/PROTOCOL.md, "Envelope"): a message is
  * sealed chunk by chunk while it is recorded, once for all recipients.
  *
- *   const sealer = new EnvelopeSealer({ crypto, random, storage, clock, senderPublicKey });
- *   const msg = sealer.begin(recipientSharedKeys);      // reserves the send counter (persisted)
+ *   const sealer = new EnvelopeSealer({ crypto, random, storage, clock, senderPublicKey, senderSecretKey });
+ *   const msg = sealer.begin(recipientPairKeys);        // reserves the send counter (persisted)
  *   for each Opus packet: const c = msg.addPacket(p); if (c) publish(c);
  *   publish(msg.finish());                                // the final chunk
  *
- * Per message: one random message id (16 bytes, drawn first from the RandomPort)
- * and one random content key (32 bytes, drawn second); per recipient one 56-byte
- * key wrap (crypto_secretbox under the cached X25519 shared key); per chunk one
- * crypto_secretbox under the content key. No X25519 happens here.
+ * `recipientPairKeys` are the directional keys K(sender→recipient) of
+ * envelope-format.ts `pairKey` (cached by the caller: RosterKeys, PhoneEnvelope).
+ *
+ * Per message: one send counter (persisted first), 32 random bytes (the seed),
+ * and from SHA-512(label | seal key | sender public | counter | seed) the
+ * message id and the content key: a repeating RNG alone never repeats them
+ * (the counter rises), and a predictable RNG alone does not reveal the content
+ * key (the seal key is derived from the sender's secret key). Per recipient one
+ * 56-byte key wrap (secretbox under its pair key). Per chunk one secretbox
+ * under the content key, then one 16-byte Poly1305 tag per recipient over all
+ * bytes before the tags, under a one-time key from that recipient's pair key.
+ * No X25519 and no SHA-512 per chunk.
+ *
+ * Padding (`padBlock`, bytes, 0 = none): each chunk's plaintext is padded with
+ * zero bytes up to a multiple of padBlock (at most 2048), so chunk sizes no
+ * longer follow the Opus packet sizes (traffic analysis, docs/SECURITY.md).
  *
  * Ownership: packets passed to addPacket are lent (copied before return); each
  * returned chunk is a new buffer owned by the caller. The plaintext buffer is
@@ -27,6 +39,8 @@ import {
   FLAG_FINAL,
   HEADER_BYTES,
   KEY_BYTES,
+  LABEL_MESSAGE,
+  LABEL_SEAL_KEY,
   MAX_CHUNK_PLAINTEXT,
   MAX_PACKETS,
   MAX_PACKET_BYTES,
@@ -36,10 +50,19 @@ import {
   NONCE_BYTES,
   NONCE_KIND_CHUNK,
   NONCE_KIND_FINAL,
+  NONCE_KIND_TAG,
   NONCE_KIND_WRAP,
+  OFF_FLAGS,
+  OFF_ID,
+  OFF_INDEX,
+  OFF_RECIPIENTS,
+  OFF_SENDER,
   PACKET_MS,
+  TAG_BYTES,
   WRAP_BYTES,
   WRAP_PLAIN_BYTES,
+  asciiBytes,
+  concatBytes,
   writeNonce,
   writeU32,
 } from './envelope-format.js';
@@ -47,6 +70,21 @@ import { SendCounter } from './replay-guard.js';
 
 /** Default packets per chunk: 15 × 20 ms = 300 ms of audio. */
 export const DEFAULT_PACKETS_PER_CHUNK = 15;
+/** Padding block the toy and the phone use (bytes): chunk plaintext sizes are multiples of it (docs/SECURITY.md, traffic analysis). */
+export const DEFAULT_PAD_BLOCK = 256;
+/** Random bytes drawn per message (the seed of the message id and content key). */
+export const SEED_BYTES = 32;
+
+/**
+ * The one-time Poly1305 key of recipient tag (chunk `index`, slot `slot`):
+ * bytes 16..48 of crypto_secretbox_easy(32 zero bytes, nonce(id, index, 0x04, slot), pairKey)
+ * (= XSalsa20 keystream bytes 32..64). Returns a new 32-byte buffer; `nonce` is scratch (lent).
+ */
+export function tagKey(crypto: CryptoPort, pairKey: Uint8Array, messageId: Uint8Array, index: number, slot: number, nonce: Uint8Array, zero32: Uint8Array): Uint8Array {
+  writeNonce(nonce, messageId, index, NONCE_KIND_TAG, slot);
+  const b = crypto.secretbox(zero32, nonce, pairKey);
+  return b.subarray(TAG_BYTES, TAG_BYTES + KEY_BYTES);
+}
 
 export interface EnvelopeSealerOptions {
   crypto: CryptoPort;
@@ -57,8 +95,12 @@ export interface EnvelopeSealerOptions {
   clock: Pick<ClockPort, 'wallNow'>;
   /** The sender's X25519 public key (32 bytes), written in every chunk header. */
   senderPublicKey: Uint8Array;
+  /** The sender's X25519 secret key (32 bytes, lent): only its SHA-512 seal key is kept. */
+  senderSecretKey: Uint8Array;
   /** Packets per chunk, 1..100 (default 15 = 300 ms). A chunk is also cut before its plaintext would exceed 2048 bytes. */
   packetsPerChunk?: number;
+  /** Pad each chunk plaintext to a multiple of this many bytes (0 = no padding, default; 1..2048). */
+  padBlock?: number;
   counters?: Counters;
 }
 
@@ -67,35 +109,50 @@ export class EnvelopeSealer {
   readonly counters: Counters;
   private readonly sendCounter: SendCounter;
   private readonly packetsPerChunk: number;
+  private readonly padBlock: number;
+  private readonly sealKey: Uint8Array;
   constructor(private readonly opts: EnvelopeSealerOptions) {
     if (!(opts.senderPublicKey instanceof Uint8Array) || opts.senderPublicKey.length !== KEY_BYTES)
       throw new EnvelopeError('MALFORMED', 'sender public key must be 32 bytes');
+    if (!(opts.senderSecretKey instanceof Uint8Array) || opts.senderSecretKey.length !== KEY_BYTES)
+      throw new EnvelopeError('MALFORMED', 'sender secret key must be 32 bytes');
     this.counters = opts.counters ?? new Counters();
     this.sendCounter = new SendCounter(opts.storage, this.counters);
     const ppc = opts.packetsPerChunk ?? DEFAULT_PACKETS_PER_CHUNK;
     if (!Number.isInteger(ppc) || ppc < 1 || ppc > 100) throw new EnvelopeError('MALFORMED', 'packetsPerChunk must be 1..100');
     this.packetsPerChunk = ppc;
+    const pad = opts.padBlock ?? 0;
+    if (!Number.isInteger(pad) || pad < 0 || pad > MAX_CHUNK_PLAINTEXT) throw new EnvelopeError('MALFORMED', 'padBlock must be 0..2048');
+    this.padBlock = pad;
+    const d = opts.crypto.sha512(concatBytes([asciiBytes(LABEL_SEAL_KEY), opts.senderSecretKey]));
+    this.sealKey = d.slice(0, KEY_BYTES);
+    d.fill(0);
   }
 
   /**
-   * Starts a message to the holders of `recipientSharedKeys` (1..8 cached
-   * crypto_box_beforenm keys, 32 bytes each; wraps are written in this order).
-   * Persists the next send counter before returning.
+   * Starts a message to the holders of `recipientPairKeys` (1..8 directional
+   * pair keys K(sender→recipient), 32 bytes each; wraps and tags are written in
+   * this order). Persists the next send counter before returning.
    */
-  begin(recipientSharedKeys: readonly Uint8Array[]): OutgoingMessage {
-    const n = recipientSharedKeys.length;
+  begin(recipientPairKeys: readonly Uint8Array[]): OutgoingMessage {
+    const n = recipientPairKeys.length;
     if (n < 1 || n > MAX_RECIPIENTS) throw new EnvelopeError('MALFORMED', 'a message needs 1..8 recipients');
-    for (const k of recipientSharedKeys)
-      if (!(k instanceof Uint8Array) || k.length !== KEY_BYTES) throw new EnvelopeError('MALFORMED', 'shared keys must be 32 bytes');
-    const counter = this.sendCounter.next();
-    const messageId = new Uint8Array(MESSAGE_ID_BYTES);
-    this.opts.random.fill(messageId);
-    const contentKey = new Uint8Array(KEY_BYTES);
-    this.opts.random.fill(contentKey);
+    for (const k of recipientPairKeys)
+      if (!(k instanceof Uint8Array) || k.length !== KEY_BYTES) throw new EnvelopeError('MALFORMED', 'pair keys must be 32 bytes');
     const createdS = Math.floor(this.opts.clock.wallNow() / 1000);
     if (!(createdS >= 0 && createdS <= 0xffffffff)) throw new EnvelopeError('MALFORMED', 'wall clock out of range');
+    const counter = this.sendCounter.next();
+    const seed = new Uint8Array(SEED_BYTES);
+    this.opts.random.fill(seed);
+    const ctr = new Uint8Array(4);
+    writeU32(ctr, 0, counter);
+    const d = this.opts.crypto.sha512(concatBytes([asciiBytes(LABEL_MESSAGE), this.sealKey, this.opts.senderPublicKey, ctr, seed]));
+    seed.fill(0);
+    const messageId = d.slice(0, MESSAGE_ID_BYTES);
+    const contentKey = d.slice(32, 64);
+    d.fill(0);
     this.counters.inc('envelope.sealed_messages');
-    return new OutgoingMessage(this.opts.crypto, this.opts.senderPublicKey, recipientSharedKeys, messageId, contentKey, counter, createdS, this.packetsPerChunk, this.counters);
+    return new OutgoingMessage(this.opts.crypto, this.opts.senderPublicKey, recipientPairKeys, messageId, contentKey, counter, createdS, this.packetsPerChunk, this.padBlock, this.counters);
   }
 }
 
@@ -110,13 +167,16 @@ export class OutgoingMessage {
   private inChunk = 0;
   private done = false;
   private readonly nonce = new Uint8Array(NONCE_BYTES);
-  private headPrefix: Uint8Array | undefined;
+  private readonly zero32 = new Uint8Array(KEY_BYTES);
+  private readonly header = new Uint8Array(HEADER_BYTES);
+  private readonly keys: Uint8Array[];
+  private wraps: Uint8Array | undefined;
 
   constructor(
     private readonly crypto: CryptoPort,
-    private readonly sender: Uint8Array,
+    sender: Uint8Array,
     recipients: readonly Uint8Array[],
-    /** The 16-byte random message id (owned by this message; do not modify). */
+    /** The 16-byte message id (owned by this message; do not modify). */
     readonly messageId: Uint8Array,
     private contentKey: Uint8Array,
     /** This message's send counter. */
@@ -124,23 +184,28 @@ export class OutgoingMessage {
     /** Creation time, seconds since the Unix epoch. */
     readonly createdSeconds: number,
     private readonly packetsPerChunk: number,
+    private readonly padBlock: number,
     private readonly counters: Counters,
   ) {
-    // The head's clear part after the 52-byte header: count + wraps.
     const n = recipients.length;
-    const pre = new Uint8Array(1 + n * WRAP_BYTES);
-    pre[0] = n;
+    this.keys = recipients.map((k) => k.slice());
+    const h = this.header;
+    h[0] = ENVELOPE_VERSION;
+    h[OFF_RECIPIENTS] = n;
+    for (let i = 0; i < MESSAGE_ID_BYTES; i++) h[OFF_ID + i] = messageId[i]!;
+    for (let i = 0; i < KEY_BYTES; i++) h[OFF_SENDER + i] = sender[i]!;
+    const wraps = new Uint8Array(n * WRAP_BYTES);
     const wrapPlain = new Uint8Array(WRAP_PLAIN_BYTES);
     for (let i = 0; i < KEY_BYTES; i++) wrapPlain[i] = contentKey[i]!;
     writeU32(wrapPlain, 32, counter);
     writeU32(wrapPlain, 36, createdSeconds);
     for (let j = 0; j < n; j++) {
-      writeNonce(this.nonce, messageId, j, NONCE_KIND_WRAP);
-      const w = crypto.secretbox(wrapPlain, this.nonce, recipients[j]!);
-      for (let i = 0; i < WRAP_BYTES; i++) pre[1 + j * WRAP_BYTES + i] = w[i]!;
+      writeNonce(this.nonce, messageId, 0, NONCE_KIND_WRAP, j);
+      const w = crypto.secretbox(wrapPlain, this.nonce, this.keys[j]!);
+      for (let i = 0; i < WRAP_BYTES; i++) wraps[j * WRAP_BYTES + i] = w[i]!;
     }
     wrapPlain.fill(0);
-    this.headPrefix = pre;
+    this.wraps = wraps;
   }
 
   /** Milliseconds of audio accepted so far. */
@@ -188,35 +253,45 @@ export class OutgoingMessage {
     return c;
   }
 
-  /** Drops the message and zeroes its key and buffer. Safe to call twice. */
+  /** Drops the message and zeroes its keys and buffer. Safe to call twice. */
   abort(): void {
     this.done = true;
     this.contentKey.fill(0);
+    for (const k of this.keys) k.fill(0);
     this.plain.fill(0);
     this.used = 0;
-    this.headPrefix = undefined;
+    this.wraps = undefined;
   }
 
   private seal(final: boolean): Uint8Array {
     const index = this.chunksOut;
+    let len = this.used;
+    if (this.padBlock > 0) len = Math.min(MAX_CHUNK_PLAINTEXT, Math.ceil(len / this.padBlock) * this.padBlock);
     writeNonce(this.nonce, this.messageId, index, final ? NONCE_KIND_FINAL : NONCE_KIND_CHUNK);
-    const box = this.crypto.secretbox(this.plain.subarray(0, this.used), this.nonce, this.contentKey);
-    const pre = index === 0 ? this.headPrefix! : undefined;
-    const preLen = pre ? pre.length : 0;
-    const out = new Uint8Array(HEADER_BYTES + preLen + box.length);
-    out[0] = ENVELOPE_VERSION;
-    out[1] = final ? FLAG_FINAL : 0;
-    for (let i = 0; i < MESSAGE_ID_BYTES; i++) out[2 + i] = this.messageId[i]!;
-    out[18] = index >>> 8;
-    out[19] = index & 0xff;
-    for (let i = 0; i < KEY_BYTES; i++) out[20 + i] = this.sender[i]!;
-    if (pre) out.set(pre, HEADER_BYTES);
-    out.set(box, HEADER_BYTES + preLen);
-    this.plain.fill(0, 0, this.used);
+    const box = this.crypto.secretbox(this.plain.subarray(0, len), this.nonce, this.contentKey);
+    const wraps = index === 0 ? this.wraps! : undefined;
+    const n = this.keys.length;
+    const bodyAt = HEADER_BYTES + (wraps ? wraps.length : 0);
+    const tagsAt = bodyAt + box.length;
+    const out = new Uint8Array(tagsAt + n * TAG_BYTES);
+    const h = this.header;
+    h[OFF_FLAGS] = final ? FLAG_FINAL : 0;
+    h[OFF_INDEX] = index >>> 8;
+    h[OFF_INDEX + 1] = index & 0xff;
+    out.set(h, 0);
+    if (wraps) out.set(wraps, HEADER_BYTES);
+    out.set(box, bodyAt);
+    const authed = out.subarray(0, tagsAt);
+    for (let j = 0; j < n; j++) {
+      const otk = tagKey(this.crypto, this.keys[j]!, this.messageId, index, j, this.nonce, this.zero32);
+      out.set(this.crypto.onetimeauth(authed, otk), tagsAt + j * TAG_BYTES);
+      otk.fill(0);
+    }
+    this.plain.fill(0, 0, len);
     this.used = 0;
     this.inChunk = 0;
     this.chunksOut++;
-    if (index === 0) this.headPrefix = undefined;
+    if (index === 0) this.wraps = undefined;
     this.counters.inc('envelope.sealed_chunks');
     return out;
   }

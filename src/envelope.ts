@@ -1,5 +1,5 @@
 /**
- * The sealed voice-message envelope: one import for its users.
+ * The sealed voice-message envelope (version 2): one import for its users.
  * - Toy: `ToyEnvelope` (seal toy → family to every roster member; open member → toy).
  * - Phone: src/phone-envelope.ts `PhoneEnvelope`.
  * - MQTT layer: `chunkKey(bytes)` (dedupe key) and `peekChunk(bytes)` (message id,
@@ -10,7 +10,7 @@ import type { ClockPort, CryptoPort, RandomPort, StoragePort } from '../hal/port
 import { Counters } from './counters.js';
 import { EnvelopeOpener } from './envelope-opener.js';
 import { RosterKeys } from './envelope-keys.js';
-import { EnvelopeSealer, type OutgoingMessage } from './envelope-sealer.js';
+import { DEFAULT_PAD_BLOCK, EnvelopeSealer, type OutgoingMessage } from './envelope-sealer.js';
 import { ReplayGuard } from './replay-guard.js';
 import type { Roster } from './roster.js';
 
@@ -31,14 +31,17 @@ export interface ToyEnvelopeOptions {
   secretKey: Uint8Array;
   ttlMs?: number;
   packetsPerChunk?: number;
+  /** Padding block of sealed chunk plaintexts in bytes (default DEFAULT_PAD_BLOCK; 0 = none). */
+  padBlock?: number;
   counters?: Counters;
 }
 
 /**
  * The toy's envelope: `begin()` seals one message for the whole roster;
- * `arrivals` admits new messages from members (replay counters recorded);
- * `playback` re-opens stored messages that were admitted on arrival (no
- * counter check, still authenticated and expiry-checked).
+ * `arrivals` admits new messages from members (everything checked, replay
+ * counters recorded); `playback` opens each chunk of an admitted message once
+ * (no counter check, expiry checked). Admission of stored chunks without
+ * decrypting them is an EnvelopeOpener in mode 'admit' (MessagePlayer).
  */
 export class ToyEnvelope {
   readonly keys: RosterKeys;
@@ -50,20 +53,22 @@ export class ToyEnvelope {
 
   constructor(o: ToyEnvelopeOptions) {
     this.counters = o.counters ?? new Counters();
-    this.keys = new RosterKeys(o.roster, o.crypto, o.secretKey, this.counters);
+    this.keys = new RosterKeys(o.roster, o.crypto, o.secretKey, o.publicKey, this.counters);
     this.sealer = new EnvelopeSealer({
       crypto: o.crypto,
       random: o.random,
       storage: o.storage,
       clock: o.clock,
       senderPublicKey: o.publicKey,
+      senderSecretKey: o.secretKey,
       packetsPerChunk: o.packetsPerChunk,
+      padBlock: o.padBlock ?? DEFAULT_PAD_BLOCK,
       counters: this.counters,
     });
     this.replay = new ReplayGuard(o.storage, this.counters);
     const common = { crypto: o.crypto, keys: this.keys, clock: o.clock, ttlMs: o.ttlMs, counters: this.counters };
     this.arrivals = new EnvelopeOpener({ ...common, replay: this.replay });
-    this.playback = new EnvelopeOpener(common);
+    this.playback = new EnvelopeOpener({ ...common, mode: 'play' });
   }
 
   /** Starts a toy → family message to every roster member. Throws EnvelopeError MALFORMED when the roster is empty. */

@@ -7,7 +7,10 @@
  * Kept on purpose (KEPT_KEYS): the toy's own send counter ('rp.tx',
  * src/replay-guard.ts): the identity survives the reset, and phones keep their
  * replay record for it, so its counter must keep rising or a re-paired phone
- * would refuse the toy's messages as replays. And the pairing lockout record ('pairlock',
+ * would refuse the toy's messages as replays. The receive replay record ('rp.rx'):
+ * a phone paired again keeps its key, so without it every captured message from
+ * that phone would play once more (docs/PROTOCOL.md; it holds public keys and
+ * counters, no names, no audio). And the pairing lockout record ('pairlock',
  * src/pairing-lockout.ts). A reset needs only a local press, so without this an
  * attacker holding the toy could reset it to get five fresh guesses every ten
  * minutes x restarts; the lockout expires by itself within LOCKOUT_MS, so keeping
@@ -30,11 +33,11 @@ import type { StoragePort } from '../hal/ports.js';
 import { LOCKOUT_KEY } from './pairing-lockout.js';
 import { NETWORK_SETTINGS_KEY } from './network-settings.js';
 import { ROSTER_KEY } from './roster.js';
-import { SEND_COUNTER_KEY } from './replay-guard.js';
+import { RECEIVE_RECORD_KEY, SEND_COUNTER_KEY } from './replay-guard.js';
 
 export const RESET_MARKER_KEY = 'reset.pending';
 /** Keys that survive a factory reset. */
-export const KEPT_KEYS: readonly string[] = [LOCKOUT_KEY, SEND_COUNTER_KEY];
+export const KEPT_KEYS: readonly string[] = [LOCKOUT_KEY, SEND_COUNTER_KEY, RECEIVE_RECORD_KEY];
 
 export class FactoryResetError extends Error {
   override readonly name = 'FactoryResetError';

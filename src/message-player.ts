@@ -5,8 +5,9 @@
  *
  * Durable state and the exactly-once argument (a power cut may hit anywhere):
  * - Chunks live in the Inbox (src/inbox.ts) until confirmed; RAM keeps only ids.
- * - A message's head is ADMITTED when it opens (sender in the roster, not expired)
- *   and its counter is above the sender's replay record. Admission writes the
+ * - A message's head is ADMITTED when it verifies (sender in the roster, its
+ *   recipient tag checked without decrypting: EnvelopeOpener mode 'admit'; not
+ *   expired) and its counter is new in the sender's replay record. Admission writes the
  *   message id into the `adm` record FIRST and then commits the replay counter, so
  *   a cut between the two leaves an admitted message (replay is committed again
  *   on the next start), never a message lost to its own replay record.
@@ -84,7 +85,7 @@ export class MessagePlayer implements PlayerControl {
   private closed = false;
 
   constructor(private readonly o: MessagePlayerOptions) {
-    this.verifier = new EnvelopeOpener({ crypto: o.crypto, keys: o.keys, clock: o.clock, ttlMs: o.ttlMs, counters: o.counters, maxOpen: 8 });
+    this.verifier = new EnvelopeOpener({ crypto: o.crypto, keys: o.keys, clock: o.clock, ttlMs: o.ttlMs, counters: o.counters, maxOpen: 8, mode: 'admit' });
     this.loadAdmitted();
   }
 

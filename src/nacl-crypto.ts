@@ -43,6 +43,12 @@ export const naclCrypto: CryptoPort = {
     if (box.length < 16) return null;
     return nacl.secretbox.open(box, nonce, key);
   },
+  onetimeauth(message, key) {
+    need(key, 32, 'one-time key');
+    const out = new Uint8Array(16);
+    (nacl as unknown as { lowlevel: { crypto_onetimeauth: (o: Uint8Array, op: number, m: Uint8Array, mp: number, n: number, k: Uint8Array) => number } }).lowlevel.crypto_onetimeauth(out, 0, message, 0, message.length, key);
+    return out;
+  },
   scalarMult(scalar, point) {
     need(scalar, 32, 'scalar');
     need(point, 32, 'point');

@@ -1,85 +1,145 @@
 /**
- * Replay protection state on the StoragePort (docs/PROTOCOL.md, "Envelope").
+ * Replay protection state on the StoragePort (docs/PROTOCOL.md, "Replay and
+ * counter records").
  *
- * - Receiving: per sender, the highest message counter accepted, under key
- *   `rp.` + 12 lower-case hex chars of the sender public key's first 6 bytes
- *   (15 chars). Value (37 bytes): u8 version=1 | 32-byte sender public key | u32 BE counter.
- *   A message is admitted only when its counter is above the stored one; the
- *   record is written before the message's audio is returned, so a replay is
- *   rejected also after a restart.
+ * - Receiving: ONE record under key `rp.rx` holding, for each sender seen
+ *   (at most MAX_REPLAY_SENDERS, most recently admitted last), its full public
+ *   key, the highest message counter H accepted from it and a 32-bit window
+ *   bitmap (bit k set = counter H-1-k was accepted). A message is admitted when
+ *   its counter is above H, or within the 32 below H and not yet accepted
+ *   (whole messages that arrive out of order are not lost). Everything else is
+ *   REPLAY. The record is written before the message's audio is returned.
+ *   Value: u8 version=2 | u8 count | count × (32-byte public key | u32 BE H | u32 BE window).
  * - Sending: the last counter this identity used, under key `rp.tx`.
  *   Value (5 bytes): u8 version=1 | u32 BE counter. The next counter is written
  *   before the head chunk leaves the sealer, so a restart never reuses one.
  *
- * `wipe()` (factory reset) removes every receive record but keeps `rp.tx`: the
- * identity survives a reset, and its counter must keep rising for the phones.
- * A corrupt record is counted ('replay.corrupt') and read as the most
- * restrictive safe value: receive → reject everything from that sender until
- * the record is rewritten by wipe/forget; send → EnvelopeError('STORAGE').
+ * Both records survive a factory reset (src/factory-reset.ts KEPT_KEYS): a phone
+ * paired again keeps its key, so without its record every captured message
+ * from it would play again. `wipe()` removes the receive record (a full erase,
+ * not a factory reset). The record holds public keys and counters only.
+ *
+ * A corrupt receive record (only a storage fault can make one: writes are
+ * atomic) is counted ('replay.corrupt') and read as empty; the TTL still bounds
+ * what could replay. A corrupt send counter gives EnvelopeError('STORAGE').
  * Portable.
  */
 import type { StoragePort } from '../hal/ports.js';
 import { Counters } from './counters.js';
-import { EnvelopeError, bytesEqual, readU32, toHex, writeU32 } from './envelope-format.js';
+import { EnvelopeError, bytesEqual, readU32, writeU32 } from './envelope-format.js';
 
 export const REPLAY_PREFIX = 'rp.';
+/** Receive record (all senders). */
+export const RECEIVE_RECORD_KEY = 'rp.rx';
 export const SEND_COUNTER_KEY = 'rp.tx';
-const RECORD_VERSION = 1;
+/** Senders remembered; when full, the one admitted longest ago is dropped (counted 'replay.evicted'). */
+export const MAX_REPLAY_SENDERS = 32;
+/** Counters below the highest that are still accepted once (out-of-order window). */
+export const REPLAY_WINDOW = 32;
+const RECORD_VERSION = 2;
+const SEND_VERSION = 1;
+const ENTRY_BYTES = 40;
 const MAX_COUNTER = 0xffffffff;
 
-/** Storage key of a sender's receive record. */
-export function replayKey(senderPublicKey: Uint8Array): string {
-  return REPLAY_PREFIX + toHex(senderPublicKey, 0, 6);
+interface Entry {
+  key: Uint8Array;
+  high: number;
+  window: number;
 }
 
-/** Per-sender "highest accepted counter" records. */
+/** Per-sender "highest accepted counter + window" records, in one storage record. */
 export class ReplayGuard {
   constructor(private readonly storage: StoragePort, readonly counters = new Counters()) {}
 
-  /** The last accepted counter from sender (0 when none); MAX_COUNTER+1 when the record is corrupt (rejects all). */
-  last(sender: Uint8Array): number {
+  private load(): Entry[] {
     let raw: Uint8Array | undefined;
     try {
-      raw = this.storage.read(replayKey(sender));
+      raw = this.storage.read(RECEIVE_RECORD_KEY);
     } catch {
       throw new EnvelopeError('STORAGE', 'replay record unreadable');
     }
-    if (!raw) return 0;
-    if (raw.length !== 37 || raw[0] !== RECORD_VERSION) {
+    if (!raw) return [];
+    const n = raw.length >= 2 ? raw[1]! : -1;
+    if (raw[0] !== RECORD_VERSION || n < 0 || n > MAX_REPLAY_SENDERS || raw.length !== 2 + n * ENTRY_BYTES) {
       this.counters.inc('replay.corrupt');
-      return MAX_COUNTER + 1;
+      return [];
     }
-    // Another sender whose key shares the 6-byte prefix (2^-48 odds among 8 members): no history for this one.
-    if (!bytesEqual(raw.subarray(1, 33), sender)) return 0;
-    return readU32(raw, 33);
+    const out: Entry[] = [];
+    for (let i = 0; i < n; i++) {
+      const o = 2 + i * ENTRY_BYTES;
+      out.push({ key: raw.slice(o, o + 32), high: readU32(raw, o + 32), window: readU32(raw, o + 36) });
+    }
+    return out;
   }
 
-  /** Throws EnvelopeError('REPLAY') unless counter is above the last accepted one. */
-  check(sender: Uint8Array, counter: number): void {
-    if (!(counter > this.last(sender))) throw new EnvelopeError('REPLAY', 'message counter not above the last accepted');
-  }
-
-  /** Records counter as the highest accepted from sender (atomic write). Throws EnvelopeError STORAGE. */
-  commit(sender: Uint8Array, counter: number): void {
-    const v = new Uint8Array(37);
+  private save(entries: Entry[]): void {
+    const v = new Uint8Array(2 + entries.length * ENTRY_BYTES);
     v[0] = RECORD_VERSION;
-    for (let i = 0; i < 32; i++) v[1 + i] = sender[i]!;
-    writeU32(v, 33, counter);
+    v[1] = entries.length;
+    entries.forEach((e, i) => {
+      const o = 2 + i * ENTRY_BYTES;
+      v.set(e.key, o);
+      writeU32(v, o + 32, e.high);
+      writeU32(v, o + 36, e.window);
+    });
     try {
-      this.storage.write(replayKey(sender), v);
+      this.storage.write(RECEIVE_RECORD_KEY, v);
     } catch {
       throw new EnvelopeError('STORAGE', 'replay record not written');
     }
   }
 
-  /** Forgets one sender's record. */
-  forget(sender: Uint8Array): void {
-    this.storage.remove(replayKey(sender));
+  /** The highest accepted counter from sender (0 when none). */
+  last(sender: Uint8Array): number {
+    const e = this.load().find((x) => bytesEqual(x.key, sender));
+    return e ? e.high : 0;
   }
 
-  /** Removes every receive record (factory reset); keeps the send counter. */
+  /** Throws EnvelopeError('REPLAY') unless counter (1..2^32-1) is new for sender (above H, or in the window and unseen). */
+  check(sender: Uint8Array, counter: number): void {
+    if (!Number.isInteger(counter) || counter < 1 || counter > MAX_COUNTER) throw new EnvelopeError('REPLAY', 'counter out of range');
+    const e = this.load().find((x) => bytesEqual(x.key, sender));
+    if (!e || counter > e.high) return;
+    const d = e.high - counter;
+    if (d === 0 || d > REPLAY_WINDOW || (e.window & (1 << (d - 1))) !== 0) throw new EnvelopeError('REPLAY', 'message counter already accepted or too old');
+  }
+
+  /** Records counter as accepted from sender (one atomic write). Call after check(). Throws EnvelopeError STORAGE. */
+  commit(sender: Uint8Array, counter: number): void {
+    const entries = this.load();
+    const i = entries.findIndex((x) => bytesEqual(x.key, sender));
+    let e: Entry;
+    if (i < 0) {
+      e = { key: sender.slice(), high: counter, window: 0 };
+      if (entries.length >= MAX_REPLAY_SENDERS) {
+        entries.shift();
+        this.counters.inc('replay.evicted');
+      }
+    } else {
+      e = entries[i]!;
+      entries.splice(i, 1);
+      if (counter > e.high) {
+        const shift = counter - e.high;
+        e.window = shift > 32 ? 0 : shift === 32 ? 0x80000000 : ((e.window << shift) | (1 << (shift - 1))) >>> 0;
+        e.high = counter;
+      } else if (counter < e.high && e.high - counter <= REPLAY_WINDOW) {
+        e.window = (e.window | (1 << (e.high - counter - 1))) >>> 0;
+      }
+    }
+    entries.push(e);
+    this.save(entries);
+  }
+
+  /** Forgets one sender's record. Throws EnvelopeError STORAGE. */
+  forget(sender: Uint8Array): void {
+    const entries = this.load();
+    const kept = entries.filter((x) => !bytesEqual(x.key, sender));
+    if (kept.length !== entries.length) this.save(kept);
+  }
+
+  /** Removes the receive record (a full erase; a factory reset keeps it). Keeps the send counter. */
   wipe(): void {
-    for (const k of this.storage.keys(REPLAY_PREFIX)) if (k !== SEND_COUNTER_KEY) this.storage.remove(k);
+    this.storage.remove(RECEIVE_RECORD_KEY);
   }
 }
 
@@ -96,7 +156,7 @@ export class SendCounter {
       throw new EnvelopeError('STORAGE', 'send counter unreadable');
     }
     if (!raw) return 0;
-    if (raw.length !== 5 || raw[0] !== RECORD_VERSION) {
+    if (raw.length !== 5 || raw[0] !== SEND_VERSION) {
       this.counters.inc('replay.corrupt');
       throw new EnvelopeError('STORAGE', 'send counter record corrupt');
     }
@@ -108,7 +168,7 @@ export class SendCounter {
     const last = this.last();
     if (last >= MAX_COUNTER) throw new EnvelopeError('EXHAUSTED', 'send counter exhausted');
     const v = new Uint8Array(5);
-    v[0] = RECORD_VERSION;
+    v[0] = SEND_VERSION;
     writeU32(v, 1, last + 1);
     try {
       this.storage.write(SEND_COUNTER_KEY, v);

@@ -11,6 +11,7 @@
  */
 import type { StoragePort } from '../hal/ports.js';
 import { Counters } from './counters.js';
+import { isSmallOrderKey } from './key-checks.js';
 
 export const MAX_MEMBERS = 8;
 export const ROSTER_KEY = 'roster';
@@ -41,13 +42,15 @@ export interface Member {
   sharedKey?: Uint8Array;
 }
 
-/** Validates a member's fields; throws RosterError('INVALID'). */
+/** Validates a member's fields (a public key of small order is INVALID); throws RosterError('INVALID'). */
 export function checkMember(m: Member): void {
   if (typeof m.id !== 'string' || m.id.length < 1 || m.id.length > MAX_MEMBER_ID || !ID_RE.test(m.id))
     throw new RosterError('INVALID', 'member id must be 1..16 chars of A-Z a-z 0-9 _ -');
   const nameBytes = new TextEncoder().encode(m.name ?? '');
   if (nameBytes.length < 1 || nameBytes.length > MAX_NAME_BYTES) throw new RosterError('INVALID', 'member name must be 1..32 bytes');
   if (!(m.publicKey instanceof Uint8Array) || m.publicKey.length !== 32) throw new RosterError('INVALID', 'public key must be 32 bytes');
+  // A small-order key makes the X25519 shared key a public constant (docs/SECURITY.md): refused here, where keys enter.
+  if (isSmallOrderKey(m.publicKey)) throw new RosterError('INVALID', 'public key is of small order');
   if (m.sharedKey !== undefined && (!(m.sharedKey instanceof Uint8Array) || m.sharedKey.length !== 32))
     throw new RosterError('INVALID', 'shared key must be 32 bytes');
 }

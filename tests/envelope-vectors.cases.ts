@@ -1,10 +1,11 @@
 /**
- * The committed vectors (tests/vectors/envelope-v1.json) against this
+ * The committed vectors (tests/vectors/envelope-v2.json) against this
  * implementation, in both tiers: the JSON equals what the sealer produces now,
  * every chunk opens to its packets, and every rejection vector gives its code.
  * The independent check with libsodium is tests/envelope-vectors.test.ts. Portable.
  */
-import vectors from './vectors/envelope-v1.json' with { type: 'json' };
+import vectors from './vectors/envelope-v2.json' with { type: 'json' };
+import v1vectors from './vectors/envelope-v1.json' with { type: 'json' };
 import { naclCrypto } from '../src/nacl-crypto.js';
 import { Roster } from '../src/roster.js';
 import { EnvelopeError, ToyEnvelope, toHex } from '../src/envelope.js';
@@ -70,15 +71,16 @@ export const envelopeVectorCases: EnvelopeCase[] = [
   {
     name: 'vectors: every rejection gives its error code',
     fn: (t) => {
-      const now = V.messages.find((m) => m.name === 'mum-to-toy')!.createdSeconds * 1000;
+      const created = V.messages.find((m) => m.name === 'mum-to-toy')!.createdSeconds;
       for (const r of V.rejections) {
-        const toy = toyFor(now);
+        const toy = toyFor((r.nowSeconds ?? created) * 1000);
         const chunks = r.chunks.map(fromHex);
         let code = 'none';
         try {
           for (let i = 0; i < chunks.length; i++) {
             try {
-              toy.arrivals.push(chunks[i]!);
+              const got = toy.arrivals.push(chunks[i]!);
+              if (r.finishEach && got.final) toy.arrivals.finish(got.info.messageKey);
             } catch (e) {
               if (i < chunks.length - 1) throw new Error(`chunk ${i} of "${r.name}" rejected early`);
               throw e;
@@ -90,6 +92,22 @@ export const envelopeVectorCases: EnvelopeCase[] = [
         }
         t.is(code, r.error, r.name);
       }
+    },
+  },
+  {
+    name: 'vectors: every chunk of the v1 vectors is refused with VERSION',
+    fn: (t) => {
+      const toy = toyFor(Date.UTC(2026, 10, 28));
+      for (const m of v1vectors.messages)
+        for (const ch of m.chunks) {
+          let code = 'none';
+          try {
+            toy.arrivals.push(fromHex(ch.bytes));
+          } catch (e) {
+            code = e instanceof EnvelopeError ? e.code : String(e);
+          }
+          t.is(code, 'VERSION', `${m.name} chunk ${ch.index}`);
+        }
     },
   },
 ];

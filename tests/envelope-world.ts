@@ -38,6 +38,10 @@ export class CountingCrypto implements CryptoPort {
     this.n('secretboxOpen');
     return naclCrypto.secretboxOpen(b, n, k);
   }
+  onetimeauth(m: Uint8Array, k: Uint8Array) {
+    this.n('onetimeauth');
+    return naclCrypto.onetimeauth(m, k);
+  }
   scalarMult(a: Uint8Array, b: Uint8Array) {
     this.n('scalarMult');
     return naclCrypto.scalarMult(a, b);

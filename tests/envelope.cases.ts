@@ -13,7 +13,9 @@ import {
   WRAP_BYTES,
   chunkKey,
   peekChunk,
-  replayKey,
+  RECEIVE_RECORD_KEY,
+  TAG_BYTES,
+  DEFAULT_PAD_BLOCK,
   toHex,
 } from '../src/envelope.js';
 import { Roster } from '../src/roster.js';
@@ -34,9 +36,12 @@ export const envelopeCases: EnvelopeCase[] = [
       const msg = w.toy.begin();
       const chunks = sealAll(msg, packets);
       t.is(chunks.length, 4, '50 packets at 15 per chunk');
-      // One secretbox per wrap and per chunk: the audio is sealed once, not per member.
-      t.is((w.crypto.calls.secretbox ?? 0) - (before.secretbox ?? 0), 3 + 4);
-      t.is(chunks[0]!.length, HEADER_BYTES + 1 + 3 * WRAP_BYTES + 16 + packets.slice(0, 15).reduce((n, p) => n + 2 + p.length, 0));
+      // One secretbox per wrap and per chunk: the audio is sealed once, not per member;
+      // per chunk and member only a 32-byte secretbox (the tag key) and a Poly1305.
+      t.is((w.crypto.calls.secretbox ?? 0) - (before.secretbox ?? 0), 3 + 4 + 4 * 3);
+      t.is((w.crypto.calls.onetimeauth ?? 0) - (before.onetimeauth ?? 0), 4 * 3);
+      const plain0 = packets.slice(0, 15).reduce((n, p) => n + 2 + p.length, 0);
+      t.is(chunks[0]!.length, HEADER_BYTES + 3 * WRAP_BYTES + 16 + Math.ceil(plain0 / DEFAULT_PAD_BLOCK) * DEFAULT_PAD_BLOCK + 3 * TAG_BYTES);
       for (const phone of w.phones) {
         const { packets: got, results } = openAll(phone.env.opener, chunks);
         t.true(samePackets(got, packets), `${phone.id} gets the packets`);
@@ -86,7 +91,7 @@ export const envelopeCases: EnvelopeCase[] = [
       t.is(w.toy.counters.get('envelope.UNKNOWN_SENDER'), 1);
       // The stranger writes mum's public key as sender: wraps do not open under mum's shared key.
       const forged = s[0]!.slice();
-      forged.set(w.phones[0]!.publicKey, 20);
+      forged.set(w.phones[0]!.publicKey, 21);
       throwsCode(t, () => w.toy.arrivals.push(forged), 'NOT_RECIPIENT');
       // The toy's own message reflected back to the toy; mum's message delivered to dad's phone.
       const own = sealAll(w.toy.begin(), makePackets(3, 2));
@@ -114,8 +119,10 @@ export const envelopeCases: EnvelopeCase[] = [
       const m1 = sealAll(mum.env.begin(), makePackets(20, 1));
       const m2 = sealAll(mum.env.begin(), makePackets(20, 2));
       openAll(w.toy.arrivals, m2);
-      t.true(w.toyStorage.read(replayKey(mum.publicKey)) !== undefined, 'replay record stored');
-      throwsCode(t, () => w.toy.arrivals.push(m1[0]!), 'REPLAY', 'older counter');
+      t.true(w.toyStorage.read(RECEIVE_RECORD_KEY) !== undefined, 'replay record stored');
+      t.is(openAll(w.toy.arrivals, m1).results[0]!.info.counter, 1, 'an older message that never arrived is accepted once (window)');
+      w.toy.arrivals.finish(peekChunk(m1[0]!)!.messageKey);
+      throwsCode(t, () => w.toy.arrivals.push(m1[0]!), 'REPLAY', 'older counter, already accepted');
       throwsCode(t, () => w.toy.arrivals.push(m2[0]!), 'DUPLICATE', 'same head again while open');
       w.restartToy();
       throwsCode(t, () => w.toy.arrivals.push(m2[0]!), 'REPLAY', 'replay after restart');
@@ -163,7 +170,7 @@ export const envelopeCases: EnvelopeCase[] = [
       o.push(a[1]!);
       throwsCode(t, () => o.push(a[1]!), 'DUPLICATE');
       const relabel = a[3]!.slice();
-      relabel[19] = 2;
+      relabel[20] = 2;
       relabel[1] = 0;
       throwsCode(t, () => o.push(relabel), 'AUTH', 'final chunk relabelled as chunk 2');
       const flip = a[2]!.slice();
@@ -198,7 +205,7 @@ export const envelopeCases: EnvelopeCase[] = [
       const bigChunks = sealAll(big, maxPackets);
       t.is(bigChunks.length, 4, 'one 1275-byte packet per 2048-byte chunk');
       t.true(bigChunks.every((c) => c.length <= MAX_CHUNK_BYTES && c.length < STORAGE_MAX_VALUE_BYTES));
-      t.is(MAX_CHUNK_BYTES, 2565);
+      t.is(MAX_CHUNK_BYTES, 2693);
       // 60 s: 3000 packets accepted, the 3001st is TOO_LONG, and the message still finishes.
       const msg = w.phones[0]!.env.begin();
       const p = new Uint8Array(3).fill(1);
@@ -221,17 +228,59 @@ export const envelopeCases: EnvelopeCase[] = [
       const good = sealAll(w.phones[1]!.env.begin(), makePackets(3, 1));
       throwsCode(t, () => w.toy.arrivals.push(new Uint8Array(0)), 'SHORT');
       throwsCode(t, () => w.toy.arrivals.push(good[0]!.subarray(0, HEADER_BYTES - 1)), 'SHORT');
-      const v2 = good[0]!.slice();
-      v2[0] = 2;
-      throwsCode(t, () => w.toy.arrivals.push(v2), 'VERSION');
-      throwsCode(t, () => w.toy.arrivals.push(new Uint8Array(MAX_CHUNK_BYTES + 1).fill(1)), 'TOO_LARGE');
+      const v1 = good[0]!.slice();
+      v1[0] = 1;
+      throwsCode(t, () => w.toy.arrivals.push(v1), 'VERSION');
+      throwsCode(t, () => w.toy.arrivals.push(new Uint8Array(MAX_CHUNK_BYTES + 1).fill(2)), 'TOO_LARGE');
       const flags = good[0]!.slice();
       flags[1] = 0x81;
       throwsCode(t, () => w.toy.arrivals.push(flags), 'MALFORMED');
       const count = good[0]!.slice();
-      count[HEADER_BYTES] = 9;
+      count[2] = 9;
       throwsCode(t, () => w.toy.arrivals.push(count), 'MALFORMED');
       t.is(w.toy.arrivals.push(good[0]!).packets.length, 3, 'the untouched head still opens');
+    },
+  },
+  {
+    name: 'padding: chunk sizes no longer follow the Opus packet sizes (within a 256-byte block); padding is zeros and parses back',
+    fn: (t) => {
+      const w = new World(['mum']);
+      const quiet = makePackets(45, 1, 20, 25);
+      const loud = makePackets(45, 2, 26, 31);
+      const a = sealAll(w.phones[0]!.env.begin(), quiet);
+      const b = sealAll(w.phones[0]!.env.begin(), loud);
+      t.deepEqual(a.map((c) => c.length), b.map((c) => c.length), 'the same sizes on the wire');
+      t.true(samePackets(openAll(w.toy.arrivals, a).packets, quiet));
+      t.true(samePackets(openAll(w.toy.arrivals, b).packets, loud));
+      const c0 = new PhoneEnvelope({ crypto: w.crypto, random: w.random, storage: new MemoryStorage(), clock: w.clock, secretKey: w.phones[0]!.secretKey, toyPublicKey: w.toyPublic, sharedKey: w.phones[0]!.sharedKey, padBlock: 0 });
+      const qa = sealAll(c0.begin(), quiet);
+      const qb = sealAll(c0.begin(), loud);
+      t.true(qa.some((c, i) => c.length !== qb[i]!.length), 'without padding the sizes differ');
+    },
+  },
+  {
+    name: 'cost: admission checks each chunk by its recipient tag without decrypting; playback opens each chunk once',
+    fn: (t) => {
+      const w = new World(['mum']);
+      const packets = makePackets(50, 21); // 1 s: 4 chunks
+      const chunks = sealAll(w.phones[0]!.env.begin(), packets);
+      t.is(chunks.length, 4);
+      const admit = new EnvelopeOpener({ crypto: w.crypto, keys: w.toy.keys, clock: w.clock, mode: 'admit', replay: w.toy.replay });
+      const before = { ...w.crypto.calls };
+      const d = (k: string) => (w.crypto.calls[k] ?? 0) - (before[k] ?? 0);
+      for (const c of chunks) t.is(admit.push(c).packets.length, 0, 'admission returns no audio');
+      t.is(d('secretboxOpen'), 1, 'admission: only the key wrap is opened, no chunk body');
+      t.is(d('onetimeauth'), 4, 'one Poly1305 per chunk');
+      const mid = { ...w.crypto.calls };
+      const { packets: got } = openAll(w.toy.playback, chunks);
+      t.true(samePackets(got, packets));
+      t.is((w.crypto.calls.secretboxOpen ?? 0) - (mid.secretboxOpen ?? 0), 1 + 4, 'playback: the wrap, then each body once');
+      t.is((w.crypto.calls.onetimeauth ?? 0) - (mid.onetimeauth ?? 0), 0, 'playback does not check the tags again');
+      // A chunk whose tag does not verify is refused at admission, before anything is stored as admitted.
+      const bad = chunks[0]!.slice();
+      bad[bad.length - 1]! ^= 1;
+      const admit2 = new EnvelopeOpener({ crypto: w.crypto, keys: w.toy.keys, clock: w.clock, mode: 'admit' });
+      throwsCode(t, () => admit2.push(bad), 'AUTH');
     },
   },
   {
@@ -244,7 +293,7 @@ export const envelopeCases: EnvelopeCase[] = [
       const h = peekChunk(chunks[2]!)!;
       t.is(h.index, 2);
       t.true(h.final);
-      t.is(h.recipients, 0);
+      t.is(h.recipients, 1, 'every chunk carries n');
       t.true(sameBytes(h.sender, w.toyPublic));
       t.is(peekChunk(chunks[0]!)!.recipients, 1);
       t.is(chunkKey(new Uint8Array(10)), undefined);
@@ -270,41 +319,66 @@ export const envelopeCases: EnvelopeCase[] = [
     },
   },
   {
-    name: 'shared keys are computed once per member and cached in the roster; wipe keeps the send counter',
+    name: 'shared keys are computed once per member and cached in the roster; pair keys differ per direction; wipe keeps the send counter',
     fn: (t) => {
       const storage = new MemoryStorage();
       const w = new World(['mum']);
       const roster = new Roster(storage);
       roster.add({ id: 'mum', name: 'Mum', publicKey: w.phones[0]!.publicKey }); // no cached key
-      const keys = new RosterKeys(roster, w.crypto, w.toySecret);
+      const keys = new RosterKeys(roster, w.crypto, w.toySecret, w.toyPublic);
       const before = w.crypto.calls.boxBefore ?? 0;
-      const k1 = keys.recipients()[0]!;
-      const k2 = keys.sharedKeyFor(w.phones[0]!.publicKey)!;
-      t.true(sameBytes(k1, k2));
+      const tx = keys.recipients()[0]!;
+      const rx = keys.receiveKeyFor(w.phones[0]!.publicKey)!;
+      t.false(sameBytes(tx, rx), 'K(toy→mum) differs from K(mum→toy)');
+      const shared = keys.sharedKeyFor(w.phones[0]!.publicKey)!;
       const phoneSide = new PhoneEnvelope({ crypto: w.crypto, random: w.random, storage: new MemoryStorage(), clock: w.clock, secretKey: w.phones[0]!.secretKey, toyPublicKey: w.toyPublic });
-      t.true(sameBytes(k1, phoneSide.sharedKey), 'both sides derive the same key');
+      t.true(sameBytes(shared, phoneSide.sharedKey), 'both sides derive the same X25519 key');
       t.is((w.crypto.calls.boxBefore ?? 0) - before, 2, 'one X25519 on each side');
       t.is(keys.counters.get('envelope.shared_key_computed'), 1);
       t.true(new Roster(storage).get('mum')!.sharedKey !== undefined, 'persisted');
-      t.is(keys.sharedKeyFor(new Uint8Array(32)), undefined);
-      // Replay records: keys fit the storage rules; wipe removes receive records, keeps rp.tx.
+      t.is(keys.receiveKeyFor(new Uint8Array(32).fill(9)), undefined);
+      // Replay record: one key for all senders; wipe removes it, keeps rp.tx.
       const g = new ReplayGuard(storage);
       g.commit(w.phones[0]!.publicKey, 5);
       storage.write(SEND_COUNTER_KEY, Uint8Array.of(1, 0, 0, 0, 9));
-      const k = replayKey(w.phones[0]!.publicKey);
-      t.is(k.length, 15);
-      t.true(/^rp\.[0-9a-f]{12}$/.test(k));
       t.is(g.last(w.phones[0]!.publicKey), 5);
+      t.deepEqual(storage.keys('rp.').sort(), [RECEIVE_RECORD_KEY, SEND_COUNTER_KEY].sort());
       g.wipe();
       t.is(g.last(w.phones[0]!.publicKey), 0);
       t.deepEqual(storage.keys('rp.'), [SEND_COUNTER_KEY]);
-      // A corrupt record rejects everything from that sender.
-      storage.write(k, Uint8Array.of(7));
-      throwsCode(t, () => g.check(w.phones[0]!.publicKey, 100), 'REPLAY');
+      // A corrupt record (a storage fault) is counted and read as empty.
+      storage.write(RECEIVE_RECORD_KEY, Uint8Array.of(7));
+      t.is(g.last(w.phones[0]!.publicKey), 0);
+      t.is(g.counters.get('replay.corrupt'), 1);
     },
   },
   {
-    name: 'too many open messages answer BUSY; complete ones are evicted first',
+    name: 'replay window: out-of-order whole messages within 32 are accepted once; older ones and repeats are REPLAY',
+    fn: (t) => {
+      const g = new ReplayGuard(new MemoryStorage());
+      const k = new Uint8Array(32).fill(4);
+      g.check(k, 40);
+      g.commit(k, 40);
+      throwsCode(t, () => g.check(k, 40), 'REPLAY', 'same counter');
+      for (const c of [39, 8]) {
+        g.check(k, c);
+        g.commit(k, c);
+        throwsCode(t, () => g.check(k, c), 'REPLAY', `counter ${c} twice`);
+      }
+      throwsCode(t, () => g.check(k, 7), 'REPLAY', 'outside the window');
+      g.check(k, 20);
+      g.commit(k, 72); // 40 moves to the window's edge (72 - 32)
+      throwsCode(t, () => g.check(k, 40), 'REPLAY', 'window bit kept across the shift');
+      throwsCode(t, () => g.check(k, 39), 'REPLAY', 'now too old');
+      g.check(k, 41);
+      g.commit(k, 200);
+      throwsCode(t, () => g.check(k, 72), 'REPLAY');
+      g.check(k, 199);
+      throwsCode(t, () => g.check(k, 0), 'REPLAY', 'counter 0 is never valid');
+    },
+  },
+  {
+    name: 'too many open messages answer BUSY; complete ones are evicted first, then incomplete ones older than 10 min',
     fn: (t) => {
       const w = new World(['mum']);
       const o = new EnvelopeOpener({ crypto: w.crypto, keys: w.toy.keys, clock: w.clock, maxOpen: 2 });
@@ -314,6 +388,13 @@ export const envelopeCases: EnvelopeCase[] = [
       throwsCode(t, () => o.push(msgs[2]![0]!), 'BUSY');
       o.push(msgs[0]![1]!); // completes message 0
       t.is(o.push(msgs[2]![0]!).index, 0, 'evicts the complete message');
+      // Both open messages are incomplete now: a fourth head is BUSY until the older one has waited 10 min.
+      const m4 = sealAll(w.phones[0]!.env.begin(), makePackets(20, 4));
+      throwsCode(t, () => o.push(m4[0]!), 'BUSY');
+      w.clock.setWall(w.clock.wallNow() + 10 * 60 * 1000 + 1);
+      t.is(o.push(m4[0]!).index, 0, 'the stale incomplete message made room');
+      t.is(o.counters.get('envelope.stale_dropped'), 1);
+      throwsCode(t, () => o.push(msgs[1]![1]!), 'ORDER', 'the dropped message is gone');
       o.close();
       o.close();
       throwsCode(t, () => o.push(msgs[2]![1]!), 'STATE');
