@@ -68,7 +68,18 @@ export interface LoadResult {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** Latency of steady chunks sent outside the burst and away from the restart (sent > 5 s before it or > 5 s after the broker is back). */
+  steadyP50Ms: number;
+  steadyP99Ms: number;
+  /** Latency of the burst's chunks (publish to first delivery). */
+  burstP50Ms: number;
+  burstP99Ms: number;
   brokerRssMb: number;
+  /**
+   * Upper bound of broker memory per connected client (KiB): the whole broker RSS after
+   * connecting / clients (the delta is not usable: the freed parse of the dynsec file is reused).
+   */
+  rssPerClientKb: number;
   brokerCpuSeconds: number;
   restartSeconds: number;
 }
@@ -169,9 +180,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     phones.forEach((p, j) => phonesOf[p.toy]!.push(toys.length + j));
     const seen = new Set<string>();
     const firstLatency: number[] = [];
+    const latencyOf = new Map<string, { sentAt: number; burst: boolean; ms: number }>();
     const res: LoadResult = {
       clients: all.length, connectSeconds: 0, published: 0, acked: 0, expected: 0, delivered: 0, redelivered: 0, lost: 0,
-      misdelivered: 0, msgPerSecond: 0, burstMsgPerSecond: 0, p50Ms: NaN, p99Ms: NaN, maxMs: NaN, brokerRssMb: NaN, brokerCpuSeconds: NaN, restartSeconds: NaN,
+      misdelivered: 0, msgPerSecond: 0, burstMsgPerSecond: 0, p50Ms: NaN, p99Ms: NaN, maxMs: NaN, steadyP50Ms: NaN, steadyP99Ms: NaN, burstP50Ms: NaN, burstP99Ms: NaN, brokerRssMb: NaN, rssPerClientKb: NaN, brokerCpuSeconds: NaN, restartSeconds: NaN,
     };
     const expectedFor = new Map<string, number>(); // "receiver:sender:seq" expected
     let burstStart = 0;
@@ -179,6 +191,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     let burstDone = 0;
     const burstSet = new Set<string>();
 
+    const rss0 = broker.usage().rssMb;
     const t0 = Date.now();
     let i = 0;
     const connectOne = (k: number) => new Promise<void>((resolve, reject) => {
@@ -204,6 +217,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         }
         seen.add(key);
         firstLatency.push(Date.now() - sentAt);
+        latencyOf.set(key, { sentAt, burst: burstSet.has(key), ms: Date.now() - sentAt });
         if (burstSet.has(key) && ++burstDone === burstKeys) res.burstMsgPerSecond = burstKeys / ((Date.now() - burstStart) / 1000);
       });
       c.once('connect', () => {
@@ -215,7 +229,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       while (i < all.length) await connectOne(i++);
     }));
     res.connectSeconds = (Date.now() - t0) / 1000;
-    log(`connected ${all.length} clients in ${res.connectSeconds.toFixed(1)} s; broker ${broker.usage().rssMb.toFixed(1)} MiB`);
+    const rss1 = broker.usage().rssMb;
+    res.rssPerClientKb = (rss1 * 1024) / all.length;
+    log(`connected ${all.length} clients in ${res.connectSeconds.toFixed(1)} s; broker ${rss0.toFixed(1)} -> ${rss1.toFixed(1)} MiB`);
 
     const seqs = new Array<number>(all.length).fill(0);
     const filler = randomBytes(Math.max(0, o.chunkBytes - 16));
@@ -252,6 +268,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     let burstFired = false;
     let restartFired = false;
     let restartPromise: Promise<void> | undefined;
+    let restartAt = Infinity;
+    let restartBack = Infinity;
     let carry = 0;
     await new Promise<void>((resolve) => {
       const tick = setInterval(() => {
@@ -277,12 +295,14 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         if (o.restart && !restartFired && el >= o.seconds / 2) {
           restartFired = true;
           const before = Date.now();
+          restartAt = before;
           log('restart: SIGTERM to the broker, then start it again');
           restartPromise = (async () => {
             cpuBeforeRestart = broker!.usage().cpu - cpu0;
             await broker!.stop();
             await broker!.start();
             res.restartSeconds = (Date.now() - before) / 1000;
+            restartBack = Date.now();
             log(`broker back after ${res.restartSeconds.toFixed(1)} s`);
           })();
         }
@@ -303,6 +323,13 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     res.p50Ms = pct(sorted, 50);
     res.p99Ms = pct(sorted, 99);
     res.maxMs = sorted[sorted.length - 1] ?? NaN;
+    const lat = [...latencyOf.values()];
+    const steady = lat.filter((x) => !x.burst && (x.sentAt < restartAt - 5000 || x.sentAt > restartBack + 5000)).map((x) => x.ms).sort((a, b) => a - b);
+    const burst = lat.filter((x) => x.burst).map((x) => x.ms).sort((a, b) => a - b);
+    res.steadyP50Ms = pct(steady, 50);
+    res.steadyP99Ms = pct(steady, 99);
+    res.burstP50Ms = pct(burst, 50);
+    res.burstP99Ms = pct(burst, 99);
     return res;
   } finally {
     await Promise.all(clients.filter(Boolean).map((c) => new Promise<void>((r) => c.end(true, {}, () => r()))));
@@ -349,8 +376,9 @@ export async function runLoadCli(argv: string[], io: CliIo): Promise<number> {
     `duplicated         0 to the application: a second copy of a (sender, seq) is dropped by the dedupe key (${r.redelivered} such copies)`,
     `misdelivered       ${r.misdelivered}`,
     `throughput         ${r.msgPerSecond.toFixed(1)} deliveries/s over the run; burst ${r.burstMsgPerSecond.toFixed(1)} deliveries/s`,
-    `latency            p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, max ${r.maxMs} ms (publish to first delivery, restart included)`,
-    `broker             ${r.brokerRssMb.toFixed(1)} MiB resident at the end, ${r.brokerCpuSeconds.toFixed(1)} CPU s while sending and draining; restart took ${r.restartSeconds.toFixed(1)} s`,
+    `latency            all: p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, max ${r.maxMs} ms (publish to first delivery, restart included)`,
+    `                   steady (away from burst and restart): p50 ${r.steadyP50Ms} ms, p99 ${r.steadyP99Ms} ms; burst: p50 ${r.burstP50Ms} ms, p99 ${r.burstP99Ms} ms`,
+    `broker             at most ${r.rssPerClientKb.toFixed(1)} KiB per connected client (RSS / clients); ${r.brokerRssMb.toFixed(1)} MiB resident at the end, ${r.brokerCpuSeconds.toFixed(1)} CPU s while sending and draining; restart took ${r.restartSeconds.toFixed(1)} s`,
   ];
   io.out(lines.join('\n') + '\n');
   return r.lost === 0 && r.misdelivered === 0 && r.acked === r.published ? 0 : 1;
