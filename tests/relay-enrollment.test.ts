@@ -264,3 +264,45 @@ rt('a flood of enrollments is rate-limited before any crypto (only one burst get
     await dispose(w);
   }
 });
+
+rt('the operator\'s enrollment service (`relay enroll-serve`, HTTPS with the relay certificate) enrolls a phone, which then connects', async (t) => {
+  const w = await world();
+  const { spawn } = await import('node:child_process');
+  const https = await import('node:https');
+  const path = await import('node:path');
+  const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+  const port = await freePort();
+  const proc = spawn(path.join(root, 'node_modules/.bin/tsx'), [path.join(root, 'relay/relay-cli.ts'), 'enroll-serve', '--conf-dir', w.rig.paths.confDir,
+    '--listen-port', String(port), '--listen-host', '127.0.0.1', '--broker-host', RIG_HOST], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  try {
+    await waitFor(() => out.includes('enrollment service on') || proc.exitCode !== null, 30000, 'enroll-serve up');
+    t.regex(out, /enrollment service on/);
+    const A = new Toy(w.toys[0]!, w.relayPublic);
+    const phone = new Phone(w.relayPublic);
+    const body = phone.request(A.notice('grant', phone.kp.publicKey));
+    const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = https.request({ host: '127.0.0.1', port, path: '/v1/enroll', method: 'POST', ca: w.rig.ca, servername: RIG_HOST, headers: { 'content-type': 'application/octet-stream' } }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on('error', reject);
+      req.end(Buffer.from(body));
+    });
+    t.is(answer.status, 200, answer.text);
+    t.is(JSON.parse(answer.text).user, phone.user);
+    const c = await w.rig.connect(phone.user, phone.password);
+    t.true(isClient(c), String(c));
+    if (isClient(c)) c.end(true);
+    t.regex(out, /enroll\.ok toy=[0-9a-f]{8} user=ph-/);
+    t.false(out.includes(phone.password), 'the password is never printed');
+  } finally {
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGTERM');
+    await exited;
+    await dispose(w);
+  }
+});
