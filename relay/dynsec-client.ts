@@ -33,14 +33,30 @@ export interface DynsecConnectOptions {
   ca?: string | Buffer;
   servername?: string;
   timeoutMs?: number;
+  /** A persistent session (clean = false): notices published while the service is down wait for it. */
+  persistent?: boolean;
 }
+
+/** Topic filter of the toys' enrollment notices. */
+export const NOTICE_FILTER = 'pp/t/+/ctl';
 
 type Cmd = Record<string, unknown> & { command: string };
 
 export class DynsecClient {
   private readonly pending = new Map<string, { resolve: (r: Record<string, unknown>) => void; reject: (e: Error) => void; timer: NodeJS.Timeout; command: string }>();
+  private noticeHandler: ((toyId: string, payload: Uint8Array) => void) | undefined;
   private constructor(private readonly client: MqttClient, private readonly timeoutMs: number) {
-    client.on('message', (_t, payload) => {
+    client.on('message', (topic, payload) => {
+      const m = /^pp\/t\/([0-9a-f]{32})\/ctl$/.exec(topic);
+      if (m) {
+        try {
+          this.noticeHandler?.(m[1]!, new Uint8Array(payload));
+        } catch {
+          /* the handler counts its own errors; a network callback never throws */
+        }
+        return;
+      }
+      if (topic !== `${TOPIC}/response`) return;
       let msg: { responses?: Record<string, unknown>[] };
       try {
         msg = JSON.parse(payload.toString('utf8'));
@@ -70,7 +86,7 @@ export class DynsecClient {
     return new Promise((resolve, reject) => {
       const c = mqtt.connect({
         protocol: o.ca ? 'mqtts' : 'mqtt', host: o.host, port: o.port, username: o.username, password: o.password,
-        clientId: o.username, protocolVersion: 4, clean: true, reconnectPeriod: 1000, connectTimeout: 10000,
+        clientId: o.username, protocolVersion: 4, clean: !o.persistent, reconnectPeriod: 1000, connectTimeout: 10000,
         ca: o.ca, servername: o.servername, rejectUnauthorized: true,
       });
       const fail = (e: Error) => {
@@ -87,6 +103,15 @@ export class DynsecClient {
         });
       });
     });
+  }
+
+  /**
+   * Receives the toys' notices (pp/t/<toyId>/ctl, QoS 1). Only a toy can publish on its
+   * own ctl topic (broker/acl); the handler still checks the sealed toy id against it.
+   */
+  onNotices(handler: (toyId: string, payload: Uint8Array) => void): Promise<void> {
+    this.noticeHandler = handler;
+    return new Promise((resolve, reject) => this.client.subscribe(NOTICE_FILTER, { qos: 1 }, (err) => (err ? reject(err) : resolve())));
   }
 
   /** Runs one command; resolves with its response object. */

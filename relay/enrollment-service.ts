@@ -3,6 +3,9 @@
  * toy-made grant, carried by the phone it names, into that phone's broker account
  * and per-toy role in Mosquitto's dynamic security plugin; turns a toy-made revoke
  * notice into the removal of that role (dynsec disconnects the phone at once).
+ * Two carriers for the toy's notices: the phone (HTTP POST /v1/enroll with the grant
+ * inside, /v1/revoke), or the toy itself over MQTT on pp/t/<toyId>/ctl (notice());
+ * a phone whose toy delivered the grant enrolls with an empty grant.
  *
  * Checks, in order (each refusal is a typed EnrollError code and a counter
  * `enroll.err.<CODE>`; the HTTP layer maps it to a status):
@@ -13,6 +16,7 @@
  *   UNKNOWN_TOY   the toy id is not in the relay's registry
  *   TOY           the sealed toy id differs from the clear one
  *   WRONG_PHONE   the grant names another phone's key than the sender's
+ *   NO_GRANT      a request without a grant, and no toy delivered one for this phone
  *   REPLAY        the notice's seq is not above the last one accepted for this
  *                 toy and phone (every grant works once; a grant made before a
  *                 revoke never works again)
@@ -41,7 +45,8 @@ import {
 import { DynsecError, type DynsecClient } from './dynsec-client.js';
 
 export type EnrollErrorCode =
-  | 'RATE_LIMITED' | 'TOO_LARGE' | 'FORMAT' | 'WEAK_KEY' | 'PASSWORD' | 'FORGED' | 'UNKNOWN_TOY' | 'TOY' | 'WRONG_PHONE' | 'REPLAY' | 'BROKER' | 'KIND';
+  | 'RATE_LIMITED' | 'TOO_LARGE' | 'FORMAT' | 'WEAK_KEY' | 'PASSWORD' | 'FORGED' | 'UNKNOWN_TOY' | 'TOY' | 'WRONG_PHONE' | 'REPLAY' | 'BROKER' | 'KIND'
+  | 'NO_GRANT';
 
 export class EnrollError extends Error {
   override readonly name = 'EnrollError';
@@ -111,7 +116,13 @@ interface State {
   v: 1;
   /** toyId → phone public key hex → last accepted notice seq (grant or revoke) and whether the phone is enrolled. */
   toys: Record<string, Record<string, { seq: number; enrolled: boolean }>>;
+  /** toyId → phone public key hex → a grant the toy delivered on its ctl topic, not yet used. */
+  pending?: Record<string, Record<string, { seq: number; at: number }>>;
 }
+
+/** A grant delivered by the toy waits this long for its phone (ms). */
+export const PENDING_MS = 24 * 3600 * 1000;
+export const MAX_PENDING_PER_TOY = 16;
 
 /** The dynsec role that lets a phone read a toy's /out and write its /in. */
 export const toyRole = (toyId: string) => `pp-toy-${toyId}`;
@@ -195,6 +206,10 @@ export class EnrollmentService {
 
   private record(toyId: string, phoneHex: string, seq: number, enrolled: boolean): void {
     (this.state.toys[toyId] ??= {})[phoneHex] = { seq, enrolled };
+    this.save();
+  }
+
+  private save(): void {
     const tmp = `${this.o.statePath}.tmp-${randomBytes(4).toString('hex')}`;
     fs.writeFileSync(tmp, JSON.stringify(this.state), { mode: 0o600 });
     fs.renameSync(tmp, this.o.statePath);
@@ -206,8 +221,13 @@ export class EnrollmentService {
     return p;
   }
 
-  /** Handles an enroll request from `source` (an address). Resolves with the phone's broker user name. */
-  async enroll(req: Uint8Array, source: string): Promise<{ user: string; toyId: string }> {
+  /**
+   * Handles an enroll request from `source` (an address). With a grant inside, enrolls
+   * the phone for that grant's toy; with none (grant length 0), for every toy that
+   * delivered a grant for this phone on its ctl topic (NO_GRANT when there is none).
+   * Resolves with the phone's broker user name and the toys it was enrolled for.
+   */
+  async enroll(req: Uint8Array, source: string): Promise<{ user: string; toyId: string; toys: string[] }> {
     this.counters.inc('enroll.request');
     this.admit(source);
     if (req.length > ENROLL_MAX_BYTES) this.fail('TOO_LARGE', 'request too large');
@@ -226,33 +246,52 @@ export class EnrollmentService {
     } catch (e) {
       this.mapGrant(e);
     }
+    const user = phoneBrokerUser(naclCrypto, phonePublicKey);
+    if (grant.length === 0) {
+      return this.serial(async () => {
+        const now = this.now();
+        const toys = Object.entries(this.state.pending ?? {})
+          .filter(([, m]) => m[phoneHex] !== undefined && now - m[phoneHex]!.at <= PENDING_MS)
+          .map(([toyId, m]) => ({ toyId, seq: m[phoneHex]!.seq }));
+        if (toys.length === 0) this.fail('NO_GRANT', 'no toy has delivered a grant for this phone');
+        for (const g of toys) {
+          delete this.state.pending![g.toyId]![phoneHex];
+          await this.applyGrant({ kind: 'grant', toyId: g.toyId, phonePublicKey, seq: g.seq }, phoneHex, user, password);
+        }
+        return { user, toyId: toys[0]!.toyId, toys: toys.map((g) => g.toyId) };
+      });
+    }
     const n = this.openToyNotice(grant);
     if (n.kind !== 'grant') this.fail('KIND', 'not a grant');
     if (toHex(n.phonePublicKey) !== phoneHex) this.fail('WRONG_PHONE', 'the grant names another phone');
-    const user = phoneBrokerUser(naclCrypto, phonePublicKey);
     return this.serial(async () => {
-      const last = this.entry(n.toyId, phoneHex);
-      if (last && n.seq <= last.seq) this.fail('REPLAY', 'grant already used or made before a revoke');
-      this.record(n.toyId, phoneHex, n.seq, true);
-      const d = this.o.dynsec;
-      const role = toyRole(n.toyId);
-      try {
-        await d.runTolerant({ command: 'createRole', rolename: role }, ['Role already exists']);
-        for (const [acltype, topic] of [['subscribeLiteral', `pp/t/${n.toyId}/out`], ['publishClientReceive', `pp/t/${n.toyId}/out`], ['publishClientSend', `pp/t/${n.toyId}/in`]] as const) {
-          await d.runTolerant({ command: 'addRoleACL', rolename: role, acltype, topic, allow: true, priority: 0 }, ['ACL with this topic already exists']);
-        }
-        const existing = await d.getClient(user);
-        if (existing) await d.run({ command: 'setClientPassword', username: user, password });
-        else await d.run({ command: 'createClient', username: user, password, textname: 'PawPost phone' });
-        if (!existing?.roles.includes(role)) await d.run({ command: 'addClientRole', username: user, rolename: role, priority: 0 });
-      } catch (e) {
-        if (e instanceof DynsecError) this.fail('BROKER', `broker refused ${e.command}: ${e.detail}`);
-        throw e;
-      }
-      this.counters.inc('enroll.ok');
-      this.o.log?.('enroll.ok', { toy: n.toyId.slice(0, 8), user: user.slice(0, 11), seq: n.seq });
-      return { user, toyId: n.toyId };
+      await this.applyGrant(n, phoneHex, user, password);
+      return { user, toyId: n.toyId, toys: [n.toyId] };
     });
+  }
+
+  /** Inside serial(): checks seq, records it, then creates the role, the client and the link. */
+  private async applyGrant(n: Notice, phoneHex: string, user: string, password: string): Promise<void> {
+    const last = this.entry(n.toyId, phoneHex);
+    if (last && n.seq <= last.seq) this.fail('REPLAY', 'grant already used or made before a revoke');
+    this.record(n.toyId, phoneHex, n.seq, true);
+    const d = this.o.dynsec;
+    const role = toyRole(n.toyId);
+    try {
+      await d.runTolerant({ command: 'createRole', rolename: role }, ['Role already exists']);
+      for (const [acltype, topic] of [['subscribeLiteral', `pp/t/${n.toyId}/out`], ['publishClientReceive', `pp/t/${n.toyId}/out`], ['publishClientSend', `pp/t/${n.toyId}/in`]] as const) {
+        await d.runTolerant({ command: 'addRoleACL', rolename: role, acltype, topic, allow: true, priority: 0 }, ['ACL with this topic already exists']);
+      }
+      const existing = await d.getClient(user);
+      if (existing) await d.run({ command: 'setClientPassword', username: user, password });
+      else await d.run({ command: 'createClient', username: user, password, textname: 'PawPost phone' });
+      if (!existing?.roles.includes(role)) await d.run({ command: 'addClientRole', username: user, rolename: role, priority: 0 });
+    } catch (e) {
+      if (e instanceof DynsecError) this.fail('BROKER', `broker refused ${e.command}: ${e.detail}`);
+      throw e;
+    }
+    this.counters.inc('enroll.ok');
+    this.o.log?.('enroll.ok', { toy: n.toyId.slice(0, 8), user: user.slice(0, 11), seq: n.seq });
   }
 
   /**
@@ -266,39 +305,80 @@ export class EnrollmentService {
     if (notice.length !== NOTICE_BYTES) this.fail('FORMAT', 'notice has the wrong length');
     const n = this.openToyNotice(notice);
     if (n.kind !== 'revoke') this.fail('KIND', 'not a revoke notice');
+    return this.serial(() => this.applyRevoke(n));
+  }
+
+  private async applyRevoke(n: Notice): Promise<{ user: string; toyId: string; deleted: boolean }> {
     const phoneHex = toHex(n.phonePublicKey);
     const user = phoneBrokerUser(naclCrypto, n.phonePublicKey);
-    return this.serial(async () => {
-      const last = this.entry(n.toyId, phoneHex);
-      if (last && n.seq <= last.seq) this.fail('REPLAY', 'revoke notice older than the last notice');
-      this.record(n.toyId, phoneHex, n.seq, false);
-      const d = this.o.dynsec;
-      let deleted = false;
-      try {
-        const c = await d.getClient(user);
-        if (c) {
-          const rest = c.roles.filter((r) => r !== toyRole(n.toyId));
-          if (rest.length === 0) {
-            await d.run({ command: 'deleteClient', username: user });
-            deleted = true;
-          } else if (rest.length !== c.roles.length) {
-            await d.run({ command: 'removeClientRole', username: user, rolename: toyRole(n.toyId) });
-          }
+    const last = this.entry(n.toyId, phoneHex);
+    if (last && n.seq <= last.seq) this.fail('REPLAY', 'revoke notice older than the last notice');
+    if (this.state.pending?.[n.toyId]) delete this.state.pending[n.toyId]![phoneHex];
+    this.record(n.toyId, phoneHex, n.seq, false);
+    const d = this.o.dynsec;
+    let deleted = false;
+    try {
+      const c = await d.getClient(user);
+      if (c) {
+        const rest = c.roles.filter((r) => r !== toyRole(n.toyId));
+        if (rest.length === 0) {
+          await d.run({ command: 'deleteClient', username: user });
+          deleted = true;
+        } else if (rest.length !== c.roles.length) {
+          await d.run({ command: 'removeClientRole', username: user, rolename: toyRole(n.toyId) });
         }
-      } catch (e) {
-        if (e instanceof DynsecError) this.fail('BROKER', `broker refused ${e.command}: ${e.detail}`);
-        throw e;
       }
-      this.counters.inc('revoke.ok');
-      this.o.log?.('revoke.ok', { toy: n.toyId.slice(0, 8), user: user.slice(0, 11), seq: n.seq });
-      return { user, toyId: n.toyId, deleted };
-    });
+    } catch (e) {
+      if (e instanceof DynsecError) this.fail('BROKER', `broker refused ${e.command}: ${e.detail}`);
+      throw e;
+    }
+    this.counters.inc('revoke.ok');
+    this.o.log?.('revoke.ok', { toy: n.toyId.slice(0, 8), user: user.slice(0, 11), seq: n.seq });
+    return { user, toyId: n.toyId, deleted };
+  }
+
+  /**
+   * A notice the toy published on its own pp/t/<topicToyId>/ctl (the broker lets only
+   * that toy publish there). A grant is kept as pending for PENDING_MS (at most
+   * MAX_PENDING_PER_TOY per toy, oldest dropped) until the phone enrolls without a grant;
+   * a revoke is applied at once. Never rejects: refusals are counted (`notice.err.<CODE>`
+   * and `enroll.err.<CODE>`) and returned.
+   */
+  async notice(topicToyId: string, payload: Uint8Array): Promise<'pending' | 'revoked' | EnrollErrorCode> {
+    this.counters.inc('notice.request');
+    try {
+      const n = this.openToyNotice(payload);
+      if (n.toyId !== topicToyId) this.fail('TOY', 'notice for another toy than its topic');
+      if (n.kind === 'revoke') {
+        await this.serial(() => this.applyRevoke(n));
+        return 'revoked';
+      }
+      return await this.serial(async () => {
+        const phoneHex = toHex(n.phonePublicKey);
+        const last = this.entry(n.toyId, phoneHex);
+        if (last && n.seq <= last.seq) this.fail('REPLAY', 'grant older than the last notice');
+        const m = ((this.state.pending ??= {})[n.toyId] ??= {});
+        const keys = Object.keys(m);
+        if (keys.length >= MAX_PENDING_PER_TOY && !(phoneHex in m)) delete m[keys.sort((a, b) => m[a]!.at - m[b]!.at)[0]!];
+        m[phoneHex] = { seq: n.seq, at: this.now() };
+        this.save();
+        this.counters.inc('notice.pending');
+        return 'pending' as const;
+      });
+    } catch (e) {
+      if (e instanceof EnrollError) {
+        this.counters.inc(`notice.err.${e.code}`);
+        return e.code;
+      }
+      this.counters.inc('notice.internal');
+      return 'BROKER';
+    }
   }
 }
 
 const STATUS: Record<EnrollErrorCode, number> = {
   RATE_LIMITED: 429, TOO_LARGE: 413, FORMAT: 400, WEAK_KEY: 400, PASSWORD: 400, KIND: 400,
-  FORGED: 403, UNKNOWN_TOY: 403, TOY: 403, WRONG_PHONE: 403, REPLAY: 409, BROKER: 503,
+  FORGED: 403, UNKNOWN_TOY: 403, TOY: 403, WRONG_PHONE: 403, NO_GRANT: 403, REPLAY: 409, BROKER: 503,
 };
 
 export interface EnrollmentServerOptions {

@@ -150,10 +150,14 @@ export async function runRelayCli(argv: string[], io: CliIo): Promise<number> {
       const [user, password] = fs.readFileSync(f.adminSecret, 'utf8').trim().split(' ');
       if (user !== DYNSEC_ADMIN_USER || !password) throw new RelayError('USAGE', `${f.adminSecret} is malformed`);
       const host = values['broker-host'] ?? 'localhost';
-      const dynsec = await DynsecClient.connect({ host: '127.0.0.1', servername: host, port: conf.port, username: user, password, ca: fs.readFileSync(f.caCrt) });
+      const dynsec = await DynsecClient.connect({ host: '127.0.0.1', servername: host, port: conf.port, username: user, password, ca: fs.readFileSync(f.caCrt), persistent: true });
       const service = new EnrollmentService({
         relaySecretKey: readRelayKey(f.relayKey), toyPublicKey: registryLookup(f.registry), dynsec, statePath: f.enrollState,
         log: (ev, fields) => say(`${new Date().toISOString()} ${ev} ${Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(' ')}`),
+      });
+      // the toys' own notices (grant / revoke) on pp/t/<toyId>/ctl
+      await dynsec.onNotices((toyId, payload) => {
+        void service.notice(toyId, payload).then((r) => say(`${new Date().toISOString()} notice toy=${toyId.slice(0, 8)} ${r}`));
       });
       const port = int(values['listen-port'], 'listen-port', 8884);
       await startEnrollmentServer({ service, port, host: values['listen-host'] ?? '0.0.0.0', tls: { cert: fs.readFileSync(f.serverCrt), key: fs.readFileSync(f.serverKey) } });

@@ -138,9 +138,11 @@ export const ACL_TEXT = `# PawPost topic access for toys (Mosquitto acl_file). S
 # <toyId> is 32 lowercase hex characters and is the toy's username.
 #
 # Patterns apply to every user of the password file; %u is the username. A toy may
-# publish only to its own /out and read only its own /in. Phones are not in this
+# publish only to its own /out and /ctl and read only its own /in. Phones are not in this
 # file: the enrollment service gives each one a dynamic-security role per paired toy
 # (read pp/t/<toyId>/out, write pp/t/<toyId>/in). Everything not granted is denied.
 pattern write pp/t/%u/out
 pattern read pp/t/%u/in
+# the toy's enrollment notices (grant / revoke, sealed for the relay) to the enrollment service
+pattern write pp/t/%u/ctl
 `;

@@ -150,7 +150,10 @@ function useOwnCert(f: ReturnType<typeof relayFiles>, o: InitOptions, u: Service
   if (o.caFile) writeFileAtomic(f.caCrt, fs.readFileSync(o.caFile, 'utf8'), 0o644, 0, 0);
 }
 
-/** The initial dynamic-security.json: the admin account (only $CONTROL/dynamic-security), everything else denied. */
+/**
+ * The initial dynamic-security.json: the admin account (only $CONTROL/dynamic-security,
+ * and reading the toys' notices on pp/t/+/ctl), everything else denied.
+ */
 export function initialDynsec(adminPassword: string): string {
   const e = parseMosquittoPasswdLine(mosquittoPasswdLine(DYNSEC_ADMIN_USER, adminPassword));
   const acl = (acltype: string) => ({ acltype, topic: '$CONTROL/dynamic-security/#', priority: 0, allow: true });
@@ -162,7 +165,10 @@ export function initialDynsec(adminPassword: string): string {
       roles: [{ rolename: 'pp-admin' }],
     }],
     groups: [],
-    roles: [{ rolename: 'pp-admin', acls: [acl('publishClientSend'), acl('publishClientReceive'), acl('subscribePattern')] }],
+    roles: [{ rolename: 'pp-admin', acls: [acl('publishClientSend'), acl('publishClientReceive'), acl('subscribePattern'),
+      // the toys' enrollment notices
+      { acltype: 'subscribePattern', topic: 'pp/t/+/ctl', priority: 0, allow: true },
+      { acltype: 'publishClientReceive', topic: 'pp/t/+/ctl', priority: 0, allow: true }] }],
   }, null, 2) + '\n';
 }
 

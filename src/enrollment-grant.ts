@@ -15,9 +15,11 @@
  *     [0x01 version][kind 0x01 grant | 0x02 revoke][toyId 16][nonce 24][box 72]
  *     box = secretbox(body, nonce, k_toy_relay); body (56 bytes) =
  *     [kind][toyId 16][phonePublicKey 32][seq u32][reserved 0x00 0x00 0x00]
- *   enroll request (phone -> relay), 57 + 16 + 3 + 114 + password bytes:
+ *   enroll request (phone -> relay), 57 + 16 + 3 + (0 or 114) + password bytes:
  *     [0x01 version][phonePublicKey 32][nonce 24][box]
- *     box = secretbox([grant length u16][grant][password length u8][password UTF-8], nonce, k_phone_relay)
+ *     box = secretbox([grant length u16][grant][password length u8][password ASCII], nonce, k_phone_relay)
+ *     grant length 0: "use the grants my toys delivered to the relay themselves"
+ *     (the toy publishes its notices on pp/t/<toyId>/ctl; docs/BROKER.md).
  *
  * `seq` is a per-toy counter the toy increments for every notice it makes (kept
  * in its storage); a grant whose seq is not above the last REVOKE's seq for the
@@ -179,6 +181,7 @@ export interface MakeEnrollOptions {
   phonePublicKey: Uint8Array;
   /** k = boxBefore(relayPublicKey, phoneSecretKey). Secret. */
   phoneRelayKey: Uint8Array;
+  /** The toy's grant, or an empty array when the toy delivered it to the relay itself. */
   grant: Uint8Array;
   /** The broker password the phone chose (>= 128 bits of randomness). Secret. */
   password: string;
@@ -188,7 +191,7 @@ export interface MakeEnrollOptions {
 /** The phone's enroll request. Throws GrantError('FORMAT' | 'PASSWORD'). */
 export function makeEnrollRequest(o: MakeEnrollOptions): Uint8Array {
   if (o.phonePublicKey.length !== 32 || o.nonce.length !== 24) throw new GrantError('FORMAT', 'phone key 32 bytes, nonce 24 bytes');
-  peekNotice(o.grant);
+  if (o.grant.length !== 0) peekNotice(o.grant);
   const pw = checkPassword(o.password);
   const pt = new Uint8Array(2 + o.grant.length + 1 + pw.length);
   pt[0] = o.grant.length >> 8;
@@ -207,7 +210,7 @@ export function makeEnrollRequest(o: MakeEnrollOptions): Uint8Array {
 
 /** The clear part of an enroll request: the sender's key. Throws GrantError('FORMAT' | 'WEAK_KEY'). */
 export function peekEnrollRequest(req: Uint8Array): { phonePublicKey: Uint8Array } {
-  if (!(req instanceof Uint8Array) || req.length < 57 + 16 + 3 + NOTICE_BYTES + PASSWORD_MIN || req.length > ENROLL_MAX_BYTES) {
+  if (!(req instanceof Uint8Array) || req.length < 57 + 16 + 3 + PASSWORD_MIN || req.length > ENROLL_MAX_BYTES) {
     throw new GrantError('FORMAT', 'enroll request has the wrong length');
   }
   if (req[0] !== GRANT_VERSION) throw new GrantError('FORMAT', 'unknown enroll request version');
@@ -218,7 +221,8 @@ export function peekEnrollRequest(req: Uint8Array): { phonePublicKey: Uint8Array
 
 /**
  * Opens an enroll request with k = boxBefore(phonePublicKey, relaySecretKey).
- * Returns the grant (still sealed: open it with openNotice) and the password.
+ * Returns the grant (still sealed: open it with openNotice; empty when the phone relies
+ * on grants its toys delivered themselves) and the password.
  * Throws GrantError('FORMAT' | 'FORGED' | 'PASSWORD').
  */
 export function openEnrollRequest(crypto: CryptoPort, req: Uint8Array, relayPhoneKey: Uint8Array): { grant: Uint8Array; password: string } {
@@ -226,7 +230,7 @@ export function openEnrollRequest(crypto: CryptoPort, req: Uint8Array, relayPhon
   const pt = crypto.secretboxOpen(req.subarray(57), req.subarray(33, 57), relayPhoneKey);
   if (!pt) throw new GrantError('FORGED', 'enroll request does not authenticate');
   const gl = (pt[0]! << 8) | pt[1]!;
-  if (gl !== NOTICE_BYTES || pt.length < 3 + gl) throw new GrantError('FORMAT', 'grant length');
+  if ((gl !== NOTICE_BYTES && gl !== 0) || pt.length < 3 + gl) throw new GrantError('FORMAT', 'grant length');
   const grant = pt.slice(2, 2 + gl);
   const pl = pt[2 + gl]!;
   if (pt.length !== 3 + gl + pl) throw new GrantError('FORMAT', 'password length');

@@ -122,3 +122,26 @@ test('the phone\'s broker user is derived from its key: ph- and 32 hex, stable, 
   t.is(phoneBrokerUser(crypto, phone.publicKey), u);
   t.not(phoneBrokerUser(crypto, thief.publicKey), u);
 });
+
+test('an enroll request may carry no grant (the toy delivered it itself); any other grant length is refused', (t) => {
+  const phoneKey = crypto.boxBefore(relay.publicKey, phone.secretKey);
+  const req = makeEnrollRequest({ crypto, phonePublicKey: phone.publicKey, phoneRelayKey: phoneKey, grant: new Uint8Array(0), password: PASSWORD, nonce: nonce(6) });
+  const opened = openEnrollRequest(crypto, req, crypto.boxBefore(phone.publicKey, relay.secretKey));
+  t.is(opened.grant.length, 0);
+  t.is(opened.password, PASSWORD);
+  t.is(code(t.throws(() => makeEnrollRequest({ crypto, phonePublicKey: phone.publicKey, phoneRelayKey: phoneKey, grant: new Uint8Array(50), password: PASSWORD, nonce: nonce(6) }))), 'FORMAT');
+  // a sealed body that claims a 50-byte grant
+  const pw = new Uint8Array(PASSWORD.length);
+  for (let i = 0; i < pw.length; i++) pw[i] = PASSWORD.charCodeAt(i);
+  const body = new Uint8Array(2 + 50 + 1 + pw.length);
+  body[1] = 50;
+  body[52] = pw.length;
+  body.set(pw, 53);
+  const box = crypto.secretbox(body, nonce(7), phoneKey);
+  const bad = new Uint8Array(57 + box.length);
+  bad[0] = 1;
+  bad.set(phone.publicKey, 1);
+  bad.set(nonce(7), 33);
+  bad.set(box, 57);
+  t.is(code(t.throws(() => openEnrollRequest(crypto, bad, crypto.boxBefore(phone.publicKey, relay.secretKey)))), 'FORMAT');
+});

@@ -306,3 +306,66 @@ rt('the operator\'s enrollment service (`relay enroll-serve`, HTTPS with the rel
     await dispose(w);
   }
 });
+
+rt('a toy delivers its grant and its revoke itself on its ctl topic: the phone enrolls without carrying a grant, and is cut off when the toy removes it', async (t) => {
+  const w = await world({ global: [100, 50], perSource: [100, 50], perPhone: [20, 10], perToy: [20, 10] });
+  const open: MqttClient[] = [];
+  const outcomes: string[] = [];
+  await w.dynsec.onNotices((toyId, payload) => void w.service.notice(toyId, payload).then((r) => outcomes.push(r)));
+  try {
+    const A = new Toy(w.toys[0]!, w.relayPublic);
+    const B = new Toy(w.toys[1]!, w.relayPublic);
+    const phone = new Phone(w.relayPublic);
+    const noGrant = new Uint8Array(0);
+    const toyA = await w.rig.connect(A.id.mqttUser, A.id.mqttPassword);
+    const toyB = await w.rig.connect(B.id.mqttUser, B.id.mqttPassword);
+    if (!isClient(toyA) || !isClient(toyB)) return t.fail('toys connect');
+    open.push(toyA, toyB);
+
+    // before the toy says anything, a grant-less request gets nothing
+    t.deepEqual((await post(w, 'enroll', phone.request(noGrant))).body, { error: 'NO_GRANT' });
+    // toy B cannot speak for toy A: its publish on A's ctl topic is dropped by the broker
+    await toyB.publishAsync(`pp/t/${A.id.toyId}/ctl`, Buffer.from(B.notice('grant', phone.kp.publicKey)), { qos: 1 });
+    // and a notice of B's relabelled as A's, on B's own topic, does not open
+    const relabelled = B.notice('grant', phone.kp.publicKey);
+    relabelled.set(Buffer.from(A.id.toyId, 'hex'), 2);
+    await toyB.publishAsync(`pp/t/${B.id.toyId}/ctl`, Buffer.from(relabelled), { qos: 1 });
+    await waitFor(() => outcomes.length >= 1, 5000, 'the relabelled notice');
+    await sleep(300);
+    t.deepEqual(outcomes, ['FORGED'], 'only the notice on B\'s own topic reached the service');
+
+    // toy A delivers the grant for the phone it just paired
+    await toyA.publishAsync(`pp/t/${A.id.toyId}/ctl`, Buffer.from(A.notice('grant', phone.kp.publicKey)), { qos: 1 });
+    await waitFor(() => outcomes.length >= 2, 5000, 'grant notice');
+    t.is(outcomes[1], 'pending');
+    const ok = await post(w, 'enroll', phone.request(noGrant));
+    t.is(ok.status, 200, JSON.stringify(ok.body));
+    t.is(ok.body.user, phone.user);
+    // a thief with its own key finds no grant for it
+    const thief = new Phone(w.relayPublic);
+    t.deepEqual((await post(w, 'enroll', thief.request(noGrant))).body, { error: 'NO_GRANT' });
+
+    const ph = await w.rig.connect(phone.user, phone.password);
+    if (!isClient(ph)) return t.fail(String(ph));
+    open.push(ph);
+    const got = inbox(ph);
+    await ph.subscribeAsync(`pp/t/${A.id.toyId}/out`, { qos: 1 });
+    await toyA.publishAsync(`pp/t/${A.id.toyId}/out`, 'hello', { qos: 1 });
+    await waitFor(() => got.length === 1, 5000, 'delivery');
+
+    // the toy removes the member and says so itself: the phone is disconnected at once
+    let closed = false;
+    ph.on('close', () => (closed = true));
+    await toyA.publishAsync(`pp/t/${A.id.toyId}/ctl`, Buffer.from(A.notice('revoke', phone.kp.publicKey)), { qos: 1 });
+    await waitFor(() => closed, 5000, 'disconnect on the toy\'s revoke');
+    await waitFor(() => outcomes.length >= 3, 5000, 'revoke outcome');
+    t.is(outcomes[2], 'revoked');
+    t.is(await w.rig.connect(phone.user, phone.password), 'refused:5');
+    // the used grant does not come back
+    t.deepEqual((await post(w, 'enroll', phone.request(noGrant))).body, { error: 'NO_GRANT' });
+    t.is(w.service.counters.get('notice.err.FORGED'), 1);
+  } finally {
+    for (const c of open) c.end(true);
+    await dispose(w);
+  }
+});
