@@ -5,17 +5,40 @@
  * needs root (the broker runs as its service user). Env RELAY_BENCH_TOYS overrides
  * the fleet size. Every figure is measured in this run.
  */
+import nacl from 'tweetnacl';
+import { naclCrypto as crypto } from '../src/nacl-crypto.js';
+import { makeEnrollRequest, makeNotice, openEnrollRequest, openNotice, peekEnrollRequest } from '../src/enrollment-grant.js';
 import { DEFAULT_LOAD, runLoad } from '../relay/relay-load.js';
+
+/** The enrollment service's crypto per request (tweetnacl, as relay/enrollment-service.ts, no key cache hit). */
+export function enrollmentCryptoMs(n = 50): number {
+  const relay = nacl.box.keyPair();
+  const toy = nacl.box.keyPair();
+  const reqs = Array.from({ length: n }, () => {
+    const phone = nacl.box.keyPair();
+    const grant = makeNotice({ crypto, kind: 'grant', toyId: 'ab'.repeat(16), toyRelayKey: crypto.boxBefore(relay.publicKey, toy.secretKey), phonePublicKey: phone.publicKey, seq: 1, nonce: nacl.randomBytes(24) });
+    return makeEnrollRequest({ crypto, phonePublicKey: phone.publicKey, phoneRelayKey: crypto.boxBefore(relay.publicKey, phone.secretKey), grant, password: 'p'.repeat(24), nonce: nacl.randomBytes(24) });
+  });
+  const t0 = performance.now();
+  for (const r of reqs) {
+    const k = crypto.boxBefore(peekEnrollRequest(r).phonePublicKey, relay.secretKey);
+    const { grant } = openEnrollRequest(crypto, r, k);
+    openNotice(crypto, grant, crypto.boxBefore(toy.publicKey, relay.secretKey));
+  }
+  return (performance.now() - t0) / n;
+}
 import type { BenchRow, BenchSection } from './table.js';
 
 export const section: BenchSection = {
   title: 'Relay under a fleet (npm run relay -- load)',
   async run(): Promise<BenchRow[]> {
-    if (process.getuid?.() !== 0) return [{ what: 'fleet load', value: NaN, unit: '', note: 'needs root (mosquitto as its own user)' }];
+    const crypto1 = { what: 'enrollment crypto per request (2 X25519, tweetnacl)', value: enrollmentCryptoMs(), unit: 'ms', note: 'open the phone\'s request and the toy\'s grant' };
+    if (process.getuid?.() !== 0) return [crypto1, { what: 'fleet load', value: NaN, unit: '', note: 'needs root (mosquitto as its own user)' }];
     const toys = Number(process.env.RELAY_BENCH_TOYS ?? DEFAULT_LOAD.toys);
     const r = await runLoad({ ...DEFAULT_LOAD, toys });
     const fleet = `${toys} toys + ${toys * DEFAULT_LOAD.phonesPerToy} phones`;
     return [
+      crypto1,
       { what: 'connect the fleet (plain TCP, PBKDF2 check each)', value: r.connectSeconds, unit: 's', note: fleet },
       { what: 'deliveries expected', value: r.expected, unit: 'chunks', note: `${r.published} published, ${r.acked} acknowledged` },
       { what: 'lost', value: r.lost, unit: 'chunks', note: 'expected deliveries never received after the drain' },
