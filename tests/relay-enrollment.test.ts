@@ -299,6 +299,10 @@ rt('the operator\'s enrollment service (`relay enroll-serve`, HTTPS with the rel
     if (isClient(c)) c.end(true);
     t.regex(out, /enroll\.ok toy=[0-9a-f]{8} user=ph-/);
     t.false(out.includes(phone.password), 'the password is never printed');
+    // the plugin rewrote its file: owner and mode still as status wants them, the phone counted
+    const st = relayCommand(['status', '--conf-dir', w.rig.paths.confDir, '--host', RIG_HOST]);
+    t.is(st.status, 0, st.stdout);
+    t.regex(st.stdout, /1 phones enrolled/);
   } finally {
     const exited = new Promise((r) => proc.once('exit', r));
     proc.kill('SIGTERM');
