@@ -18,7 +18,7 @@ import type { Identity } from '../src/identity.js';
 import { DynsecClient } from '../relay/dynsec-client.js';
 import { EnrollmentService, startEnrollmentServer, type RateLimits } from '../relay/enrollment-service.js';
 import { readRelayKey, registryLookup } from '../relay/relay-cli.js';
-import { RelayRig, RIG_HOST, relayCommand, relayRigUnavailable } from './relay-rig.js';
+import { RelayRig, RIG_HOST, relayInProcess, relayRigUnavailable } from './relay-rig.js';
 import { freePort } from './mqtt-node-helpers.js';
 
 const why = relayRigUnavailable();
@@ -41,7 +41,7 @@ interface World {
 async function world(limits?: RateLimits): Promise<World> {
   const rig = await RelayRig.init();
   const batch = await rig.provision(2);
-  const r = relayCommand(['add-batch', batch.dir, '--conf-dir', rig.paths.confDir]);
+  const r = await relayInProcess(['add-batch', batch.dir, '--conf-dir', rig.paths.confDir]);
   if (r.status !== 0) throw new Error(r.stderr);
   await rig.start();
   const f = rig.files;
@@ -300,7 +300,7 @@ rt('the operator\'s enrollment service (`relay enroll-serve`, HTTPS with the rel
     t.regex(out, /enroll\.ok toy=[0-9a-f]{8} user=ph-/);
     t.false(out.includes(phone.password), 'the password is never printed');
     // the plugin rewrote its file: owner and mode still as status wants them, the phone counted
-    const st = relayCommand(['status', '--conf-dir', w.rig.paths.confDir, '--host', RIG_HOST]);
+    const st = await relayInProcess(['status', '--conf-dir', w.rig.paths.confDir, '--host', RIG_HOST]);
     t.is(st.status, 0, st.stdout);
     t.regex(st.stdout, /1 phones enrolled/);
   } finally {

@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { MqttClient } from 'mqtt';
 import { renderMosquittoConf, DEFAULT_CONF, ACL_TEXT } from '../relay/relay-config.js';
-import { RelayRig, relayCommand, relayRigUnavailable } from './relay-rig.js';
+import { RelayRig, relayCommand, relayInProcess, relayRigUnavailable } from './relay-rig.js';
 
 const why = relayRigUnavailable();
 const rt = why ? test.skip : test.serial;
@@ -29,7 +29,7 @@ test('broker/mosquitto.conf and broker/acl are what init writes with the default
 });
 
 rt('init + add-batch as root: mosquitto runs as its own user with TLS, a provisioned toy connects, add-batch reloads, the session survives a restart', async (t) => {
-  const rig = await RelayRig.init();
+  const rig = await RelayRig.init([], 'spawn');
   const clients: MqttClient[] = [];
   try {
     const f = rig.files;
@@ -72,7 +72,7 @@ rt('init + add-batch as root: mosquitto runs as its own user with TLS, a provisi
     t.true(isClient(c2), `toy of the new batch connects after the reload: ${String(c2)}`);
     if (isClient(c2)) await c2.endAsync();
     // the same batch again: nothing added, nothing broken
-    const r3 = relayCommand(['add-batch', b.dir, '--conf-dir', rig.paths.confDir]);
+    const r3 = await relayInProcess(['add-batch', b.dir, '--conf-dir', rig.paths.confDir]);
     t.regex(r3.stdout, /0 toys added, 1 already present/);
 
     const s = relayCommand(['status', '--conf-dir', rig.paths.confDir, '--host', 'relay.test']);
@@ -94,7 +94,7 @@ rt('init + add-batch as root: mosquitto runs as its own user with TLS, a provisi
       t.true(back.options.clean === false);
       clients.push(back);
     }
-    const status2 = relayCommand(['status', '--conf-dir', rig.paths.confDir, '--host', 'relay.test']);
+    const status2 = await relayInProcess(['status', '--conf-dir', rig.paths.confDir, '--host', 'relay.test']);
     t.is(status2.status, 0, status2.stdout);
   } finally {
     for (const c of clients) c.end(true);
@@ -108,17 +108,17 @@ rt('init refuses an operator key that does not belong to the certificate, and st
     // the operator's own certificate with a foreign key: a typed error, exit 2
     const other = path.join(rig.dir, 'other.key');
     execFileSync('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', other]);
-    const r = relayCommand(['init', '--conf-dir', path.join(rig.dir, 'etc2'), '--data-dir', path.join(rig.dir, 'var2'), '--no-systemd',
+    const r = await relayInProcess(['init', '--conf-dir', path.join(rig.dir, 'etc2'), '--data-dir', path.join(rig.dir, 'var2'), '--no-systemd',
       '--cert', rig.files.serverCrt, '--key', other]);
     t.is(r.status, 2);
     t.regex(r.stderr, /relay: error CERT: the key does not belong to the certificate/);
     // the broken mode of issue 16 (a 0600 root key) is reported by status
     fs.chmodSync(rig.files.serverKey, 0o600);
-    const s = relayCommand(['status', '--conf-dir', rig.paths.confDir]);
+    const s = await relayInProcess(['status', '--conf-dir', rig.paths.confDir]);
     t.is(s.status, 1);
     t.regex(s.stdout, /problem .*server\.key is 600/);
     // and init repairs it
-    const again = relayCommand(['init', '--conf-dir', rig.paths.confDir, '--data-dir', rig.paths.dataDir, '--port', String(rig.port), '--bind', '127.0.0.1', '--no-systemd']);
+    const again = await relayInProcess(['init', '--conf-dir', rig.paths.confDir, '--data-dir', rig.paths.dataDir, '--port', String(rig.port), '--bind', '127.0.0.1', '--no-systemd']);
     t.is(again.status, 0, again.stderr);
     t.regex(again.stdout, /kept the existing/);
     t.is(fs.statSync(rig.files.serverKey).mode & 0o777, 0o640);

@@ -9,7 +9,7 @@ import test from 'ava';
 import * as fs from 'node:fs';
 import type { MqttClient } from 'mqtt';
 import { DynsecClient } from '../relay/dynsec-client.js';
-import { RelayRig, RIG_HOST, relayCommand, relayRigUnavailable } from './relay-rig.js';
+import { RelayRig, RIG_HOST, relayInProcess, relayRigUnavailable } from './relay-rig.js';
 
 const why = relayRigUnavailable();
 const rt = why ? test.skip : test.serial;
@@ -27,7 +27,7 @@ rt('at the per-client quota the broker keeps the oldest chunks and drops the new
     t.regex(conf, /^max_queued_messages 1000$/m);
     fs.writeFileSync(rig.files.conf, conf.replace(/^max_queued_messages 1000$/m, 'max_queued_messages 10'));
     const batch = await rig.provision(1);
-    t.is(relayCommand(['add-batch', batch.dir, '--conf-dir', rig.paths.confDir]).status, 0);
+    t.is((await relayInProcess(['add-batch', batch.dir, '--conf-dir', rig.paths.confDir])).status, 0);
     await rig.start();
     const toy = batch.toys[0]!;
     const [admin, adminPw] = fs.readFileSync(rig.files.adminSecret, 'utf8').trim().split(' ') as [string, string];

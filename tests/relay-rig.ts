@@ -18,6 +18,7 @@ import { parseNvsImage } from '../factory/nvs-image.js';
 import { loadIdentity, type Identity } from '../src/identity.js';
 import { DYNSEC_PLUGIN_CANDIDATES, relayFiles, type RelayPaths } from '../relay/relay-config.js';
 import { freePort } from './mqtt-node-helpers.js';
+import { runRelayCli } from '../relay/relay-cli.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 
@@ -28,6 +29,13 @@ export function relayRigUnavailable(): string | undefined {
   if (!DYNSEC_PLUGIN_CANDIDATES.some((p) => fs.existsSync(p))) return 'mosquitto_dynamic_security.so missing';
   if (spawnSync('getent', ['passwd', 'mosquitto'], { stdio: 'ignore' }).status !== 0) return 'no mosquitto user';
   return undefined;
+}
+
+/** Runs the relay command in this process (runRelayCli), output captured: quick, for set-up. */
+export async function relayInProcess(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  const r = { status: -1, stdout: '', stderr: '' };
+  r.status = await runRelayCli(args, { out: (s) => void (r.stdout += s), err: (s) => void (r.stderr += s) });
+  return r;
 }
 
 /** Runs `npm run relay -- <args>` the way an operator would (tsx, a separate process). */
@@ -54,13 +62,14 @@ export class RelayRig {
     return relayFiles(this.paths);
   }
 
-  /** init (CLI) into a fresh temp dir. Extra init args (e.g. --cert) may be given. */
-  static async init(extra: string[] = []): Promise<RelayRig> {
+  /** init into a fresh temp dir, in this process or as a separate `relay` process (the operator's way). */
+  static async init(extra: string[] = [], how: 'spawn' | 'in-process' = 'in-process'): Promise<RelayRig> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pawpost-relay-'));
     fs.chmodSync(dir, 0o755); // like /etc and /var/lib: the service user may traverse
     const paths = { confDir: path.join(dir, 'etc'), dataDir: path.join(dir, 'var') };
     const port = await freePort();
-    const r = relayCommand(['init', '--conf-dir', paths.confDir, '--data-dir', paths.dataDir, '--port', String(port), '--bind', '127.0.0.1',
+    const run = how === 'spawn' ? async (a: string[]) => relayCommand(a) : relayInProcess;
+    const r = await run(['init', '--conf-dir', paths.confDir, '--data-dir', paths.dataDir, '--port', String(port), '--bind', '127.0.0.1',
       '--host', RIG_HOST, '--host', '127.0.0.1', '--no-systemd', ...extra]);
     if (r.status !== 0) {
       fs.rmSync(dir, { recursive: true, force: true });
