@@ -91,6 +91,10 @@ class Broker {
   async start(): Promise<void> {
     this.log = '';
     const p = spawn('mosquitto', ['-c', this.conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // never leave a broker behind when this process ends early
+    const kill = () => p.exitCode === null && p.kill('SIGKILL');
+    process.once('exit', kill);
+    p.once('exit', () => process.off('exit', kill));
     p.stderr!.on('data', (d: Buffer) => {
       this.log += d.toString();
       if (this.log.length > 100000) this.log = this.log.slice(-50000);

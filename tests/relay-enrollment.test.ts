@@ -18,7 +18,7 @@ import type { Identity } from '../src/identity.js';
 import { DynsecClient } from '../relay/dynsec-client.js';
 import { EnrollmentService, startEnrollmentServer, type RateLimits } from '../relay/enrollment-service.js';
 import { readRelayKey, registryLookup } from '../relay/relay-cli.js';
-import { RelayRig, RIG_HOST, relayInProcess, relayRigUnavailable } from './relay-rig.js';
+import { RelayRig, RIG_HOST, relayInProcess, relayRigUnavailable, track } from './relay-rig.js';
 import { freePort } from './mqtt-node-helpers.js';
 
 const why = relayRigUnavailable();
@@ -272,11 +272,11 @@ rt('the operator\'s enrollment service (`relay enroll-serve`, HTTPS with the rel
   const path = await import('node:path');
   const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
   const port = await freePort();
-  const proc = spawn(path.join(root, 'node_modules/.bin/tsx'), [path.join(root, 'relay/relay-cli.ts'), 'enroll-serve', '--conf-dir', w.rig.paths.confDir,
-    '--listen-port', String(port), '--listen-host', '127.0.0.1', '--broker-host', RIG_HOST], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = track(spawn(process.execPath, ['--import', 'tsx', path.join(root, 'relay/relay-cli.ts'), 'enroll-serve', '--conf-dir', w.rig.paths.confDir,
+    '--listen-port', String(port), '--listen-host', '127.0.0.1', '--broker-host', RIG_HOST], { stdio: ['ignore', 'pipe', 'pipe'], cwd: root }));
   let out = '';
-  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   try {
     await waitFor(() => out.includes('enrollment service on') || proc.exitCode !== null, 30000, 'enroll-serve up');
     t.regex(out, /enrollment service on/);

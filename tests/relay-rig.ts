@@ -38,9 +38,9 @@ export async function relayInProcess(args: string[]): Promise<{ status: number; 
   return r;
 }
 
-/** Runs `npm run relay -- <args>` the way an operator would (tsx, a separate process). */
+/** Runs `npm run relay -- <args>` the way an operator would (node with tsx, a separate process). */
 export function relayCommand(args: string[]): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'relay/relay-cli.ts'), ...args], { encoding: 'utf8', cwd: ROOT, timeout: 60000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'relay/relay-cli.ts'), ...args], { encoding: 'utf8', cwd: ROOT, timeout: 60000 });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -52,6 +52,18 @@ function toysOf(dir: string): Identity[] {
 }
 
 export const RIG_HOST = 'relay.test';
+
+/** Child processes a test started; killed if the test process exits without disposing them. */
+export const liveChildren = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const p of liveChildren) if (p.exitCode === null) p.kill('SIGKILL');
+});
+/** Tracks a child until it exits. */
+export function track(p: ChildProcess): ChildProcess {
+  liveChildren.add(p);
+  p.once('exit', () => liveChildren.delete(p));
+  return p;
+}
 
 export class RelayRig {
   proc: ChildProcess | undefined;
@@ -89,7 +101,7 @@ export class RelayRig {
   /** Starts mosquitto as root with the installed config (it drops to the mosquitto user). */
   async start(): Promise<void> {
     this.log = '';
-    const proc = spawn('mosquitto', ['-c', this.files.conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = track(spawn('mosquitto', ['-c', this.files.conf], { stdio: ['ignore', 'ignore', 'pipe'] }));
     proc.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
     this.proc = proc;
     for (let i = 0; i < 200; i++) {
