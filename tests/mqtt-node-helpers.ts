@@ -77,7 +77,7 @@ export class Mosquitto {
     const conf = general
       .replace('/etc/mosquitto/pawpost/passwd', path.join(dir, 'passwd'))
       .replace('/etc/mosquitto/pawpost/acl', path.join(dir, 'acl'))
-      .replace('/var/lib/mosquitto/pawpost/', path.join(dir, 'data') + '/')
+      .replaceAll('/var/lib/mosquitto/pawpost/', path.join(dir, 'data') + '/')
       + `user ${os.userInfo().username}\nlog_dest file ${path.join(dir, 'log')}\n`
       + `listener ${port} 127.0.0.1\nuse_username_as_clientid true\n`;
     fs.writeFileSync(path.join(dir, 'mosquitto.conf'), conf);
