@@ -68,6 +68,8 @@ export interface ProvisionOptions {
   maker: MakerKey;
   mqttHost: string;
   mqttPort: number;
+  /** DER certificate of the CA the broker's TLS certificate chains to (NVS `mqtt_ca`); absent: the SDK's CA list. */
+  mqttCa?: Uint8Array;
   /** NVS partition size in bytes (default DEFAULT_NVS_SIZE). */
   nvsSize?: number;
   /** Also write label.png (slower). */
@@ -135,8 +137,9 @@ export function generateToy(maker: Ed25519Signer, random: (n: number) => Uint8Ar
 }
 
 /** The NVS items of one toy, in the documented order (id_done last). */
-export function toyNvsItems(t: ToyMaterial, mqttHost: string, mqttPort: number): NvsItem[] {
+export function toyNvsItems(t: ToyMaterial, mqttHost: string, mqttPort: number, mqttCa?: Uint8Array): NvsItem[] {
   const ns = IDENTITY_NAMESPACE;
+  const ca: NvsItem[] = mqttCa ? [{ namespace: ns, key: K.mqttCa, type: 'blob', value: mqttCa }] : [];
   return [
     { namespace: ns, key: K.version, type: 'i32', value: IDENTITY_VERSION },
     { namespace: ns, key: K.toyId, type: 'string', value: t.toyId },
@@ -148,6 +151,7 @@ export function toyNvsItems(t: ToyMaterial, mqttHost: string, mqttPort: number):
     { namespace: ns, key: K.mqttHost, type: 'string', value: mqttHost },
     { namespace: ns, key: K.mqttPort, type: 'i32', value: mqttPort },
     { namespace: ns, key: K.makerSignature, type: 'blob', value: t.makerSignature },
+    ...ca,
     { namespace: ns, key: K.done, type: 'u8', value: 1 },
   ];
 }
@@ -158,6 +162,9 @@ function checkOptions(o: ProvisionOptions): void {
   if (!Number.isInteger(o.count) || o.count < 1 || o.count > MAX_BATCH) throw new ProvisionError('ARGS', `count must be 1..${MAX_BATCH}`);
   if (!HOST_RE.test(o.mqttHost) || o.mqttHost.length > 253) throw new ProvisionError('ARGS', 'broker host must be a host name');
   if (!Number.isInteger(o.mqttPort) || o.mqttPort < 1 || o.mqttPort > 65535) throw new ProvisionError('ARGS', 'broker port must be 1..65535');
+  if (o.mqttCa !== undefined && (!(o.mqttCa instanceof Uint8Array) || o.mqttCa.length < 64 || o.mqttCa.length > 2048 || o.mqttCa[0] !== 0x30)) {
+    throw new ProvisionError('ARGS', 'broker CA must be a DER certificate of 64..2048 bytes');
+  }
   const size = o.nvsSize ?? DEFAULT_NVS_SIZE;
   if (!Number.isInteger(size) || size % NVS_PAGE_SIZE !== 0 || size < 0x3000) throw new ProvisionError('ARGS', 'NVS size must be a multiple of 4096, at least 0x3000');
   if (o.batchId !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(o.batchId)) throw new ProvisionError('ARGS', 'batch id must be 1..64 of [A-Za-z0-9._-]');
@@ -225,7 +232,7 @@ export async function provisionBatch(o: ProvisionOptions): Promise<ProvisionSumm
       }
       ids.add(t.toyId);
       checks.add(t.check);
-      const items = toyNvsItems(t, o.mqttHost, o.mqttPort);
+      const items = toyNvsItems(t, o.mqttHost, o.mqttPort, o.mqttCa);
       const image = buildNvsImage(items, nvsSize);
       const label = makeLabel({ toyId: t.toyId, setupSecret: t.setupSecret, checkString: t.check, toyPublicKey: t.publicKey });
       const dir = path.join(outDir, t.toyId);

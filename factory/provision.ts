@@ -3,7 +3,7 @@
  *
  *   keygen    --dir <dir>                          create maker.key (0600) and maker.pub
  *   provision --out <dir> --count <N> --maker-key <file>
- *             [--broker-host <host>] [--broker-port <port>] [--nvs-size <bytes>]
+ *             [--broker-host <host>] [--broker-port <port>] [--broker-ca <ca.pem|ca.der>] [--nvs-size <bytes>]
  *             [--batch <id>] [--png] [--plain] [--csv] [--no-progress] [--registry <file>]...
  *   verify    --out <dir> [--maker-pub <file>] [--registry <earlier registry.jsonl>]... [--render]
  *
@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import cliProgress from 'cli-progress';
 import { makerKeygen, readMakerPublicKey, readMakerSecretKey } from './maker-key.js';
-import { DEFAULT_NVS_SIZE, provisionBatch } from './provision-batch.js';
+import { DEFAULT_NVS_SIZE, ProvisionError, provisionBatch } from './provision-batch.js';
 import { verifyBatch } from './verify-batch.js';
 import { parseRegistry } from './registry.js';
 
@@ -25,7 +25,7 @@ export const USAGE = `PawPost factory provisioning
 usage:
   npm run provision -- keygen --dir <dir>
   npm run provision -- provision --out <dir> --count <N> --maker-key <dir/maker.key>
-                        [--broker-host <host>] [--broker-port <port>] [--nvs-size <bytes>]
+                        [--broker-host <host>] [--broker-port <port>] [--broker-ca <ca.pem|ca.der>] [--nvs-size <bytes>]
                         [--batch <id>] [--png] [--plain] [--csv] [--no-progress]
                         [--registry <earlier registry.jsonl>]...
   npm run provision -- verify --out <dir> [--maker-pub <dir/maker.pub>] [--registry <earlier registry.jsonl>]...
@@ -78,7 +78,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         args: rest,
         options: {
           out: { type: 'string' }, count: { type: 'string' }, 'maker-key': { type: 'string' },
-          'broker-host': { type: 'string' }, 'broker-port': { type: 'string' }, 'nvs-size': { type: 'string' },
+          'broker-host': { type: 'string' }, 'broker-port': { type: 'string' }, 'broker-ca': { type: 'string' }, 'nvs-size': { type: 'string' },
           batch: { type: 'string' }, png: { type: 'boolean' }, plain: { type: 'boolean' }, csv: { type: 'boolean' }, 'no-progress': { type: 'boolean' },
           registry: { type: 'string', multiple: true },
         },
@@ -109,6 +109,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           maker,
           mqttHost: values['broker-host'] ?? 'mqtt.pawpost.example',
           mqttPort: intArg(values['broker-port'], 'broker-port', 8883),
+          mqttCa: values['broker-ca'] ? readCertificateDer(values['broker-ca']) : undefined,
           nvsSize: intArg(values['nvs-size'], 'nvs-size', DEFAULT_NVS_SIZE),
           batchId: values.batch,
           png: values.png ?? false,
@@ -160,4 +161,17 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     err: (s) => process.stderr.write(s),
     isTTY: Boolean(process.stderr.isTTY),
   });
+}
+
+/** A CA certificate file (PEM or DER) as DER bytes; a bad file is a ProvisionError('ARGS'). */
+function readCertificateDer(file: string): Uint8Array {
+  let raw: Buffer;
+  try {
+    raw = fs.readFileSync(file);
+  } catch {
+    throw new ProvisionError('ARGS', `cannot read the broker CA file ${file}`);
+  }
+  const text = raw.toString('latin1');
+  const m = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/.exec(text);
+  return new Uint8Array(m ? Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64') : raw);
 }

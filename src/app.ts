@@ -70,8 +70,12 @@ export interface PawPostPorts {
   /** Read/write data: roster, settings, messages. */
   data: StoragePort;
   ble: BlePeripheralPort;
-  /** A new socket for each MQTT session. */
-  socket: () => SocketPort;
+  /**
+   * A new socket for each MQTT session. `tls` names what the TLS layer must check:
+   * the broker's name (identity.mqttHost) and, when the factory fixed one, the CA
+   * its certificate must chain to (identity.mqttCa, DER).
+   */
+  socket: (tls: { serverName: string; ca?: Uint8Array }) => SocketPort;
   /** Wi-Fi (device, lin). Absent in the Node simulator and the tests, whose sockets need no link. */
   network?: NetworkPort;
 }
@@ -218,7 +222,7 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
     session = undefined;
     try {
       session = new MqttSession({
-        socket: p.socket(),
+        socket: p.socket({ serverName: identity.mqttHost, ca: identity.mqttCa }),
         clock: p.clock,
         random: p.random,
         host: identity.mqttHost,

@@ -52,7 +52,16 @@ export const IDENTITY_KEYS = {
   makerSignature: 'maker_sig',
   /** u8: 1 when the factory finished writing the identity. */
   done: 'id_done',
+  /**
+   * OPTIONAL blob, 64..2048 bytes: the DER certificate of the CA the broker's TLS
+   * certificate must chain to (`provision --broker-ca`). Absent: the SDK's own CA list.
+   */
+  mqttCa: 'mqtt_ca',
 } as const;
+
+/** Bounds of the optional broker CA certificate (DER), bytes. */
+export const MQTT_CA_MIN_BYTES = 64;
+export const MQTT_CA_MAX_BYTES = 2048;
 
 /** Every identity key in the order the factory writes them. */
 export const IDENTITY_KEY_LIST: readonly string[] = [
@@ -90,6 +99,8 @@ export interface Identity {
   readonly mqttPassword: string;
   readonly mqttHost: string;
   readonly mqttPort: number;
+  /** DER certificate of the broker's CA, when the factory fixed one. */
+  readonly mqttCa?: Uint8Array;
   /** 64 bytes, Ed25519. */
   readonly makerSignature: Uint8Array;
 }
@@ -263,6 +274,17 @@ function parse(storage: StoragePort, options: LoadIdentityOptions): Identity {
   const mqttPort = readI32(need(K.mqttPort), K.mqttPort);
   if (mqttPort < 1 || mqttPort > 65535) throw new IdentityError('MALFORMED', K.mqttPort, `${K.mqttPort}: ${mqttPort} outside 1..65535`);
   const makerSignature = blob(need(K.makerSignature), K.makerSignature, 64);
+  let mqttCa: Uint8Array | undefined;
+  try {
+    mqttCa = storage.read(K.mqttCa);
+  } catch {
+    throw new IdentityError('IO', K.mqttCa, `${K.mqttCa}: storage read failed`);
+  }
+  if (mqttCa !== undefined) {
+    if (!(mqttCa instanceof Uint8Array) || mqttCa.length < MQTT_CA_MIN_BYTES || mqttCa.length > MQTT_CA_MAX_BYTES || mqttCa[0] !== 0x30) {
+      throw new IdentityError('MALFORMED', K.mqttCa, `${K.mqttCa}: not a DER certificate of ${MQTT_CA_MIN_BYTES}..${MQTT_CA_MAX_BYTES} bytes`);
+    }
+  }
 
   const crypto = options.crypto;
   if (crypto) {
@@ -283,6 +305,7 @@ function parse(storage: StoragePort, options: LoadIdentityOptions): Identity {
   return {
     version: IDENTITY_VERSION, toyId, toyIdBytes, secretKey, publicKey, setupSecret,
     mqttUser, mqttPassword, mqttHost, mqttPort, makerSignature,
+    ...(mqttCa ? { mqttCa } : {}),
   };
 }
 

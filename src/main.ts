@@ -71,7 +71,8 @@ export function startToy(platform: Platform, hooks: MainHooks = {}): PawPost {
   const app = startPawPost(
     {
       clock, random, crypto: naclCrypto, log, paw, heart, led, mic, speaker, codec, nvs, data, ble,
-      socket: () => new ModdableSocket({ tls: cfg.useTls !== false }),
+      // TLS: the broker's certificate must name the factory's host and chain to the factory's CA (NVS mqtt_ca)
+      socket: (t) => new ModdableSocket({ tls: cfg.useTls !== false, secure: { serverName: t.serverName, ...(t.ca ? { certificate: t.ca.slice().buffer } : {}) } }),
       network: hooks.network === false ? undefined : new ModdableNetwork({ clock, random, log, sntpHost: cfg.sntp, onError }),
     },
     { deviceInfo: DEVICE_INFO, onChange: hooks.onChange, onFactoryReset: hooks.onFactoryReset ?? restartDevice },

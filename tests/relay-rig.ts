@@ -14,7 +14,7 @@ import nacl from 'tweetnacl';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { provisionBatch } from '../factory/provision-batch.js';
 import { NvsItemsStorage } from '../factory/verify-batch.js';
-import { parseNvsImage } from '../factory/nvs-image.js';
+import { mountNvsPartition } from '../factory/nvs-mount.js';
 import { loadIdentity, type Identity } from '../src/identity.js';
 import { DYNSEC_PLUGIN_CANDIDATES, relayFiles, type RelayPaths } from '../relay/relay-config.js';
 import { freePort } from './mqtt-node-helpers.js';
@@ -48,7 +48,14 @@ function toysOf(dir: string): Identity[] {
   return fs
     .readdirSync(dir)
     .filter((n) => /^[0-9a-f]{32}$/.test(n))
-    .map((n) => loadIdentity(new NvsItemsStorage(parseNvsImage(new Uint8Array(fs.readFileSync(path.join(dir, n, 'nvs.bin')))).items)));
+    .map((n) => {
+      // encrypted batches (the factory's default) are mounted with their nvs_keys partition, as ESP-IDF does
+      const keysFile = path.join(dir, n, 'nvs_keys.bin');
+      const keysPartition = fs.existsSync(keysFile) ? new Uint8Array(fs.readFileSync(keysFile)) : undefined;
+      const mounted = mountNvsPartition(new Uint8Array(fs.readFileSync(path.join(dir, n, 'nvs.bin'))), { keysPartition });
+      if (mounted.status !== 'MOUNTED') throw new Error(`nvs.bin of ${n} does not mount: ${mounted.status}`);
+      return loadIdentity(new NvsItemsStorage(mounted.items));
+    });
 }
 
 export const RIG_HOST = 'relay.test';

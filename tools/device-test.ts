@@ -137,14 +137,17 @@ async function run(sdk: Sdk): Promise<void> {
     const passwd = path.join(work, 'mosquitto.passwd');
     fs.writeFileSync(passwd, mosquittoPasswdLine(phoneUser, phonePass) + '\n', { mode: 0o600 });
     const brokerPort = await freePort();
+    const tlsPort = await freePort();
+    const tls = makeTestCa(path.join(work, 'tls'));
     const batch = path.join(factory, 'batch');
-    await provisionBatch({ outDir: batch, count: 1, maker, mqttHost: '127.0.0.1', mqttPort: brokerPort });
+    // The toy's broker: TLS on `localhost`, its certificate chained to the test CA the factory writes into NVS.
+    await provisionBatch({ outDir: batch, count: 1, maker, mqttHost: 'localhost', mqttPort: tlsPort, mqttCa: tls.caDer });
     const toyId = fs.readdirSync(batch).find((d) => /^[0-9a-f]{32}$/.test(d))!;
     const nvs = new Uint8Array(fs.readFileSync(path.join(batch, toyId, 'nvs.bin')));
     const keysFile = path.join(batch, toyId, 'nvs_keys.bin');
     const nvsKeys = fs.existsSync(keysFile) ? new Uint8Array(fs.readFileSync(keysFile)) : undefined;
     fs.appendFileSync(passwd, fs.readFileSync(path.join(batch, 'mosquitto.passwd'), 'utf8'));
-    broker = await startMosquittoOnPort(work, passwd, brokerPort);
+    broker = await startMosquittoOnPort(work, passwd, brokerPort, { port: tlsPort, ...tls });
 
     // ---------------------------------------------------------------- build
     const app = path.join(work, 'app');
@@ -154,7 +157,7 @@ async function run(sdk: Sdk): Promise<void> {
       path.join(app, 'manifest.json'),
       JSON.stringify({
         include: [path.join(ROOT, 'tests', 'device', 'manifest.json')],
-        config: { file: { root: flash }, useTls: false, sntp: '' },
+        config: { file: { root: flash }, useTls: true, sntp: '' },
         platforms: {
           lin: { creation: { static: 0, chunk: { initial: creation.chunk, incremental: 0 }, heap: { initial: creation.heap, incremental: 0 }, stack: creation.stack } },
         },
@@ -244,12 +247,14 @@ async function run(sdk: Sdk): Promise<void> {
       // The state a pairing leaves (the lin runtime has no BLE radio): the phone in the roster, the Wi-Fi settings.
       const data = new DirStorage(path.join(flash, 'pawpost'));
       new Roster(data).add({ id: 'mum', name: 'Mum', publicKey: phonePublic });
+      // A phone-supplied broker (here the plain-TCP listener) is refused: the toy keeps to its factory broker over TLS.
       saveNetworkSettings(data, { ssid: 'Home', passphrase: 'correct horse battery', brokerHost: '127.0.0.1', brokerPort: broker!.port });
     }, async (r) => {
       const started = await r.waitFor(/app\.started/, 20000);
       await r.waitFor(/net\.up/, 15000);
       await r.waitFor(/mqtt\.state state=online/, 15000);
-      check('paired toy joins Wi-Fi (lin stand-in) and reaches mosquitto with its factory credentials', /family=1/.test(started), started);
+      const refused = r.lines.some((l) => /app\.broker_override_refused/.test(l));
+      check('paired toy joins Wi-Fi (lin stand-in) and reaches mosquitto over TLS (test CA from NVS, server name checked) with its factory credentials; the phone-supplied broker is refused', /family=1/.test(started) && refused, started);
 
       // parent → toy: 2 s of speech, sealed, published QoS 1
       const before = r.lines.length;
@@ -311,6 +316,23 @@ async function run(sdk: Sdk): Promise<void> {
       figures.recordSeconds = Number(((packets.length * 20) / 1000).toFixed(2));
       check(`toy → parent: the paw records the lin mic's WAV, native Opus, sealed, published; the parent opens it (correlation ${corr.toFixed(3)} ≥ 0.80)`, final && corr >= 0.8, `${queued}; ${packets.length} packets`);
     });
+    // ---------------------------------------------------------------- 5. a broker whose certificate does not chain to the factory CA
+    const otherCa = makeTestCa(path.join(work, 'tls-other'));
+    await boot('TLS with a certificate from another CA', () => {
+      const bad = JSON.parse(JSON.stringify(prefs)) as Record<string, Record<string, unknown>>;
+      bad.pawpost!.mqtt_ca = { buffer: Array.from(otherCa.caDer).join(',') };
+      writePrefs(bad);
+      const data = new DirStorage(path.join(flash, 'pawpost'));
+      new Roster(data).add({ id: 'mum', name: 'Mum', publicKey: phonePublic });
+      saveNetworkSettings(data, { ssid: 'Home', passphrase: 'correct horse battery', brokerHost: 'localhost', brokerPort: 1 });
+    }, async (r) => {
+      await r.waitFor(/mqtt\.state state=connecting/, 20000);
+      await r.waitFor(/mqtt\.state state=waiting/, 20000);
+      await new Promise((res) => setTimeout(res, 1000));
+      const online = r.lines.some((l) => /state=online/.test(l));
+      check('a broker certificate that does not chain to the CA in the factory data is refused: the toy never goes online', !online, r.lines.filter((l) => /mqtt\.state|failed|ssl|tls/i.test(l)).slice(0, 4).join(' / '));
+    });
+
     figures.receiveSlots = recvMem.slots;
     figures.receiveChunks = recvMem.chunks;
     figures.recordSlots = recMem.slots;
@@ -341,10 +363,26 @@ function linPrefBlob(prefs: ReturnType<typeof linPreferencesFromNvs>, key: strin
   return v.buffer.split(',').map(Number);
 }
 
-async function startMosquittoOnPort(dir: string, passwd: string, port: number) {
+/** A test CA (RSA 2048) and a server certificate for `localhost` signed by it, made with openssl. */
+function makeTestCa(dir: string): { caDer: Uint8Array; cafile: string; certfile: string; keyfile: string } {
+  fs.mkdirSync(dir, { recursive: true });
+  const sh = (cmd: string) => {
+    const r = spawnSync('sh', ['-c', cmd], { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr.slice(0, 300)}`);
+  };
+  sh('openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 30 -subj "/CN=PawPost test CA" 2>/dev/null');
+  sh('openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=localhost" 2>/dev/null');
+  fs.writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n');
+  sh('openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 30 -extfile ext.cnf 2>/dev/null');
+  sh('openssl x509 -in ca.crt -outform DER -out ca.der');
+  return { caDer: new Uint8Array(fs.readFileSync(path.join(dir, 'ca.der'))), cafile: path.join(dir, 'ca.crt'), certfile: path.join(dir, 'server.crt'), keyfile: path.join(dir, 'server.key') };
+}
+
+async function startMosquittoOnPort(dir: string, passwd: string, port: number, tls?: { port: number; cafile: string; certfile: string; keyfile: string }) {
   // the factory data names the broker's port, so the port is chosen before provisioning
   const conf = path.join(dir, 'mosquitto.conf');
-  const lines = [`listener ${port} 127.0.0.1`, 'allow_anonymous false', `password_file ${passwd}`, 'persistence false', 'log_dest stderr'];
+  const lines = [`listener ${port} 127.0.0.1`, 'allow_anonymous false', `password_file ${passwd}`, 'persistence false', 'log_dest stderr', 'per_listener_settings false'];
+  if (tls) lines.push(`listener ${tls.port} 127.0.0.1`, `cafile ${tls.cafile}`, `certfile ${tls.certfile}`, `keyfile ${tls.keyfile}`, 'tls_version tlsv1.2');
   if (process.getuid?.() === 0) lines.push('user root');
   fs.writeFileSync(conf, lines.join('\n') + '\n');
   const { spawn } = await import('node:child_process');
