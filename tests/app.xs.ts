@@ -28,6 +28,15 @@ test('a new toy pairs with a phone after a 3 s paw hold and goes online', async 
   t.deepEqual(rig.broker.subscriptions.get(rig.toyId), [rig.topics.in]);
 });
 
+test('the toy connects only to the broker in its factory data: the host a phone sent is refused and counted', async (t) => {
+  const { rig } = await pairedRig();
+  // the phone sent relay.test:8883 (tests/app-rig.ts); the factory data names mqtt.pawpost.example:8883
+  t.true(rig.broker.targets.length >= 1);
+  t.true(rig.broker.targets.every((x) => x === `${rig.app.identity!.mqttHost}:${rig.app.identity!.mqttPort}`), rig.broker.targets.join(','));
+  t.false(rig.broker.targets.some((x) => x.startsWith('relay.test')));
+  t.is(rig.app.counters.get('app.broker_override_refused'), 1);
+});
+
 test('a recording leaves sealed, reaches the parent whole, and the LED is red throughout', async (t) => {
   const { rig, phone } = await pairedRig();
   rig.paw.press();

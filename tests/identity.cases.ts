@@ -108,9 +108,23 @@ const MALFORMED: [string, string, Uint8Array][] = [
   ['done flag 0', K.done, Uint8Array.of(0)],
   ['done flag 2 bytes', K.done, Uint8Array.of(1, 0)],
   ['version 5 bytes', K.version, new Uint8Array(5)],
+  ['broker CA 10 bytes', K.mqttCa, Uint8Array.of(0x30, 1, 2, 3, 4, 5, 6, 7, 8, 9)],
+  ['broker CA not DER', K.mqttCa, new Uint8Array(300).fill(0x41)],
+  ['broker CA over 2048 bytes', K.mqttCa, new Uint8Array(2049).fill(0x30)],
 ];
 
 export const identityCases: [string, (t: MiniAssert) => void][] = [
+  [
+    'the optional broker CA (mqtt_ca) loads when present and is absent otherwise',
+    (t) => {
+      const f = provisioned();
+      t.is(loadIdentity(f.storage).mqttCa, undefined);
+      const der = new Uint8Array(600).fill(7);
+      der[0] = 0x30;
+      f.storage.write(K.mqttCa, der);
+      t.deepEqual(loadIdentity(f.storage).mqttCa, der);
+    },
+  ],
   [
     'a provisioned storage loads, is counted, and logs no secret',
     (t) => {

@@ -32,6 +32,9 @@ export class FakeBroker {
 
   constructor(readonly clock: ClockPort, readonly latencyMs = 1) {}
 
+  /** Every host:port a socket was asked to connect to, in order. */
+  readonly targets: string[] = [];
+
   socket(): FakeSocket {
     return new FakeSocket(this);
   }
@@ -147,9 +150,10 @@ export class FakeSocket implements SocketPort {
     });
   }
 
-  connect(_host: string, _port: number): PortStatus {
+  connect(host: string, port: number): PortStatus {
     if (this.state !== 'idle') return 'BUSY';
     this.connectCalls++;
+    this.broker.targets.push(`${host}:${port}`);
     this.state = 'connecting';
     const gen = ++this.gen;
     this.broker.clock.after(this.broker.latencyMs, () => {
