@@ -312,6 +312,8 @@ export class SimBoard extends EventEmitter {
 
   /** Forgets all state except the file system directory (a fresh board for the next test). */
   reset(): void {
+    this.wifiSsid = undefined;
+    this.wifiJoins = this.wifiFails = this.sntpFails = 0;
     this.levels.clear();
     this.monitors.clear();
     this.isrConflicts = 0;
