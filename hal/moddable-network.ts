@@ -1,7 +1,8 @@
 /**
  * NetworkPort over the SDK's `wifi` (station mode; on `lin` the SDK's Wi-Fi
  * stand-in, which reports connected and an address after a second) and
- * `sntp` (sets the wall clock once per address, through `time`).
+ * `sntp` (sets the wall clock through `time` before the link is reported up,
+ * because TLS checks certificate dates: a toy boots in 1970).
  *
  * Reconnection: after a disconnect (or a join that gets no address within
  * `joinTimeoutMs`) the adapter waits a backoff (1 s doubling to `maxBackoffMs`,
@@ -145,8 +146,8 @@ export class ModdableNetwork implements NetworkPort {
         this.joinTimer?.cancel();
         this.joinTimer = undefined;
         this.backoffMs = 1000;
-        this.setUp(true);
-        this.setClock();
+        // TLS checks certificate dates: report the link up once the clock is set (or SNTP gave up)
+        if (!this.setClock(() => this.wifi === w && this.setUp(true))) this.setUp(true);
       } else if (msg === WiFi.disconnected || msg === WiFi.lostIP) {
         if (this.up) this.losses++;
         this.setUp(false);
@@ -183,9 +184,20 @@ export class ModdableNetwork implements NetworkPort {
     }
   }
 
-  private setClock(): void {
+  /**
+   * Asks SNTP for the time once (until it succeeds); `then` runs when it answered or failed.
+   * Returns false (and does not call `then`) when there is nothing to ask.
+   */
+  private setClock(then: () => void): boolean {
     const host = this.o.sntpHost;
-    if (!host || this.clockSet || this.sntp) return;
+    if (!host || this.clockSet || this.sntp) return false;
+    const done = () => {
+      try {
+        then();
+      } catch (e) {
+        this.error(e);
+      }
+    };
     try {
       this.sntp = new SNTP({ host }, (message: number, value?: number) => {
         try {
@@ -199,10 +211,12 @@ export class ModdableNetwork implements NetworkPort {
               this.error(e);
             }
             this.o.log.log('info', 'net.clock_set', { unix: value });
+            done();
           } else if (message === SNTP.error) {
             this.sntp = undefined;
             this.sntpFailed++;
             this.o.log.log('warn', 'net.clock_failed');
+            done();
           }
         } catch (e) {
           this.error(e);
@@ -211,6 +225,8 @@ export class ModdableNetwork implements NetworkPort {
     } catch (e) {
       this.sntp = undefined;
       this.error(e);
+      return false;
     }
+    return true;
   }
 }

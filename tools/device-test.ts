@@ -19,6 +19,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import * as dgram from 'node:dgram';
 import mqtt from 'mqtt';
 import { buildFirmware, creationLine, findSdk, FirmwareRun, hasXvfb, type Sdk } from './moddable-runtime.js';
 import { linPreferencesFromNvs } from './lin-nvs.js';
@@ -149,6 +150,9 @@ async function run(sdk: Sdk): Promise<void> {
     fs.appendFileSync(passwd, fs.readFileSync(path.join(batch, 'mosquitto.passwd'), 'utf8'));
     broker = await startMosquittoOnPort(work, passwd, brokerPort, { port: tlsPort, ...tls });
 
+    // ---------------------------------------------------------------- SNTP on loopback (port 123: root only)
+    const sntp = await startSntp();
+
     // ---------------------------------------------------------------- build
     const app = path.join(work, 'app');
     fs.mkdirSync(app);
@@ -157,7 +161,7 @@ async function run(sdk: Sdk): Promise<void> {
       path.join(app, 'manifest.json'),
       JSON.stringify({
         include: [path.join(ROOT, 'tests', 'device', 'manifest.json')],
-        config: { file: { root: flash }, useTls: true, sntp: '' },
+        config: { file: { root: flash }, useTls: true, sntp: sntp ? '127.0.0.1' : '' },
         platforms: {
           lin: { creation: { static: 0, chunk: { initial: creation.chunk, incremental: 0 }, heap: { initial: creation.heap, incremental: 0 }, stack: creation.stack } },
         },
@@ -253,6 +257,11 @@ async function run(sdk: Sdk): Promise<void> {
       const started = await r.waitFor(/app\.started/, 20000);
       await r.waitFor(/net\.up/, 15000);
       await r.waitFor(/mqtt\.state state=online/, 15000);
+      if (sntp) {
+        const set = await r.waitFor(/net\.clock_set|net\.clock_failed/, 15000);
+        const unix = Number(/unix=(\d+)/.exec(set)?.[1] ?? 0);
+        check('after Wi-Fi is up the toy asks SNTP (the SDK\'s sntp over UDP) and gets the time', /clock_set/.test(set) && Math.abs(unix - Date.now() / 1000) < 60 && sntp.requests > 0, `${set}; ${sntp.requests} request(s)`);
+      }
       const refused = r.lines.some((l) => /app\.broker_override_refused/.test(l));
       check('paired toy joins Wi-Fi (lin stand-in) and reaches mosquitto over TLS (test CA from NVS, server name checked) with its factory credentials; the phone-supplied broker is refused', /family=1/.test(started) && refused, started);
 
@@ -350,6 +359,7 @@ async function run(sdk: Sdk): Promise<void> {
       check('esp32/m5atom_echo: mcconfig writes the makefile; its CREATION carries the heap and the native stack', esp.ok, esp.detail);
     }
   } finally {
+    sntpServer?.close();
     if (broker) await stopMosquitto(broker.proc);
     fs.rmSync(work, { recursive: true, force: true });
   }
@@ -361,6 +371,41 @@ async function run(sdk: Sdk): Promise<void> {
 function linPrefBlob(prefs: ReturnType<typeof linPreferencesFromNvs>, key: string): number[] {
   const v = prefs.pawpost?.[key] as { buffer: string };
   return v.buffer.split(',').map(Number);
+}
+
+let sntpServer: dgram.Socket | undefined;
+
+/** An SNTP server on 127.0.0.1:123 answering with this host's clock; undefined when the port cannot be bound (not root). */
+async function startSntp(): Promise<{ requests: number } | undefined> {
+  const stats = { requests: 0 };
+  const sock = dgram.createSocket('udp4');
+  const ok = await new Promise<boolean>((resolve) => {
+    sock.once('error', () => resolve(false));
+    sock.bind(123, '127.0.0.1', () => resolve(true));
+  });
+  if (!ok) {
+    sock.close();
+    console.log('  - [device] SNTP check not run: UDP port 123 needs root');
+    return undefined;
+  }
+  sock.on('message', (msg, rinfo) => {
+    if (msg.length < 48) return;
+    stats.requests++;
+    const out = Buffer.alloc(48);
+    out[0] = 0x24; // LI 0, version 4, mode 4 (server)
+    out[1] = 1; // stratum 1
+    const now = Date.now() / 1000 + 2208988800; // NTP era 0 seconds
+    const sec = Math.floor(now);
+    const frac = Math.floor((now - sec) * 2 ** 32);
+    for (const off of [16, 32, 40]) {
+      out.writeUInt32BE(sec >>> 0, off);
+      out.writeUInt32BE(frac >>> 0, off + 4);
+    }
+    msg.copy(out, 24, 40, 48); // originate = the client's transmit time
+    sock.send(out, rinfo.port, rinfo.address);
+  });
+  sntpServer = sock;
+  return stats;
 }
 
 /** A test CA (RSA 2048) and a server certificate for `localhost` signed by it, made with openssl. */
