@@ -14,10 +14,14 @@ import { freePort, hasMosquitto as mosquittoOnPath } from './mqtt-node-helpers.j
 export const hasMosquitto = mosquittoOnPath();
 export { freePort };
 
-export async function startMosquitto(dir: string, passwdFile: string): Promise<{ port: number; proc: ChildProcess }> {
-  const port = await freePort();
+export async function startMosquitto(
+  dir: string,
+  passwdFile: string,
+  opts: { port?: number; extraLines?: string[] } = {},
+): Promise<{ port: number; proc: ChildProcess }> {
+  const port = opts.port ?? (await freePort());
   const conf = path.join(dir, 'mosquitto.conf');
-  const lines = [`listener ${port} 127.0.0.1`, 'allow_anonymous false', `password_file ${passwdFile}`, 'persistence false', 'log_dest stderr'];
+  const lines = [`listener ${port} 127.0.0.1`, 'allow_anonymous false', `password_file ${passwdFile}`, 'persistence false', 'log_dest stderr', ...(opts.extraLines ?? [])];
   // As root mosquitto drops to user "mosquitto", which cannot read a 0600 temp file: stay root in the test.
   if (process.getuid?.() === 0) lines.push('user root');
   fs.writeFileSync(conf, lines.join('\n') + '\n');

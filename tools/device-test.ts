@@ -35,7 +35,7 @@ import { DirStorage } from '../sim/dir-storage.js';
 import { OpusCodecHost } from '../sim/opus-codec-host.js';
 import { parseWav } from '../sim/wav-file.js';
 import { FRAME_SAMPLES, type RandomPort } from '../hal/ports.js';
-import { freePort, hasMosquitto, stopMosquitto } from '../tests/mosquitto-broker-rig.js';
+import { freePort, hasMosquitto, startMosquitto, stopMosquitto } from '../tests/mosquitto-broker-rig.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const WAV = path.join(ROOT, 'tests', 'fixtures', 'speech-16k.wav');
@@ -423,23 +423,12 @@ function makeTestCa(dir: string): { caDer: Uint8Array; cafile: string; certfile:
   return { caDer: new Uint8Array(fs.readFileSync(path.join(dir, 'ca.der'))), cafile: path.join(dir, 'ca.crt'), certfile: path.join(dir, 'server.crt'), keyfile: path.join(dir, 'server.key') };
 }
 
-async function startMosquittoOnPort(dir: string, passwd: string, port: number, tls?: { port: number; cafile: string; certfile: string; keyfile: string }) {
-  // the factory data names the broker's port, so the port is chosen before provisioning
-  const conf = path.join(dir, 'mosquitto.conf');
-  const lines = [`listener ${port} 127.0.0.1`, 'allow_anonymous false', `password_file ${passwd}`, 'persistence false', 'log_dest stderr', 'per_listener_settings false'];
-  if (tls) lines.push(`listener ${tls.port} 127.0.0.1`, `cafile ${tls.cafile}`, `certfile ${tls.certfile}`, `keyfile ${tls.keyfile}`, 'tls_version tlsv1.2');
-  if (process.getuid?.() === 0) lines.push('user root');
-  fs.writeFileSync(conf, lines.join('\n') + '\n');
-  const { spawn } = await import('node:child_process');
-  const proc = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  for (let i = 0; i < 100; i++) {
-    if (log.includes('running')) return { port, proc };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  proc.kill();
-  throw new Error(`mosquitto did not start: ${log.slice(0, 300)}`);
+/** mosquitto with a plain listener on `port` and a TLS listener (the toy's) on tls.port. */
+function startMosquittoOnPort(dir: string, passwd: string, port: number, tls: { port: number; cafile: string; certfile: string; keyfile: string }) {
+  return startMosquitto(dir, passwd, {
+    port,
+    extraLines: [`listener ${tls.port} 127.0.0.1`, `cafile ${tls.cafile}`, `certfile ${tls.certfile}`, `keyfile ${tls.keyfile}`, 'tls_version tlsv1.2'],
+  });
 }
 
 /** mcconfig for esp32/m5atom_echo: without ESP-IDF it fails after writing the makefile; the CREATION line is checked. */
