@@ -70,6 +70,8 @@ export interface ProvisionOptions {
   mqttPort: number;
   /** DER certificate of the CA the broker's TLS certificate chains to (NVS `mqtt_ca`); absent: the SDK's CA list. */
   mqttCa?: Uint8Array;
+  /** The relay's X25519 public key (NVS `relay_pk`): the toy then enrolls its phones at the relay. */
+  relayPublicKey?: Uint8Array;
   /** NVS partition size in bytes (default DEFAULT_NVS_SIZE). */
   nvsSize?: number;
   /** Also write label.png (slower). */
@@ -137,9 +139,10 @@ export function generateToy(maker: Ed25519Signer, random: (n: number) => Uint8Ar
 }
 
 /** The NVS items of one toy, in the documented order (id_done last). */
-export function toyNvsItems(t: ToyMaterial, mqttHost: string, mqttPort: number, mqttCa?: Uint8Array): NvsItem[] {
+export function toyNvsItems(t: ToyMaterial, mqttHost: string, mqttPort: number, mqttCa?: Uint8Array, relayPublicKey?: Uint8Array): NvsItem[] {
   const ns = IDENTITY_NAMESPACE;
   const ca: NvsItem[] = mqttCa ? [{ namespace: ns, key: K.mqttCa, type: 'blob', value: mqttCa }] : [];
+  if (relayPublicKey) ca.push({ namespace: ns, key: K.relayPublicKey, type: 'blob', value: relayPublicKey });
   return [
     { namespace: ns, key: K.version, type: 'i32', value: IDENTITY_VERSION },
     { namespace: ns, key: K.toyId, type: 'string', value: t.toyId },
@@ -164,6 +167,9 @@ function checkOptions(o: ProvisionOptions): void {
   if (!Number.isInteger(o.mqttPort) || o.mqttPort < 1 || o.mqttPort > 65535) throw new ProvisionError('ARGS', 'broker port must be 1..65535');
   if (o.mqttCa !== undefined && (!(o.mqttCa instanceof Uint8Array) || o.mqttCa.length < 64 || o.mqttCa.length > 2048 || o.mqttCa[0] !== 0x30)) {
     throw new ProvisionError('ARGS', 'broker CA must be a DER certificate of 64..2048 bytes');
+  }
+  if (o.relayPublicKey !== undefined && (!(o.relayPublicKey instanceof Uint8Array) || o.relayPublicKey.length !== 32)) {
+    throw new ProvisionError('ARGS', 'the relay public key must be 32 bytes');
   }
   const size = o.nvsSize ?? DEFAULT_NVS_SIZE;
   if (!Number.isInteger(size) || size % NVS_PAGE_SIZE !== 0 || size < 0x3000) throw new ProvisionError('ARGS', 'NVS size must be a multiple of 4096, at least 0x3000');
@@ -232,7 +238,7 @@ export async function provisionBatch(o: ProvisionOptions): Promise<ProvisionSumm
       }
       ids.add(t.toyId);
       checks.add(t.check);
-      const items = toyNvsItems(t, o.mqttHost, o.mqttPort, o.mqttCa);
+      const items = toyNvsItems(t, o.mqttHost, o.mqttPort, o.mqttCa, o.relayPublicKey);
       const image = buildNvsImage(items, nvsSize);
       const label = makeLabel({ toyId: t.toyId, setupSecret: t.setupSecret, checkString: t.check, toyPublicKey: t.publicKey });
       const dir = path.join(outDir, t.toyId);

@@ -3,7 +3,7 @@
  *
  *   keygen    --dir <dir>                          create maker.key (0600) and maker.pub
  *   provision --out <dir> --count <N> --maker-key <file>
- *             [--broker-host <host>] [--broker-port <port>] [--broker-ca <ca.pem|ca.der>] [--nvs-size <bytes>]
+ *             [--broker-host <host>] [--broker-port <port>] [--broker-ca <ca.pem|ca.der>] [--relay-pub <relay.pub>] [--nvs-size <bytes>]
  *             [--batch <id>] [--png] [--plain] [--csv] [--no-progress] [--registry <file>]...
  *   verify    --out <dir> [--maker-pub <file>] [--registry <earlier registry.jsonl>]... [--render]
  *
@@ -25,7 +25,7 @@ export const USAGE = `PawPost factory provisioning
 usage:
   npm run provision -- keygen --dir <dir>
   npm run provision -- provision --out <dir> --count <N> --maker-key <dir/maker.key>
-                        [--broker-host <host>] [--broker-port <port>] [--broker-ca <ca.pem|ca.der>] [--nvs-size <bytes>]
+                        [--broker-host <host>] [--broker-port <port>] [--broker-ca <ca.pem|ca.der>] [--relay-pub <relay.pub>] [--nvs-size <bytes>]
                         [--batch <id>] [--png] [--plain] [--csv] [--no-progress]
                         [--registry <earlier registry.jsonl>]...
   npm run provision -- verify --out <dir> [--maker-pub <dir/maker.pub>] [--registry <earlier registry.jsonl>]...
@@ -78,7 +78,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         args: rest,
         options: {
           out: { type: 'string' }, count: { type: 'string' }, 'maker-key': { type: 'string' },
-          'broker-host': { type: 'string' }, 'broker-port': { type: 'string' }, 'broker-ca': { type: 'string' }, 'nvs-size': { type: 'string' },
+          'broker-host': { type: 'string' }, 'broker-port': { type: 'string' }, 'broker-ca': { type: 'string' }, 'relay-pub': { type: 'string' }, 'nvs-size': { type: 'string' },
           batch: { type: 'string' }, png: { type: 'boolean' }, plain: { type: 'boolean' }, csv: { type: 'boolean' }, 'no-progress': { type: 'boolean' },
           registry: { type: 'string', multiple: true },
         },
@@ -110,6 +110,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           mqttHost: values['broker-host'] ?? 'mqtt.pawpost.example',
           mqttPort: intArg(values['broker-port'], 'broker-port', 8883),
           mqttCa: values['broker-ca'] ? readCertificateDer(values['broker-ca']) : undefined,
+          relayPublicKey: values['relay-pub'] ? readRelayPublicKey(values['relay-pub']) : undefined,
           nvsSize: intArg(values['nvs-size'], 'nvs-size', DEFAULT_NVS_SIZE),
           batchId: values.batch,
           png: values.png ?? false,
@@ -174,4 +175,18 @@ function readCertificateDer(file: string): Uint8Array {
   const text = raw.toString('latin1');
   const m = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/.exec(text);
   return new Uint8Array(m ? Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64') : raw);
+}
+
+/** The relay's X25519 public key file (`npm run relay -- init` writes relay.pub: `PAWPOST-RELAY-PUBLIC-V1 <64 hex>`; 64 hex characters or 32 raw bytes are taken too). */
+function readRelayPublicKey(file: string): Uint8Array {
+  let raw: Buffer;
+  try {
+    raw = fs.readFileSync(file);
+  } catch {
+    throw new ProvisionError('ARGS', `cannot read the relay public key file ${file}`);
+  }
+  const text = raw.toString('latin1').trim().replace(/^PAWPOST-RELAY-PUBLIC-V1\s+/, '');
+  if (/^[0-9a-fA-F]{64}$/.test(text)) return new Uint8Array(Buffer.from(text, 'hex'));
+  if (raw.length === 32) return new Uint8Array(raw);
+  throw new ProvisionError('ARGS', 'the relay public key file must hold 32 bytes (64 hex characters)');
 }

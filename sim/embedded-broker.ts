@@ -78,7 +78,7 @@ export function aclAllows(registry: BrokerRegistry, username: string, action: 'r
   if (topic.includes('+') || topic.includes('#')) return false;
   if (TOY_ID_RE.test(username) && registry.toys[username]) {
     const t = toyTopics(username);
-    return action === 'write' ? topic === t.out : topic === t.in;
+    return action === 'write' ? topic === t.out || topic === t.ctl : topic === t.in;
   }
   const phone = PHONE_USER_RE.test(username) ? registry.phones[username] : undefined;
   if (!phone) return false;

@@ -36,6 +36,7 @@ import type {
 import { PlaybackPipeline } from '../audio/playback-pipeline.js';
 import { RecordPipeline } from '../audio/record-pipeline.js';
 import { Counters } from './counters.js';
+import { EnrollmentNotices } from './enrollment-notices.js';
 import { ToyEnvelope, chunkKey } from './envelope.js';
 import { factoryReset, resumeFactoryReset } from './factory-reset.js';
 import { HeartLed } from './heart-led.js';
@@ -278,6 +279,35 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
     }
   });
 
+  // Phone enrollment at the relay (src/enrollment-notices.ts): only when the factory wrote the relay's key.
+  const notices = identity.relayPublicKey
+    ? new EnrollmentNotices({
+        crypto: p.crypto,
+        random: p.random,
+        storage: p.data,
+        toyId: identity.toyId,
+        toySecretKey: identity.secretKey,
+        relayPublicKey: identity.relayPublicKey,
+        send: (n) => outbox.add(topics.ctl, n),
+        counters,
+        log: p.log,
+      })
+    : undefined;
+  /** Public keys of the members, to revoke one after the roster has dropped it. */
+  const memberKeys = new Map<string, Uint8Array>(roster.list().map((m) => [m.id, m.publicKey.slice()]));
+  const enrollment = (kind: 'member-added' | 'member-removed', id: string) => {
+    if (kind === 'member-added') {
+      const m = roster.get(id);
+      if (!m) return;
+      memberKeys.set(id, m.publicKey.slice());
+      notices?.notify('grant', m.publicKey);
+    } else {
+      const pk = memberKeys.get(id);
+      memberKeys.delete(id);
+      if (pk) notices?.notify('revoke', pk);
+    }
+  };
+
   const pairing = new PairingService({
     ble: p.ble,
     clock: p.clock,
@@ -290,6 +320,7 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
     counters,
     log: p.log,
     onEvent: (e) => {
+      if (e.kind === 'member-added' || e.kind === 'member-removed') enrollment(e.kind, e.id);
       if (e.kind === 'ended') toy?.pairingEnded(e.result);
       else if (e.kind === 'attempt-failed') toy?.pairingAttemptFailed();
       else if (e.kind === 'network-changed') startSession();

@@ -4,7 +4,9 @@
  * identity, which lives in a separate read-only NVS StoragePort this function
  * never sees. Portable.
  *
- * Kept on purpose (KEPT_KEYS): the toy's own send counter ('rp.tx',
+ * Kept on purpose (KEPT_KEYS): the enrollment notice counter ('eg.seq',
+ * src/enrollment-notices.ts: the relay refuses notices whose number does not
+ * rise). The toy's own send counter ('rp.tx',
  * src/replay-guard.ts): the identity survives the reset, and phones keep their
  * replay record for it, so its counter must keep rising or a re-paired phone
  * would refuse the toy's messages as replays. The receive replay record ('rp.rx'):
@@ -31,13 +33,14 @@
  */
 import type { StoragePort } from '../hal/ports.js';
 import { LOCKOUT_KEY } from './pairing-lockout.js';
+import { NOTICE_SEQ_KEY } from './enrollment-notices.js';
 import { NETWORK_SETTINGS_KEY } from './network-settings.js';
 import { ROSTER_KEY } from './roster.js';
 import { RECEIVE_RECORD_KEY, SEND_COUNTER_KEY } from './replay-guard.js';
 
 export const RESET_MARKER_KEY = 'reset.pending';
 /** Keys that survive a factory reset. */
-export const KEPT_KEYS: readonly string[] = [LOCKOUT_KEY, SEND_COUNTER_KEY, RECEIVE_RECORD_KEY];
+export const KEPT_KEYS: readonly string[] = [LOCKOUT_KEY, SEND_COUNTER_KEY, RECEIVE_RECORD_KEY, NOTICE_SEQ_KEY];
 
 export class FactoryResetError extends Error {
   override readonly name = 'FactoryResetError';

@@ -16,6 +16,7 @@
  */
 import type { CryptoPort, LogPort, StoragePort } from '../hal/ports.js';
 import type { Counters } from './counters.js';
+import { isSmallOrderKey } from './key-checks.js';
 import { base32Encode, toyIdBytes as toyIdToBytes } from './setup-code.js';
 
 /** NVS namespace of the factory data. */
@@ -57,6 +58,12 @@ export const IDENTITY_KEYS = {
    * certificate must chain to (`provision --broker-ca`). Absent: the SDK's own CA list.
    */
   mqttCa: 'mqtt_ca',
+  /**
+   * OPTIONAL blob, 32 bytes: the relay's X25519 public key (`npm run relay -- init`
+   * makes it; `provision --relay-pub`). With it the toy enrolls each paired phone at the
+   * relay by a sealed notice on its `ctl` topic (src/enrollment-notices.ts).
+   */
+  relayPublicKey: 'relay_pk',
 } as const;
 
 /** Bounds of the optional broker CA certificate (DER), bytes. */
@@ -101,6 +108,8 @@ export interface Identity {
   readonly mqttPort: number;
   /** DER certificate of the broker's CA, when the factory fixed one. */
   readonly mqttCa?: Uint8Array;
+  /** The relay's X25519 public key, when the factory wrote one. */
+  readonly relayPublicKey?: Uint8Array;
   /** 64 bytes, Ed25519. */
   readonly makerSignature: Uint8Array;
 }
@@ -286,6 +295,17 @@ function parse(storage: StoragePort, options: LoadIdentityOptions): Identity {
     }
   }
 
+  let relayPublicKey: Uint8Array | undefined;
+  try {
+    relayPublicKey = storage.read(K.relayPublicKey);
+  } catch {
+    throw new IdentityError('IO', K.relayPublicKey, `${K.relayPublicKey}: storage read failed`);
+  }
+  if (relayPublicKey !== undefined) {
+    blob(relayPublicKey, K.relayPublicKey, 32);
+    if (isSmallOrderKey(relayPublicKey)) throw new IdentityError('MALFORMED', K.relayPublicKey, `${K.relayPublicKey}: key of small order`);
+  }
+
   const crypto = options.crypto;
   if (crypto) {
     let derived: Uint8Array;
@@ -306,6 +326,7 @@ function parse(storage: StoragePort, options: LoadIdentityOptions): Identity {
     version: IDENTITY_VERSION, toyId, toyIdBytes, secretKey, publicKey, setupSecret,
     mqttUser, mqttPassword, mqttHost, mqttPort, makerSignature,
     ...(mqttCa ? { mqttCa } : {}),
+    ...(relayPublicKey ? { relayPublicKey } : {}),
   };
 }
 

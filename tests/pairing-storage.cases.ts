@@ -99,6 +99,7 @@ export const storageCases: [string, (t: MiniAssert) => void][] = [
       st.write('rp.0123456789ab', Uint8Array.of(1, 2, 3)); // a receive replay record: wiped
       st.write('rp.tx', Uint8Array.of(0, 0, 0, 9)); // the toy's own send counter: kept
       st.write('rp.rx', Uint8Array.of(2, 0)); // the receive replay record (envelope v2): kept
+      st.write('eg.seq', Uint8Array.of(0, 0, 0, 3)); // the enrollment notice counter: kept
       st.write(LOCKOUT_KEY, Uint8Array.of(1, 3));
       t.is(factoryReset(st), 4);
       t.deepEqual(st.keys(), [...KEPT_KEYS].sort());
