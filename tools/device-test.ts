@@ -77,6 +77,16 @@ function memOf(lines: string[]): Mem {
   return { slots, chunks };
 }
 
+/** The most native crypto calls (hal/moddable-crypto.ts) a `mem` line of the scenario build reports. */
+function nativeCallsOf(lines: string[]): number {
+  let n = 0;
+  for (const l of lines) {
+    const m = l.match(/^mem \S+ .* nativeCrypto=(\d+)/);
+    if (m) n = Math.max(n, Number(m[1]));
+  }
+  return n;
+}
+
 /** Pearson correlation of y against x at the best offset of y inside x (x loops). */
 function bestCorrelation(x: Int16Array, y: Int16Array): { r: number; offset: number } {
   const n = Math.min(y.length, 16000 * 2);
@@ -219,6 +229,8 @@ async function run(sdk: Sdk): Promise<void> {
       await new Promise((res) => setTimeout(res, 1000));
       bootMem = memOf(r.lines);
       check('factory-provisioned toy boots: identity.loaded, app.started', loaded.includes(toyId) && /family=0/.test(started), started);
+      const impl = r.lines.find((l) => /main\.crypto/.test(l)) ?? '(no main.crypto line)';
+      check('the lin firmware uses the native crypto (libsodium host functions, hal/native/pawpost-crypto.c)', /impl=native/.test(impl), impl);
     });
     figures.bootSlots = bootMem.slots;
     figures.bootChunks = bootMem.chunks;
@@ -276,6 +288,9 @@ async function run(sdk: Sdk): Promise<void> {
       figures.playedRms = rms;
       recvMem = memOf(r.lines.slice(before));
       check(`parent → toy: ${chunks.length} sealed chunks admitted, played with the native libopus`, /chunks=/.test(arrived) && /badPackets=0/.test(finished) && rms > 300, `${arrived}; ${finished}; ${spoken}`);
+      const openCalls = nativeCallsOf(r.lines) - nativeCallsOf(r.lines.slice(0, before));
+      figures.receiveNativeCryptoCalls = openCalls;
+      check(`parent → toy: the chunks are opened by the native crypto (${openCalls} libsodium calls)`, openCalls >= chunks.length, `${openCalls} calls for ${chunks.length} chunks`);
 
       // toy → parent: hold the paw 3 s
       const before2 = r.lines.length;
@@ -310,6 +325,11 @@ async function run(sdk: Sdk): Promise<void> {
       figures.recordCorrelation = Number(corr.toFixed(3));
       figures.recordSeconds = Number(((packets.length * 20) / 1000).toFixed(2));
       check(`toy → parent: the paw records the lin mic's WAV, native Opus, sealed, published; the parent opens it (correlation ${corr.toFixed(3)} ≥ 0.80)`, final && corr >= 0.8, `${queued}; ${packets.length} packets`);
+      fs.appendFileSync(path.join(flash, 'cmd'), 'mem\n');
+      await new Promise((res) => setTimeout(res, 400));
+      const sealCalls = nativeCallsOf(r.lines) - nativeCallsOf(r.lines.slice(0, before2));
+      figures.recordNativeCryptoCalls = sealCalls;
+      check(`toy → parent: the chunks the parent opened were sealed by the native crypto (${sealCalls} libsodium calls)`, final && sealCalls > 0, `${sealCalls} calls`);
     });
     figures.receiveSlots = recvMem.slots;
     figures.receiveChunks = recvMem.chunks;
