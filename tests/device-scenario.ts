@@ -110,8 +110,12 @@ export default function scenarioMain(): void {
       const [what, how] = lines[done++]!.split(' ');
       if (what === 'mem') sample('cmd');
       else if (what === 'crypto') {
-        const c = runCryptoCheck();
-        trace(`crypto.check passed=${c.passed} failed=${c.failed}${c.failures.length ? ` first=${c.failures.join('|')}` : ''}\n`);
+        try {
+          const c = runCryptoCheck();
+          trace(`crypto.check passed=${c.passed} failed=${c.failed}${c.failures.length ? ` first=${c.failures.join('|')}` : ''}\n`);
+        } catch (e) {
+          trace(`crypto.check passed=0 failed=1 threw=${e instanceof Error ? `${e.name}: ${e.message}` : 'value'}\n`);
+        }
       }
       else if ((what === 'paw' || what === 'heart') && (how === 'down' || how === 'up')) press(what, how === 'down');
       else trace(`scenario.bad_command\n`);
