@@ -5,7 +5,8 @@
  * `crypto`) in the SDK's runtime, where the C really runs, and by
  * tests/moddable-crypto-sim.test.ts on Node against the sim's host functions.
  *
- * Checks, on deterministic pseudo-random inputs (no secrets): every CryptoPort
+ * Checks, on deterministic pseudo-random inputs (no secrets; 17 message sizes
+ * for the symmetric operations, 3 key sets for X25519 and Ed25519): every CryptoPort
  * operation gives the same bytes, tampered boxes and signatures are refused by
  * both, small-order points give the same all-zero result; and the host
  * functions refuse bad arguments (wrong type, wrong size, offset or length
@@ -91,6 +92,8 @@ export function runCryptoCheck(native_: CryptoPort = new ModdableCrypto()): Cryp
     }
     same(`onetimeauth ${n}`, (c) => c.onetimeauth(msg, key));
     same(`sha512 ${n}`, (c) => c.sha512(msg));
+    // the public-key operations cost ~10-100 ms each in tweetnacl on XS: a few suffice
+    if (k >= 3) continue;
     const sk = bytesFrom(400 + k, 32);
     same(`keyPair ${k}`, (c) => c.boxKeyPairFromSecret(sk).publicKey);
     const pk = naclCrypto.boxKeyPairFromSecret(bytesFrom(500 + k, 32)).publicKey;

@@ -231,6 +231,11 @@ async function run(sdk: Sdk): Promise<void> {
       check('factory-provisioned toy boots: identity.loaded, app.started', loaded.includes(toyId) && /family=0/.test(started), started);
       const impl = r.lines.find((l) => /main\.crypto/.test(l)) ?? '(no main.crypto line)';
       check('the lin firmware uses the native crypto (libsodium host functions, hal/native/pawpost-crypto.c)', /impl=native/.test(impl), impl);
+      fs.appendFileSync(path.join(flash, 'cmd'), 'crypto\n');
+      const cc = await r.waitFor(/^crypto\.check/, 90000);
+      const ccPassed = Number(/passed=(\d+)/.exec(cc)?.[1] ?? 0);
+      figures.nativeCryptoChecks = ccPassed;
+      check(`native crypto in the SDK's runtime: same bytes as tweetnacl, tampering refused, bad arguments throw (tests/device-crypto-check.ts: ${ccPassed} checks)`, /failed=0\b/.test(cc) && ccPassed > 150, cc);
     });
     figures.bootSlots = bootMem.slots;
     figures.bootChunks = bootMem.chunks;
