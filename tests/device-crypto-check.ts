@@ -49,8 +49,22 @@ function hex(b: Uint8Array | null): string {
   return s;
 }
 
-/** Runs every check; never throws. */
-export function runCryptoCheck(native_: CryptoPort = new ModdableCrypto()): CryptoCheckResult {
+/** RFC 8032 section 7.1 TEST 1: the empty message, its Ed25519 public key and signature. */
+const RFC8032_PK = 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a';
+const RFC8032_SIG =
+  'e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b';
+function unhex(h: string): Uint8Array {
+  const out = new Uint8Array(h.length >> 1);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(h.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/**
+ * Runs every check; never throws. `keySets`: how many key sets go through the public-key
+ * operations beside tweetnacl (each costs ~10^8 XS steps in tweetnacl: the device tier's debug
+ * runtime passes 0 and relies on the pairing vectors, tests/device-vectors.ts, for X25519).
+ */
+export function runCryptoCheck(native_: CryptoPort = new ModdableCrypto(), keySets = 3): CryptoCheckResult {
   const r: CryptoCheckResult = { passed: 0, failed: 0, failures: [] };
   const ok = (name: string, cond: boolean) => {
     if (cond) r.passed++;
@@ -92,8 +106,7 @@ export function runCryptoCheck(native_: CryptoPort = new ModdableCrypto()): Cryp
     }
     same(`onetimeauth ${n}`, (c) => c.onetimeauth(msg, key));
     same(`sha512 ${n}`, (c) => c.sha512(msg));
-    // the public-key operations cost ~10-100 ms each in tweetnacl on XS: a few suffice
-    if (k >= 3) continue;
+    if (k >= keySets) continue;
     const sk = bytesFrom(400 + k, 32);
     same(`keyPair ${k}`, (c) => c.boxKeyPairFromSecret(sk).publicKey);
     const pk = naclCrypto.boxKeyPairFromSecret(bytesFrom(500 + k, 32)).publicKey;
@@ -108,14 +121,20 @@ export function runCryptoCheck(native_: CryptoPort = new ModdableCrypto()): Cryp
     badSig[k % 64]! ^= 0x80;
     ok(`signVerify ${n} refuses a flipped signature bit`, !native_.signVerify(msg, badSig, signer.publicKey));
   }
-  // small-order points (src/key-checks.ts refuses them first): the same all-zero bytes
+  // small-order points (src/key-checks.ts refuses them first): all-zero X25519, as tweetnacl gives
   const zero = new Uint8Array(32);
   const one = new Uint8Array(32);
   one[0] = 1;
+  const zeroBefore = '351f86faa3b988468a850122b65b0acece9c4826806aeee63de9c0da2bd7f91e'; // HSalsa20 of a zero key, zero nonce (tweetnacl)
   for (const p of [zero, one]) {
-    same(`scalarMult small-order ${p[0]}`, (c) => c.scalarMult(bytesFrom(9, 32), p));
-    same(`boxBefore small-order ${p[0]}`, (c) => c.boxBefore(p, bytesFrom(9, 32)));
+    ok(`scalarMult small-order ${p[0]} is all zero`, hex(native_.scalarMult(bytesFrom(9, 32), p)) === hex(zero));
+    ok(`boxBefore small-order ${p[0]} is HSalsa20 of zero`, hex(native_.boxBefore(p, bytesFrom(9, 32))) === zeroBefore);
   }
+  // Ed25519: RFC 8032 TEST 1, and one flipped bit
+  const rfcSig = unhex(RFC8032_SIG);
+  ok('signVerify RFC 8032 test 1 accepts', native_.signVerify(new Uint8Array(0), rfcSig, unhex(RFC8032_PK)));
+  rfcSig[63]! ^= 0x01;
+  ok('signVerify RFC 8032 test 1 with a flipped bit refuses', !native_.signVerify(new Uint8Array(0), rfcSig, unhex(RFC8032_PK)));
 
   // the adapter: typed errors
   const portCode = (f: () => unknown): string => {

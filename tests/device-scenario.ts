@@ -8,8 +8,9 @@
  *     "memoryEveryMs": 200 }
  *
  * and then follows `<file.root>/cmd`, polled every 100 ms: each new line
- * `paw down`, `paw up`, `heart down`, `heart up`, `mem` or `crypto` (native crypto against
- * tweetnacl and its bad-argument checks, tests/device-crypto-check.ts) is done once, in order
+ * `paw down`, `paw up`, `heart down`, `heart up`, `mem`, `crypto` (native crypto against
+ * tweetnacl and its bad-argument checks, tests/device-crypto-check.ts) or `vectors` (the
+ * committed vectors remade with the native crypto, tests/device-vectors.ts) is done once, in order
  * (the runner appends lines while the toy runs).
  *
  * Buttons are pressed through the lin ButtonPorts (hal/lin-controls.ts), as a
@@ -29,6 +30,7 @@ import main from '../hal/main-lin.js';
 import { linButtons } from '../hal/lin-controls.js';
 import { nativeCryptoStats } from '../hal/moddable-crypto.js';
 import { runCryptoCheck } from './device-crypto-check.js';
+import { vectorDigests } from './device-vectors.js';
 
 interface Step {
   atMs: number;
@@ -109,9 +111,16 @@ export default function scenarioMain(): void {
     while (done < lines.length) {
       const [what, how] = lines[done++]!.split(' ');
       if (what === 'mem') sample('cmd');
-      else if (what === 'crypto') {
+      else if (what === 'vectors') {
         try {
-          const c = runCryptoCheck();
+          const v = vectorDigests(how ?? '');
+          trace(`vectors envelope=${v.envelope} pairing=${v.pairing} calls=${v.calls}\n`);
+        } catch (e) {
+          trace(`vectors threw=${e instanceof Error ? `${e.name}: ${e.message}` : 'value'}\n`);
+        }
+      } else if (what === 'crypto') {
+        try {
+          const c = runCryptoCheck(undefined, 0);
           trace(`crypto.check passed=${c.passed} failed=${c.failed}${c.failures.length ? ` first=${c.failures.join('|')}` : ''}\n`);
         } catch (e) {
           trace(`crypto.check passed=0 failed=1 threw=${e instanceof Error ? `${e.name}: ${e.message}` : 'value'}\n`);
