@@ -84,7 +84,8 @@ export function runCryptoCheck(native_: CryptoPort = new ModdableCrypto(), keySe
   };
   const REF = nacl as unknown as { sign: { keyPair: { fromSeed(s: Uint8Array): { publicKey: Uint8Array; secretKey: Uint8Array } }; detached(m: Uint8Array, sk: Uint8Array): Uint8Array } };
 
-  const sizes = [0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 1000, 4096];
+  // up to a chunk's size: the device tier runs this at the ESP32's fixed 78,848-byte chunk heap
+  const sizes = [0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 511, 1000];
   for (let k = 0; k < sizes.length; k++) {
     const n = sizes[k]!;
     const key = bytesFrom(100 + k, 32);

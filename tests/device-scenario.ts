@@ -10,7 +10,7 @@
  * and then follows `<file.root>/cmd`, polled every 100 ms: each new line
  * `paw down`, `paw up`, `heart down`, `heart up`, `mem`, `crypto` (native crypto against
  * tweetnacl and its bad-argument checks, tests/device-crypto-check.ts) or `vectors` (the
- * committed vectors remade with the native crypto, tests/device-vectors.ts) is done once, in order
+ * committed pairing vectors remade with the native crypto, tests/device-vectors.ts) is done once, in order
  * (the runner appends lines while the toy runs).
  *
  * Buttons are pressed through the lin ButtonPorts (hal/lin-controls.ts), as a
@@ -30,7 +30,7 @@ import main from '../hal/main-lin.js';
 import { linButtons } from '../hal/lin-controls.js';
 import { nativeCryptoStats } from '../hal/moddable-crypto.js';
 import { runCryptoCheck } from './device-crypto-check.js';
-import { vectorDigests } from './device-vectors.js';
+import { pairingVectorDigests } from './device-vectors.js';
 
 interface Step {
   atMs: number;
@@ -113,8 +113,8 @@ export default function scenarioMain(): void {
       if (what === 'mem') sample('cmd');
       else if (what === 'vectors') {
         try {
-          const v = vectorDigests(how ?? '');
-          trace(`vectors envelope=${v.envelope} pairing=${v.pairing} calls=${v.calls}\n`);
+          const v = pairingVectorDigests();
+          trace(`vectors pairing=${v.digests.join(',')} calls=${v.calls}\n`);
         } catch (e) {
           trace(`vectors threw=${e instanceof Error ? `${e.name}: ${e.message}` : 'value'}\n`);
         }

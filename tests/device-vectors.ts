@@ -1,16 +1,18 @@
 /**
- * The committed envelope and pairing vectors (tests/vectors/envelope-v2.json,
- * pairing-v2.json) regenerated INSIDE the firmware with the native crypto
- * (hal/moddable-crypto.ts over hal/native/pawpost-crypto.c) for every party:
- * run by the device tier's scenario build (tests/device-scenario.ts, command
- * `vectors`), which traces the SHA-512 of each JSON text; tools/device-test.ts
- * compares them with the committed files' (byte for byte, in one hash each).
- * Also run on Node against the sim's host functions (tests/moddable-crypto-sim.test.ts).
+ * The committed pairing vectors (tests/vectors/pairing-v2.json) remade INSIDE
+ * the firmware with the native crypto (hal/moddable-crypto.ts over
+ * hal/native/pawpost-crypto.c) for every party: run by the device tier's
+ * scenario build (tests/device-scenario.ts, command `vectors`), which traces the
+ * SHA-512 of each vector's JSON text; tools/device-test.ts compares them with the
+ * committed file's (byte for byte, one hash per vector). One vector at a time,
+ * so it fits the ESP32's fixed chunk heap beside the running toy.
+ *
+ * The envelope vectors (79 KB of JSON, built whole by tools/envelope-vectors.ts)
+ * do not fit that heap; they go through the adapter on Node only
+ * (tests/moddable-crypto-sim.test.ts, the sim's host functions).
  */
 import { ModdableCrypto } from '../hal/moddable-crypto.js';
-import type { CryptoPort } from '../hal/ports.js';
-import { makeEnvelopeVectors } from '../tools/envelope-vectors.js';
-import { makePairingVectors } from './pairing-vectors.cases.js';
+import { makePairingVector, VECTOR_INPUTS } from './pairing-vectors.cases.js';
 
 function hex(b: Uint8Array): string {
   let s = '';
@@ -18,19 +20,14 @@ function hex(b: Uint8Array): string {
   return s;
 }
 
-/**
- * The JSON texts of both vector sets made with `crypto`. `v1ChunkHex`: the v1 chunk the envelope
- * vectors refuse (tests/vectors/envelope-v1.json messages[1].chunks[0].bytes; the firmware cannot
- * import JSON, so the device tier passes it on the `vectors` command line).
- */
-export function vectorTexts(v1ChunkHex: string, crypto: CryptoPort): { envelope: string; pairing: string } {
-  return { envelope: JSON.stringify(makeEnvelopeVectors(v1ChunkHex, crypto)), pairing: JSON.stringify(makePairingVectors(crypto)) };
-}
-
-/** SHA-512 (hex) of each JSON text made with the native crypto, traced by the scenario build as `vectors envelope=<hex> pairing=<hex> calls=<n>`. */
-export function vectorDigests(v1ChunkHex: string): { envelope: string; pairing: string; calls: number } {
+/** SHA-512 (hex) of each pairing vector's JSON text made with the native crypto, and the native calls made. */
+export function pairingVectorDigests(): { digests: string[]; calls: number } {
   const crypto = new ModdableCrypto();
-  const t = vectorTexts(v1ChunkHex, crypto);
   const enc = new TextEncoder();
-  return { envelope: hex(crypto.sha512(enc.encode(t.envelope))), pairing: hex(crypto.sha512(enc.encode(t.pairing))), calls: crypto.calls };
+  const digests: string[] = [];
+  for (let k = 0; k < VECTOR_INPUTS.length; k++) {
+    const text = JSON.stringify(makePairingVector(`case-${k + 1}`, VECTOR_INPUTS[k]!, crypto));
+    digests.push(hex(crypto.sha512(enc.encode(text))));
+  }
+  return { digests, calls: crypto.calls };
 }
