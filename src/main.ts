@@ -13,6 +13,7 @@
 import { installed as textGlobals } from '../hal/moddable-globals.js'; // first: TextEncoder/TextDecoder globals
 import { ModdableBle } from '../hal/moddable-ble.js';
 import { ModdableClock } from '../hal/moddable-clock.js';
+import { ModdableCrypto } from '../hal/moddable-crypto.js';
 import { firmwareConfig } from '../hal/moddable-config.js';
 import { ModdableOpusCodec } from '../hal/moddable-codec.js';
 import { I2sPins } from '../hal/moddable-i2s-pins.js';
@@ -26,7 +27,7 @@ import { ModdableSpeaker } from '../hal/moddable-speaker.js';
 import { FileStore, NvsIdentityStore } from '../hal/moddable-storage.js';
 import type { BoardControls, SpeakerPort } from '../hal/ports.js';
 import { startPawPost, type PawPost, type PawPostOptions } from './app.js';
-import { naclCrypto, wireNaclRandom } from './nacl-crypto.js';
+import { wireNaclRandom } from './nacl-crypto.js';
 import { deviceInfoFrom, isReservedContact } from './pairing-device-info.js';
 
 const cfg = firmwareConfig;
@@ -59,6 +60,9 @@ export function startToy(platform: Platform, hooks: MainHooks = {}): PawPost {
   const clock = new ModdableClock({ onError });
   const random = new ModdableRandom();
   wireNaclRandom(random);
+  // libsodium host functions (hal/native/pawpost-crypto.c); src/nacl-crypto.ts stays the host's and the reference
+  const crypto = new ModdableCrypto();
+  log.log('info', 'main.crypto', { impl: 'native' });
   // The radio first: the ESP32 RNG is truly random only while a radio is on.
   const ble = new ModdableBle({ deviceName: 'PawPost', onError });
   const { paw, heart, led } = platform.openBoardControls(board, clock, onError);
@@ -70,7 +74,7 @@ export function startToy(platform: Platform, hooks: MainHooks = {}): PawPost {
   const data = new FileStore({ dir: (cfg.file?.root ?? '') + (board.storeDir ?? 'pawpost/') });
   const app = startPawPost(
     {
-      clock, random, crypto: naclCrypto, log, paw, heart, led, mic, speaker, codec, nvs, data, ble,
+      clock, random, crypto, log, paw, heart, led, mic, speaker, codec, nvs, data, ble,
       // TLS: the broker's certificate must name the factory's host and chain to the factory's CA (NVS mqtt_ca)
       socket: (t) => new ModdableSocket({ tls: cfg.useTls !== false, secure: { serverName: t.serverName, ...(t.ca ? { certificate: t.ca.slice().buffer } : {}) } }),
       network: hooks.network === false ? undefined : new ModdableNetwork({ clock, random, log, sntpHost: cfg.sntp, onError }),

@@ -8,14 +8,17 @@
  *     "memoryEveryMs": 200 }
  *
  * and then follows `<file.root>/cmd`, polled every 100 ms: each new line
- * `paw down`, `paw up`, `heart down`, `heart up` or `mem` is done once, in order
+ * `paw down`, `paw up`, `heart down`, `heart up`, `mem`, `crypto` (native crypto against
+ * tweetnacl and its bad-argument checks, tests/device-crypto-check.ts) or `vectors` (the
+ * committed pairing vectors remade with the native crypto, tests/device-vectors.ts) is done once, in order
  * (the runner appends lines while the toy runs).
  *
  * Buttons are pressed through the lin ButtonPorts (hal/lin-controls.ts), as a
  * finger would: nothing reaches into the toy's internals. Memory is sampled with
  * the SDK's instrumentation right after a forced garbage collection and printed
- * as `mem <why> slots=<n> chunks=<bytes> peakSlots=<n> peakChunks=<bytes> gc=<n>`
- * lines (slots: live slots; chunks: live chunk bytes; peaks since boot).
+ * as `mem <why> slots=<n> chunks=<bytes> peakSlots=<n> peakChunks=<bytes> gc=<n> nativeCrypto=<n>`
+ * lines (slots: live slots; chunks: live chunk bytes; peaks since boot), ending with
+ * `nativeCrypto=<n>`: the libsodium host-function calls since boot (hal/moddable-crypto.ts).
  */
 import { File } from 'file';
 import config from 'mc/config';
@@ -25,6 +28,9 @@ import Timer from 'timer';
 
 import main from '../hal/main-lin.js';
 import { linButtons } from '../hal/lin-controls.js';
+import { nativeCryptoStats } from '../hal/moddable-crypto.js';
+import { runCryptoCheck } from './device-crypto-check.js';
+import { pairingVectorDigests } from './device-vectors.js';
 
 interface Step {
   atMs: number;
@@ -80,7 +86,7 @@ export default function scenarioMain(): void {
     const chunks = Instrumentation.get(chunkIndex) ?? 0;
     if (slots > peakSlots) peakSlots = slots;
     if (chunks > peakChunks) peakChunks = chunks;
-    if (why) trace(`mem ${why} slots=${slots} chunks=${chunks} peakSlots=${peakSlots} peakChunks=${peakChunks} gc=${Instrumentation.get(gcIndex) ?? 0}\n`);
+    if (why) trace(`mem ${why} slots=${slots} chunks=${chunks} peakSlots=${peakSlots} peakChunks=${peakChunks} gc=${Instrumentation.get(gcIndex) ?? 0} nativeCrypto=${nativeCryptoStats.calls}\n`);
   };
   sample('before-main');
   main();
@@ -105,6 +111,21 @@ export default function scenarioMain(): void {
     while (done < lines.length) {
       const [what, how] = lines[done++]!.split(' ');
       if (what === 'mem') sample('cmd');
+      else if (what === 'vectors') {
+        try {
+          const v = pairingVectorDigests();
+          trace(`vectors pairing=${v.digests.join(',')} calls=${v.calls}\n`);
+        } catch (e) {
+          trace(`vectors threw=${e instanceof Error ? `${e.name}: ${e.message}` : 'value'}\n`);
+        }
+      } else if (what === 'crypto') {
+        try {
+          const c = runCryptoCheck(undefined, 0);
+          trace(`crypto.check passed=${c.passed} failed=${c.failed}${c.failures.length ? ` first=${c.failures.join('|')}` : ''}\n`);
+        } catch (e) {
+          trace(`crypto.check passed=0 failed=1 threw=${e instanceof Error ? `${e.name}: ${e.message}` : 'value'}\n`);
+        }
+      }
       else if ((what === 'paw' || what === 'heart') && (how === 'down' || how === 'up')) press(what, how === 'down');
       else trace(`scenario.bad_command\n`);
     }

@@ -4,6 +4,7 @@
  * Portable: used by the ava tier and the XS tier. Keys here are throwaway.
  */
 import { naclCrypto } from '../src/nacl-crypto.js';
+import type { CryptoPort } from '../hal/ports.js';
 import { PairingService, type PairingEvent, type ToyIdentity } from '../src/pairing-service.js';
 import { PhonePairing, pairWithToy, type PairWithToyOptions, type PhoneKeys } from '../src/phone-pairing.js';
 import { Roster } from '../src/roster.js';
@@ -45,7 +46,11 @@ export class PairingRig {
   errors: unknown[] = [];
   readonly log = new MemoryLog();
 
-  constructor(seed = 1, storage = new MemoryStorage()) {
+  /** The toy's CryptoPort (default tweetnacl; the bench passes a native stand-in, bench/xs/host-crypto.ts). */
+  toyCrypto: CryptoPort = naclCrypto;
+
+  constructor(seed = 1, storage = new MemoryStorage(), toyCrypto?: CryptoPort) {
+    if (toyCrypto) this.toyCrypto = toyCrypto;
     this.random = new FakeRandom(seed);
     this.storage = storage;
     const sk = new Uint8Array(32);
@@ -71,7 +76,7 @@ export class PairingRig {
       ble: this.radio,
       clock: this.clock,
       random: this.random,
-      crypto: naclCrypto,
+      crypto: this.toyCrypto,
       storage: this.storage,
       roster: this.roster,
       identity: this.identity,

@@ -11,7 +11,6 @@
  */
 import type { CryptoPort, RandomPort, StoragePort } from '../hal/ports.js';
 import { naclCrypto } from '../src/nacl-crypto.js';
-import v1Vectors from '../tests/vectors/envelope-v1.json' with { type: 'json' };
 import { EnvelopeSealer, tagKey } from '../src/envelope-sealer.js';
 import {
   HEADER_BYTES,
@@ -149,9 +148,15 @@ function rebody(c: CryptoPort, chunk: Uint8Array, ck: Uint8Array, plain: Uint8Ar
   return retag(c, out, keys);
 }
 
-/** Builds the vectors. Deterministic: same output on every engine. */
-export function makeEnvelopeVectors(): EnvelopeVectors {
-  const c = naclCrypto;
+/**
+ * Builds the vectors. Deterministic: same output on every engine and with every CryptoPort
+ * (`crypto`: tweetnacl by default; the device tier passes the native one, tests/device-vectors.ts).
+ * `v1ChunkHex`: a v1 chunk for the "v1 refused" vector, tests/vectors/envelope-v1.json
+ * messages[1].chunks[0].bytes (V1_CHUNK_HEX reads it; passed in so that this file imports
+ * no JSON and also builds into the device tier's firmware).
+ */
+export function makeEnvelopeVectors(v1ChunkHex: string, crypto: CryptoPort = naclCrypto): EnvelopeVectors {
+  const c = crypto;
   const ids: Record<string, { sk: Uint8Array; pk: Uint8Array }> = {};
   const idSpec: [string, number, number][] = [['toy', 0x10, 3], ['mum', 0x20, 5], ['dad', 0x30, 7]];
   for (const [name, start, step] of idSpec) {
@@ -261,7 +266,7 @@ export function makeEnvelopeVectors(): EnvelopeVectors {
   smallOrder[0] = 1;
   const plainOf = (i: number) => fromHex(mtMsg.chunks[i]!.plaintext);
   const created = mtMsg.createdSeconds;
-  const v1 = fromHex(v1Vectors.messages[1]!.chunks[0]!.bytes);
+  const v1 = fromHex(v1ChunkHex);
   // Five messages from mum (counters 20..24), two chunks each: only their heads are fed.
   const mumSealer = (counter: number, seed: Uint8Array, ppc: number) =>
     new EnvelopeSealer({ crypto: c, random: new ScriptedRandom(seed), storage: new OneCounterStorage(counter - 1), clock: { wallNow: () => created * 1000 }, senderPublicKey: ids.mum!.pk, senderSecretKey: ids.mum!.sk, packetsPerChunk: ppc });

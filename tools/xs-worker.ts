@@ -131,8 +131,12 @@ export class XsSession {
         }
         if (kind === '!') throw new Error(`uncaught exception in XS (${this.name}): ${m.subarray(1).toString()}`);
         if (kind === '?') {
-          this.messages.push(m.subarray(1).toString());
-          this.send('/', new Uint8Array(0));
+          const answer = this.onQuery?.(m.subarray(1));
+          if (answer) this.send('/', answer);
+          else {
+            this.messages.push(m.subarray(1).toString());
+            this.send('/', new Uint8Array(0));
+          }
           continue;
         }
         throw new Error(`xsnap protocol error: ${m.subarray(0, 40).toString()}`);
@@ -142,6 +146,12 @@ export class XsSession {
     this.baton = p.catch(() => undefined);
     return p;
   }
+
+  /**
+   * Answers the bundle's issueCommand synchronously when set and it returns bytes (the bench's
+   * stand-in for host functions, bench/xs/host-crypto.ts); otherwise the message is kept for drain().
+   */
+  onQuery?: (query: Uint8Array) => Uint8Array | undefined;
 
   /** Messages the bundle sent with issueCommand since the last drain. */
   drain(): string[] {

@@ -6,6 +6,7 @@
 import { randomFillSync } from 'node:crypto';
 import { board } from './board.js';
 import { OpusCodecHost } from '../opus-codec-host.js';
+import { naclCrypto } from '../../src/nacl-crypto.js';
 
 type HostFunction = (...args: any[]) => unknown;
 
@@ -48,7 +49,89 @@ export const hostFunctions: Record<string, HostFunction> = {
     h.codec?.close();
     h.codec = undefined;
   },
+  // hal/native/pawpost-crypto.c on tweetnacl (src/nacl-crypto.ts, the reference): same arguments,
+  // in-place ranges and throws (TypeError for a wrong buffer or size, RangeError for a range).
+  xs_pawpost_x25519_base(out: unknown, scalar: unknown): void {
+    const o = simFixed(out, 32, true);
+    o.set(naclCrypto.boxKeyPairFromSecret(simFixed(scalar, 32).slice()).publicKey);
+  },
+  xs_pawpost_x25519(out: unknown, scalar: unknown, point: unknown): boolean {
+    const o = simFixed(out, 32, true);
+    const r = naclCrypto.scalarMult(simFixed(scalar, 32).slice(), simFixed(point, 32).slice());
+    o.set(r);
+    return r.some((b) => b !== 0);
+  },
+  xs_pawpost_box_before(out: unknown, theirPublic: unknown, mySecret: unknown): boolean {
+    const o = simFixed(out, 32, true);
+    const pk = simFixed(theirPublic, 32).slice();
+    const sk = simFixed(mySecret, 32).slice();
+    o.set(naclCrypto.boxBefore(pk, sk));
+    return naclCrypto.scalarMult(sk, pk).some((b) => b !== 0);
+  },
+  xs_pawpost_secretbox_seal(buf: unknown, offset: unknown, length: unknown, nonce: unknown, key: unknown): void {
+    const off = simIndex(offset);
+    const len = simIndex(length);
+    const box = simRange(buf, off, 16 + len, true);
+    const sealed = naclCrypto.secretbox(box.slice(16), simFixed(nonce, 24).slice(), simFixed(key, 32).slice());
+    box.set(sealed);
+  },
+  xs_pawpost_secretbox_open(buf: unknown, offset: unknown, length: unknown, nonce: unknown, key: unknown): boolean {
+    const off = simIndex(offset);
+    const len = simIndex(length);
+    const box = simRange(buf, off, 16 + len, true);
+    const pt = naclCrypto.secretboxOpen(box.slice(), simFixed(nonce, 24).slice(), simFixed(key, 32).slice());
+    if (!pt) return false;
+    box.set(pt, 16);
+    return true;
+  },
+  xs_pawpost_onetimeauth(out: unknown, buf: unknown, offset: unknown, length: unknown, key: unknown): void {
+    const off = simIndex(offset);
+    const len = simIndex(length);
+    const o = simFixed(out, 16, true);
+    o.set(naclCrypto.onetimeauth(simRange(buf, off, len).slice(), simFixed(key, 32).slice()));
+  },
+  xs_pawpost_sha512(out: unknown, buf: unknown, offset: unknown, length: unknown): void {
+    const off = simIndex(offset);
+    const len = simIndex(length);
+    const o = simFixed(out, 64, true);
+    o.set(naclCrypto.sha512(simRange(buf, off, len).slice()));
+  },
+  xs_pawpost_sign_verify(sig: unknown, buf: unknown, offset: unknown, length: unknown, pk: unknown): boolean {
+    const off = simIndex(offset);
+    const len = simIndex(length);
+    const s = simFixed(sig, 64).slice();
+    const m = simRange(buf, off, len).slice();
+    return naclCrypto.signVerify(m, s, simFixed(pk, 32).slice());
+  },
 };
+
+/** xsmcGetBuffer*: a byte view of an ArrayBuffer, a Uint8Array or a DataView (else TypeError "invalid buffer"). */
+function simBytes(b: unknown): Uint8Array {
+  if (b instanceof ArrayBuffer) {
+    if ((b as ArrayBuffer & { detached?: boolean }).detached) throw new TypeError('detached buffer');
+    return new Uint8Array(b);
+  }
+  if (b instanceof Uint8Array || b instanceof DataView) {
+    if ((b.buffer as ArrayBuffer & { detached?: boolean }).detached) throw new TypeError('detached buffer');
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  }
+  throw new TypeError('invalid buffer');
+}
+function simFixed(b: unknown, size: number, _writable = false): Uint8Array {
+  const v = simBytes(b);
+  if (v.length !== size) throw new TypeError(`must be ${size} bytes`);
+  return v;
+}
+function simIndex(v: unknown): number {
+  if (typeof v !== 'number') throw new TypeError('not a number');
+  if (!(v >= 0) || v > 0x7fffffff || !Number.isInteger(v)) throw new RangeError('out of range');
+  return v;
+}
+function simRange(b: unknown, offset: number, need: number, _writable = false): Uint8Array {
+  const v = simBytes(b);
+  if (offset > v.length || need > v.length - offset) throw new RangeError('range outside the buffer');
+  return v.subarray(offset, offset + need);
+}
 
 /** The sim's host object of xs_opus_create (the C block: encoder + decoder; undefined once closed). */
 interface SimOpus {
