@@ -116,7 +116,8 @@ export class UpdateClient {
     return code;
   }
 
-  private busy(): boolean {
+  /** True while the toy records, plays or pairs (a throwing isBusy counts as busy). */
+  busy(): boolean {
     try {
       return this.o.isBusy ? this.o.isBusy() === true : false;
     } catch {
