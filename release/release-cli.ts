@@ -6,6 +6,8 @@
  *        [--board esp32/m5atom_echo] [--key-id 0] [--max-size <bytes>] [--out <file>] [--raw]
  *                                              write <firmware.bin>.manifest (156 bytes) and .manifest.json
  *   verify <firmware.bin> --manifest <file> --pub <release.pub> [--key-id 0]
+ *   publish <firmware.bin> --manifest <file> --url <mqtt(s)://relay> --password-file <file> [--user pp-release] [--ca <pem>]
+ *                                              retained chunks, then the retained manifest (release/update-publisher.ts)
  *
  * Exit status: 0 done, 1 verify found the manifest bad, 2 bad arguments or a typed error.
  * Nothing secret is ever printed. See docs/SECURITY.md "Firmware updates".
@@ -27,6 +29,7 @@ import {
   verifyManifest,
 } from '../src/update-manifest.js';
 import { naclCrypto } from '../src/nacl-crypto.js';
+import { publishRelease } from './update-publisher.js';
 
 /** The OTA slot size in docs/HARDWARE.md's partition table (ota_0, ota_1): 1.5 MiB. */
 export const OTA_SLOT_BYTES = 0x180000;
@@ -40,6 +43,8 @@ usage:
   npm run release -- sign <firmware.bin> --key <dir/release.key> --version X.Y.Z --security-version N
                       [--board esp32/m5atom_echo] [--key-id 0] [--max-size <bytes>] [--out <manifest>] [--raw]
   npm run release -- verify <firmware.bin> --manifest <file> --pub <dir/release.pub> [--key-id 0]
+  npm run release -- publish <firmware.bin> --manifest <file> --url mqtts://<relay>:8883
+                      --password-file <file> [--user pp-release] [--ca <ca.pem>]
 
 sign writes <firmware.bin>.manifest (156 bytes, what the relay announces) and
 <firmware.bin>.manifest.json (the same fields, for people). An esp32 board's image
@@ -155,6 +160,27 @@ export async function runReleaseCli(argv: string[], io: CliIo): Promise<number> 
         return 1;
       }
       io.out(`ok: ${m.board} ${formatVersion(m.version)} security ${m.securityVersion}, ${m.imageSize} bytes\n`);
+      return 0;
+    }
+    if (command === 'publish') {
+      const { values, positionals } = parseArgs({
+        args: rest, allowPositionals: true,
+        options: { manifest: { type: 'string' }, url: { type: 'string' }, user: { type: 'string' }, 'password-file': { type: 'string' }, ca: { type: 'string' } }, strict: true,
+      });
+      if (positionals.length !== 1 || !values.manifest || !values.url || !values['password-file']) {
+        throw new UsageError('publish needs <firmware.bin> --manifest --url --password-file');
+      }
+      const image = readImage(positionals[0]!);
+      const manifestBytes = readImage(values.manifest);
+      let password: string;
+      try {
+        password = fs.readFileSync(values['password-file'], 'utf8').trim();
+      } catch (e) {
+        throw new UsageError(`cannot read --password-file: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+      }
+      const ca = values.ca ? fs.readFileSync(values.ca) : undefined;
+      const r = await publishRelease(image, manifestBytes, { url: values.url, username: values.user ?? 'pp-release', password, connect: ca ? { ca } : undefined });
+      io.out(`published ${r.chunks} chunks and the manifest on pp/fw/${r.board}/ (retained)\n`);
       return 0;
     }
     throw new UsageError(`unknown command "${command.slice(0, 20)}"`);
