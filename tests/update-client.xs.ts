@@ -8,6 +8,7 @@ import { naclCrypto } from '../src/nacl-crypto.js';
 import { jsSha256, sha256 } from '../src/sha256.js';
 import { PENDING_KEY, SECURITY_VERSION_KEY, UPDATE_MAX_CHUNK_BYTES } from '../src/update-client.js';
 import { MANIFEST_BYTES, parseManifest, verifyManifest } from '../src/update-manifest.js';
+import { factoryReset } from '../src/factory-reset.js';
 import { imageVersion, makeImage, otherKey, releaseKey, signManifest, UpdateToy, V010, V020, V030 } from './update-rig.js';
 
 const OLD = makeImage(V010, 9000);
@@ -275,4 +276,17 @@ test('verifyManifest parses fields and checks with the CryptoPort', (t) => {
     t.deepEqual(m.sha256, sha256(NEW));
   }
   t.is(parseManifest(new Uint8Array(MANIFEST_BYTES)), 'FORMAT');
+});
+
+test('a factory reset keeps the stored security version: a downgrade is still refused after it', async (t) => {
+  const toy = new UpdateToy(OLD);
+  t.is(toy.install(GOOD, NEW), 'OK');
+  await toy.reboot(true);
+  t.is(secver(toy), 2);
+  toy.nvs.write('roster', new Uint8Array([1]));
+  factoryReset(toy.nvs);
+  t.is(toy.nvs.read('roster'), undefined, 'the reset ran');
+  t.is(secver(toy), 2);
+  const v3 = makeImage(V030, 8000);
+  t.is(toy.client.offer(signManifest(v3, { version: V030, securityVersion: 1 })), 'DOWNGRADE');
 });
