@@ -329,3 +329,53 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export interface LogPort {
   log(level: LogLevel, event: string, fields?: Record<string, string | number | boolean>): void;
 }
+
+// ---------------------------------------------------------------- firmware update (issue 14)
+
+/**
+ * Streaming SHA-256 (FIPS 180-4). Device: the SDK's `crypt` Digest("SHA256")
+ * (native, hal/moddable-update.ts); host and XS tests: src/sha256.ts (pure JS).
+ * Kept apart from CryptoPort so that native crypto work there and this port
+ * do not collide. One stream hashes one message: create(), update()* , digest().
+ */
+export interface Sha256Port {
+  create(): Sha256Stream;
+}
+export interface Sha256Stream {
+  /** Adds bytes (lent). Throws PortError CLOSED after digest(). */
+  update(bytes: Uint8Array): void;
+  /** The 32-byte digest; ends the stream. */
+  digest(): Uint8Array;
+}
+
+/** What the running image is, as the bootloader sees it. */
+export type RunningImageState =
+  | 'confirmed' // valid: the bootloader keeps booting it
+  | 'pending'; // first boot after a switch: must confirm() or the next reset rolls back
+
+/**
+ * The inactive OTA slot and the boot selection. Device: the SDK's `ota` module
+ * plus esp_ota_mark_app_* (hal/moddable-update.ts); simulator: files
+ * (sim/file-update-slot.ts); tests: tests/fakes/fake-update-slot.ts (cuts power at any step).
+ *
+ * Contract (ESP-IDF app rollback, CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE):
+ * - begin(size) erases/opens the inactive slot; write() appends in order; abort() forgets it.
+ * - finish() closes the image; it is not bootable until switchTo().
+ * - switchTo() makes the finished image the next boot, in the pending state.
+ *   A reset before confirm() boots the previous image (the bootloader's rollback).
+ * - confirm() marks the running pending image valid; rollback() marks it invalid
+ *   and restarts into the previous image (does not return on the device).
+ * Errors: PortError IO (flash), INVAL (order, size beyond capacity), NOSUPPORT.
+ */
+export interface UpdateSlotPort {
+  /** Bytes the inactive slot holds. */
+  capacity(): number;
+  begin(sizeBytes: number): void;
+  write(chunk: Uint8Array): void;
+  finish(): void;
+  abort(): void;
+  switchTo(): void;
+  runningState(): RunningImageState;
+  confirm(): void;
+  rollback(): void;
+}

@@ -114,8 +114,9 @@ export function renderMosquittoConf(o: RelayConfOptions): string {
     'max_inflight_messages 20',
     '# chunks are <= ~3 KB; anything far larger disconnects the client',
     'max_packet_size 8192',
-    '# nothing stays on a topic',
-    'retain_available false',
+    '# retained messages only for firmware updates (pp/fw/#, written by pp-release alone; docs/BROKER.md',
+    '# "Firmware updates"); a device may also retain on a topic it may write, which gives it nothing new',
+    'retain_available true',
     '',
     '# --- listener (TLS; integration tests replace everything below this line)',
     o.bind ? `listener ${o.port} ${o.bind}` : `listener ${o.port}`,
@@ -145,4 +146,9 @@ pattern write pp/t/%u/out
 pattern read pp/t/%u/in
 # the toy's enrollment notices (grant / revoke, sealed for the relay) to the enrollment service
 pattern write pp/t/%u/ctl
+# firmware updates (issue 14, docs/BROKER.md "Firmware updates"): every account of this file
+# reads the retained signed manifest and image chunks; only the release publisher writes them
+pattern read pp/fw/#
+user pp-release
+topic write pp/fw/#
 `;

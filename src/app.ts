@@ -52,6 +52,7 @@ import { Roster } from './roster.js';
 import { Toy } from './toy.js';
 import { toyTopics } from './topics.js';
 import { ToyRecorder } from './toy-recorder.js';
+import { UpdateService, type UpdateServiceOptions } from './update-service.js';
 
 export { toyTopics };
 
@@ -79,6 +80,8 @@ export interface PawPostPorts {
   socket: (tls: { serverName: string; ca?: Uint8Array }) => SocketPort;
   /** Wi-Fi (device, lin). Absent in the Node simulator and the tests, whose sockets need no link. */
   network?: NetworkPort;
+  /** Signed firmware updates (issue 14; src/update-service.ts). Absent: no updates. */
+  update?: Pick<UpdateServiceOptions, 'board' | 'runningVersion' | 'releaseKeys' | 'sha256' | 'slot' | 'restart' | 'healthTimeoutMs'>;
 }
 
 export interface PawPostOptions {
@@ -113,6 +116,8 @@ export interface PawPost {
   readonly audioRamBytes: number;
   /** The MQTT session, when network settings exist. */
   session(): MqttSession | undefined;
+  /** The firmware update service, when the update port was given. */
+  readonly update: UpdateService | undefined;
   close(): void;
 }
 
@@ -144,9 +149,12 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
     // Refuse to run: no radio, no network, only the error pattern (docs/PROVISIONING.md).
     const toy = new Toy({ paw: p.paw, heart: p.heart, led, clock: p.clock, ...noopControls, factoryReset: () => undefined, log: p.log, counters });
     toy.fail(`identity ${loaded.error.code}`);
+    // a new image that cannot load the identity fails its health check: back to the previous one
+    const update = p.update ? new UpdateService({ ...p.update, crypto: p.crypto, storage: p.data, clock: p.clock, toyState: () => 'error', counters, log: p.log }) : undefined;
+    update?.start(false);
     return {
       counters, led, toy, identity: undefined, roster: undefined, player: undefined, recorder: undefined,
-      pairing: undefined, outbox: undefined, inbox: undefined, audioRamBytes: 0,
+      pairing: undefined, outbox: undefined, inbox: undefined, audioRamBytes: 0, update,
       session: () => undefined,
       close: () => {
         toy.close();
@@ -188,6 +196,7 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
   });
 
   let session: MqttSession | undefined;
+  let update: UpdateService | undefined;
   const recorder = new ToyRecorder({
     clock: p.clock,
     pipeline: recordPipeline,
@@ -240,8 +249,10 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
         onError: (e) => counters.inc(`app.mqtt_${e.code}`),
         onState: (st) => {
           p.log.log('info', 'mqtt.state', { state: st });
+          update?.onSessionState(st, session);
           changed();
         },
+        onDirectMessage: (topic, payload) => update?.onDirectMessage(topic, payload),
       });
       session.start();
     } catch (e) {
@@ -355,6 +366,11 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
   });
   player.attach();
   toy.messagesChanged();
+  if (p.update) {
+    update = new UpdateService({ ...p.update, crypto: p.crypto, storage: p.data, clock: p.clock, toyState: () => toy?.state ?? 'error', counters, log: p.log });
+    update.start(true); // identity loaded and storage opened to get here; the broker is the rest of the health check
+  }
+  const updateTick = update ? p.clock.every(2000, () => update?.toyChanged()) : undefined;
   startSession();
   p.log.log('info', 'app.started', { family: roster.size, waiting: player.waiting(), outbox: outbox.count() });
 
@@ -362,7 +378,10 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
     counters, led, toy, identity, roster, player, recorder, pairing, outbox, inbox,
     audioRamBytes: recordPipeline.ramBytes + playbackPipeline.ramBytes,
     session: () => session,
+    update,
     close: () => {
+      updateTick?.cancel();
+      update?.close();
       session?.close();
       p.network?.close();
       toy?.close();

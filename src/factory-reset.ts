@@ -16,7 +16,9 @@
  * src/pairing-lockout.ts). A reset needs only a local press, so without this an
  * attacker holding the toy could reset it to get five fresh guesses every ten
  * minutes x restarts; the lockout expires by itself within LOCKOUT_MS, so keeping
- * it never bricks the toy.
+ * it never bricks the toy. The firmware update's stored security version and
+ * pending record ('upd.secver', 'upd.pending', src/update-client.ts): anti-rollback
+ * must not be undone by a local press.
  *
  * Power cuts: the reset first writes a marker (RESET_MARKER_KEY), removes every
  * other key, then removes the marker. If the power fails in between, the marker
@@ -37,10 +39,11 @@ import { NOTICE_SEQ_KEY } from './enrollment-notices.js';
 import { NETWORK_SETTINGS_KEY } from './network-settings.js';
 import { ROSTER_KEY } from './roster.js';
 import { RECEIVE_RECORD_KEY, SEND_COUNTER_KEY } from './replay-guard.js';
+import { PENDING_KEY, SECURITY_VERSION_KEY } from './update-client.js';
 
 export const RESET_MARKER_KEY = 'reset.pending';
 /** Keys that survive a factory reset. */
-export const KEPT_KEYS: readonly string[] = [LOCKOUT_KEY, SEND_COUNTER_KEY, RECEIVE_RECORD_KEY, NOTICE_SEQ_KEY];
+export const KEPT_KEYS: readonly string[] = [LOCKOUT_KEY, SEND_COUNTER_KEY, RECEIVE_RECORD_KEY, NOTICE_SEQ_KEY, SECURITY_VERSION_KEY, PENDING_KEY];
 
 export class FactoryResetError extends Error {
   override readonly name = 'FactoryResetError';

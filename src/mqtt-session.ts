@@ -74,6 +74,12 @@ export interface MqttSessionOptions {
   onError?: (e: MqttError) => void;
   /** State changes. Must not throw. */
   onState?: (s: MqttSessionState) => void;
+  /**
+   * PUBLISHes on topics added with subscribe() (firmware update topics, issue 14):
+   * handed over directly, never stored in the inbox, acknowledged after the call
+   * returns. A throw is caught and counted (`mqtt.callback_threw`).
+   */
+  onDirectMessage?: (topic: string, payload: Uint8Array) => void;
 }
 
 interface Inflight { recordId: string; messageId: number; sentAt: number }
@@ -82,7 +88,12 @@ const enc = new TextEncoder();
 const TICK_MS = 1000;
 
 export class MqttSession {
-  private readonly o: Required<Omit<MqttSessionOptions, 'counters' | 'log' | 'onError' | 'onState'>>;
+  private readonly o: Required<Omit<MqttSessionOptions, 'counters' | 'log' | 'onError' | 'onState' | 'onDirectMessage'>>;
+  private readonly onDirect: ((topic: string, payload: Uint8Array) => void) | undefined;
+  /** Exact topics added with subscribe(); re-subscribed after every CONNACK. */
+  private readonly directSet = new Set<string>();
+  /** Ids of SUBSCRIBE / UNSUBSCRIBE packets for directSet awaiting their ack. */
+  private readonly directIds = new Set<number>();
   private readonly counters: Counters | undefined;
   private readonly log: LogPort | undefined;
   private readonly onErrorCb: ((e: MqttError) => void) | undefined;
@@ -132,6 +143,7 @@ export class MqttSession {
     this.log = opts.log;
     this.onErrorCb = opts.onError;
     this.onStateCb = opts.onState;
+    this.onDirect = opts.onDirectMessage;
     this.password = typeof opts.password === 'string' ? enc.encode(opts.password) : opts.password.slice();
     this.subscriptionSet = new Set(this.o.subscriptions);
     this.txBuf = new Uint8Array(this.o.maxPacketBytes);
@@ -168,6 +180,34 @@ export class MqttSession {
     if (this._state === 'closed') return 'OFF';
     const r = this.o.outbox.add(topic, payload);
     return r === 'OK' ? 'OK' : 'FULL';
+  }
+
+  /**
+   * Subscribes (QoS 1) to one exact topic whose messages go to onDirectMessage, now
+   * if online and again after every reconnect, until unsubscribe(). 'OFF' after
+   * close(); 'INVAL' for an empty topic, a wildcard, or more than 16 such topics.
+   */
+  subscribe(topic: string): 'OK' | 'OFF' | 'INVAL' {
+    if (this._state === 'closed') return 'OFF';
+    if (typeof topic !== 'string' || topic.length === 0 || topic.length > 200 || /[#+\u0000]/.test(topic)) return 'INVAL';
+    if (this.directSet.has(topic)) return 'OK';
+    if (this.directSet.size >= 16) return 'INVAL';
+    this.directSet.add(topic);
+    if (this._state === 'online') this.sendDirect('subscribe', [topic]);
+    return 'OK';
+  }
+
+  /** Removes a subscribe() topic (UNSUBSCRIBE when online). Unknown topics are ignored. */
+  unsubscribe(topic: string): void {
+    if (!this.directSet.delete(topic)) return;
+    if (this._state === 'online') this.sendDirect('unsubscribe', [topic]);
+  }
+
+  private sendDirect(cmd: 'subscribe' | 'unsubscribe', topics: string[]): void {
+    const id = this.allocId();
+    this.directIds.add(id);
+    if (cmd === 'subscribe') this.sendPacket({ cmd, messageId: id, subscriptions: topics.map((topic) => ({ topic, qos: 1 as QoS })) });
+    else this.sendPacket({ cmd, messageId: id, unsubscriptions: topics });
   }
 
   /** Sends DISCONNECT when online, closes the socket, stops reconnecting. Safe to call twice. */
@@ -253,6 +293,7 @@ export class MqttSession {
     this.stopTimers();
     this.inflight.length = 0;
     this.txQueue.length = 0;
+    this.directIds.clear();
     this.closing = true;
     if (wasOnline && this.o.clock.now() - this.onlineSince >= this.o.stableMs) this.attempt = 0;
     this.scheduleReconnect();
@@ -405,7 +446,7 @@ export class MqttSession {
     for (;;) {
       const id = this.nextId;
       this.nextId = this.nextId === 65535 ? 1 : this.nextId + 1;
-      if (id !== this.subId && !this.inflight.some((f) => f.messageId === id)) return id;
+      if (id !== this.subId && !this.directIds.has(id) && !this.inflight.some((f) => f.messageId === id)) return id;
     }
   }
 
@@ -447,12 +488,15 @@ export class MqttSession {
         this.drop(new MqttError('REFUSED', 'broker refused the connection', p.returnCode));
         return;
       }
+      const resubscribe = [...this.directSet]; // topics added during onState('online') are sent there
       this.setState('online');
       this.counters?.inc('mqtt.online');
       this.onlineSince = this.o.clock.now();
       this.log?.log('info', 'mqtt.online', { sessionPresent: p.sessionPresent });
       this.subId = this.allocId();
       this.sendPacket({ cmd: 'subscribe', messageId: this.subId, subscriptions: this.o.subscriptions.map((topic) => ({ topic, qos: 1 as QoS })) });
+      const still = resubscribe.filter((tp) => this.directSet.has(tp));
+      if (still.length) this.sendDirect('subscribe', still);
       this.pump();
       return;
     }
@@ -481,6 +525,11 @@ export class MqttSession {
         return;
       }
       case 'suback': {
+        if (this.directIds.delete(p.messageId)) {
+          // a refused update topic costs the update, not the connection
+          if (p.granted.some((g) => g === 0x80)) this.counters?.inc('mqtt.direct_sub_refused');
+          return;
+        }
         if (p.messageId !== this.subId) this.protocol('SUBACK id', 9);
         this.subId = 0;
         if (p.granted.some((g) => g === 0x80)) {
@@ -494,6 +543,7 @@ export class MqttSession {
         this.pingSentAt = -1;
         return;
       case 'unsuback':
+        this.directIds.delete(p.messageId);
         return;
       default:
         this.protocol(`${p.cmd} from the broker`);
@@ -503,6 +553,15 @@ export class MqttSession {
   private onPublish(p: PublishPacket): void {
     if (p.qos === 2) this.protocol('QoS 2 PUBLISH (subscribed with QoS 1)', 3);
     this.counters?.inc('mqtt.received');
+    if (this.directSet.has(p.topic) && !this.subscriptionSet.has(p.topic)) {
+      try {
+        this.onDirect?.(p.topic, p.payload);
+      } catch {
+        this.counters?.inc('mqtt.callback_threw');
+      }
+      if (p.qos === 1) this.sendPacket({ cmd: 'puback', messageId: p.messageId! });
+      return;
+    }
     if (!this.subscriptionSet.has(p.topic)) {
       // not one of our exact topics (a filter subscription or a broker misrouting): drop
       this.counters?.inc('mqtt.rx_foreign_topic');

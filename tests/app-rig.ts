@@ -6,7 +6,7 @@
  * through the broker. Portable. Keys here are throwaway test keys.
  */
 import { naclCrypto } from '../src/nacl-crypto.js';
-import { startPawPost, toyTopics, type PawPost } from '../src/app.js';
+import { startPawPost, toyTopics, type PawPost, type PawPostPorts } from '../src/app.js';
 import { PhoneEnvelope } from '../src/phone-envelope.js';
 import { pairWithToy, type PairWithToyResult } from '../src/phone-pairing.js';
 import { formatSetupCode } from '../src/setup-code.js';
@@ -121,7 +121,11 @@ export class AppRig {
   resets = 0;
 
   /** `boot: false` builds everything but the toy (call boot() yourself). */
-  constructor(opts: { nvs?: MemoryStorage; boot?: boolean } = {}) {
+  /** Firmware update ports for the toy (issue 14); none by default. */
+  update: PawPostPorts['update'];
+
+  constructor(opts: { nvs?: MemoryStorage; boot?: boolean; update?: PawPostPorts['update'] } = {}) {
+    this.update = opts.update;
     const f = provisioned(7);
     this.nvs = opts.nvs ?? f.storage;
     this.toyId = f.toyId;
@@ -160,6 +164,7 @@ export class AppRig {
         data: this.data,
         ble: this.radio,
         socket: () => this.broker.socket(),
+        update: this.update,
       },
       { deviceInfo: DEVICE_INFO, onFactoryReset: () => this.resets++ },
     );

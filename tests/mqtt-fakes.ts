@@ -24,6 +24,8 @@ export class FakeBroker {
   readonly published: { clientId: string; topic: string; payload: Uint8Array; dup: boolean; messageId?: number }[] = [];
   readonly connects: ConnectPacket[] = [];
   readonly subscriptions = new Map<string, string[]>();
+  /** Retained messages by exact topic: handed to a client when it subscribes to that topic (issue 14). */
+  readonly retained = new Map<string, Uint8Array>();
   /** Counts of packets by cmd received from clients. */
   readonly rx: Record<string, number> = {};
   private readonly pending = new Map<string, Delivery[]>();
@@ -93,6 +95,11 @@ export class FakeBroker {
       case 'subscribe':
         s.toClient(encode({ cmd: 'suback', messageId: p.messageId, granted: p.subscriptions.map(() => (this.denySubscribe ? 0x80 : 1)) }));
         if (!this.denySubscribe) {
+          for (const x of p.subscriptions) {
+            const r = this.retained.get(x.topic);
+            if (r) s.toClient(encode({ cmd: 'publish', topic: x.topic, payload: r, qos: 0, dup: false, retain: true }));
+          }
+          if (p.subscriptions.some((x) => this.retained.has(x.topic))) return;
           this.subscriptions.set(s.clientId, p.subscriptions.map((x) => x.topic));
           if (!s.subscribed) {
             s.subscribed = true;

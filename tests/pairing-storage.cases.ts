@@ -101,6 +101,8 @@ export const storageCases: [string, (t: MiniAssert) => void][] = [
       st.write('rp.rx', Uint8Array.of(2, 0)); // the receive replay record (envelope v2): kept
       st.write('eg.seq', Uint8Array.of(0, 0, 0, 3)); // the enrollment notice counter: kept
       st.write(LOCKOUT_KEY, Uint8Array.of(1, 3));
+      st.write('upd.secver', Uint8Array.of(0, 0, 0, 2)); // firmware anti-rollback (issue 14): kept
+      st.write('upd.pending', new Uint8Array(10)); // its pending-update record: kept
       t.is(factoryReset(st), 4);
       t.deepEqual(st.keys(), [...KEPT_KEYS].sort());
       t.deepEqual(st.read(LOCKOUT_KEY), Uint8Array.of(1, 3));
