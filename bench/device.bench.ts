@@ -28,7 +28,7 @@ export const section: BenchSection = {
     const creation = String(f.creation ?? '');
     const heap = Number(creation.replace('-c ', '').split(',')[2]);
     return [
-      { what: 'live slots, peak in the first seconds after boot (no family)', value: n('bootSlots'), unit: 'slots', note: `of ${heap} (creation.heap); 16 B each on the ESP32` },
+      { what: 'live slots, peak in the provisioned-boot run (no family; includes the test-only native crypto checks)', value: n('bootSlots'), unit: 'slots', note: `of ${heap} (creation.heap); 16 B each on the ESP32` },
       { what: 'live chunk bytes, same', value: n('bootChunks'), unit: 'bytes', note: '64-bit lin: an upper bound for the ESP32' },
       { what: 'live slots, peak while receiving and playing', value: n('receiveSlots'), unit: 'slots', note: 'parent → toy, 2 s message, over TLS' },
       { what: 'live chunk bytes, peak while receiving and playing', value: n('receiveChunks'), unit: 'bytes', note: `of ${creation.split(',')[0]?.replace('-c ', '')} (creation.chunk)` },
