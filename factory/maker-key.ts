@@ -10,6 +10,7 @@
  * Errors: MakerKeyError with code EXISTS, FORMAT, PERMISSIONS, IO. Messages never hold key bytes.
  */
 import * as fs from 'node:fs';
+import { checkPrivateKeyFile, readKeyLine } from './key-file.js';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import nacl from 'tweetnacl';
@@ -61,32 +62,17 @@ export function makerKeygen(dir: string, seed: Uint8Array = randomBytes(32)): { 
   return { keyFile, pubFile, publicKey: kp.publicKey };
 }
 
-function readLine(file: string, what: string): string {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new MakerKeyError('IO', `cannot read ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
-  const lines = text.split('\n').filter((l) => l.trim() !== '');
-  if (lines.length !== 1) throw new MakerKeyError('FORMAT', `${what} ${file} must hold exactly one line`);
-  return lines[0]!.trim();
-}
+const fail = (code: 'IO' | 'FORMAT' | 'PERMISSIONS', message: string): never => {
+  throw new MakerKeyError(code, message);
+};
+const readLine = (file: string, what: string): string => readKeyLine(file, what, fail);
 
 /**
  * Reads the maker secret key file. Refuses a file readable by group or others
  * (PERMISSIONS), a wrong tag or a seed that is not 32 bytes of base64 (FORMAT).
  */
 export function readMakerSecretKey(file: string): MakerKey {
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(file);
-  } catch (e) {
-    throw new MakerKeyError('IO', `cannot read maker key ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
-  if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
-    throw new MakerKeyError('PERMISSIONS', `maker key ${file} is readable by others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
-  }
+  checkPrivateKeyFile(file, 'maker key', fail);
   const line = readLine(file, 'maker key');
   const [tag, b64, ...rest] = line.split(' ');
   if (tag !== MAKER_SECRET_TAG || rest.length || !b64 || !/^[A-Za-z0-9+/]{43}=$/.test(b64)) {

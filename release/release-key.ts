@@ -11,6 +11,7 @@
  * Errors: ReleaseKeyError with code EXISTS, FORMAT, PERMISSIONS, IO. Messages never hold key bytes.
  */
 import * as fs from 'node:fs';
+import { checkPrivateKeyFile, readKeyLine } from '../factory/key-file.js';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import nacl from 'tweetnacl';
@@ -55,29 +56,14 @@ export function releaseKeygen(dir: string, seed: Uint8Array = randomBytes(32)): 
   return { keyFile, pubFile, publicKey: kp.publicKey };
 }
 
-function readLine(file: string, what: string): string {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ReleaseKeyError('IO', `cannot read ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
-  const lines = text.split('\n').filter((l) => l.trim() !== '');
-  if (lines.length !== 1) throw new ReleaseKeyError('FORMAT', `${what} ${file} must hold exactly one line`);
-  return lines[0]!.trim();
-}
+const fail = (code: 'IO' | 'FORMAT' | 'PERMISSIONS', message: string): never => {
+  throw new ReleaseKeyError(code, message);
+};
+const readLine = (file: string, what: string): string => readKeyLine(file, what, fail);
 
 /** Reads release.key; refuses a file readable by group or others (PERMISSIONS) or malformed (FORMAT). */
 export function readReleaseSecretKey(file: string): ReleaseKey {
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(file);
-  } catch (e) {
-    throw new ReleaseKeyError('IO', `cannot read release key ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
-  if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
-    throw new ReleaseKeyError('PERMISSIONS', `release key ${file} is readable by others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
-  }
+  checkPrivateKeyFile(file, 'release key', fail);
   const [tag, b64, ...rest] = readLine(file, 'release key').split(' ');
   if (tag !== RELEASE_SECRET_TAG || rest.length || !b64 || !/^[A-Za-z0-9+/]{43}=$/.test(b64)) {
     throw new ReleaseKeyError('FORMAT', `release key ${file} is not a ${RELEASE_SECRET_TAG} file (corrupt or truncated?)`);

@@ -15,6 +15,7 @@
  * Portable (XS and Node): no allocation except where a function says it returns a new buffer.
  */
 import type { CryptoPort } from '../hal/ports.js';
+import { concatBytes } from './bytes.js';
 
 /** The only envelope version this code writes and reads (version 1 is refused with VERSION). */
 export const ENVELOPE_VERSION = 2;
@@ -265,18 +266,7 @@ export function asciiBytes(s: string): Uint8Array {
   return b;
 }
 
-/** Concatenates byte strings into a new buffer. */
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    for (let i = 0; i < p.length; i++) out[o + i] = p[i]!;
-    o += p.length;
-  }
-  return out;
-}
+export { concatBytes };
 
 /**
  * The directional pair key of sender S and recipient R (docs/PROTOCOL.md "Keys"):

@@ -233,9 +233,12 @@ function blob(b: Uint8Array, key: string, n: number): Uint8Array {
   return b;
 }
 
+/** Keys the factory may write or leave out (a toy without them uses the defaults). */
+const OPTIONAL_KEYS: readonly string[] = [IDENTITY_KEYS.mqttCa, IDENTITY_KEYS.relayPublicKey];
+
 function readAll(storage: StoragePort): Map<string, Uint8Array> {
   const got = new Map<string, Uint8Array>();
-  for (const key of IDENTITY_KEY_LIST) {
+  for (const key of [...IDENTITY_KEY_LIST, ...OPTIONAL_KEYS]) {
     let v: Uint8Array | undefined;
     try {
       v = storage.read(key);
@@ -283,24 +286,11 @@ function parse(storage: StoragePort, options: LoadIdentityOptions): Identity {
   const mqttPort = readI32(need(K.mqttPort), K.mqttPort);
   if (mqttPort < 1 || mqttPort > 65535) throw new IdentityError('MALFORMED', K.mqttPort, `${K.mqttPort}: ${mqttPort} outside 1..65535`);
   const makerSignature = blob(need(K.makerSignature), K.makerSignature, 64);
-  let mqttCa: Uint8Array | undefined;
-  try {
-    mqttCa = storage.read(K.mqttCa);
-  } catch {
-    throw new IdentityError('IO', K.mqttCa, `${K.mqttCa}: storage read failed`);
+  const mqttCa = got.get(K.mqttCa);
+  if (mqttCa !== undefined && (mqttCa.length < MQTT_CA_MIN_BYTES || mqttCa.length > MQTT_CA_MAX_BYTES || mqttCa[0] !== 0x30)) {
+    throw new IdentityError('MALFORMED', K.mqttCa, `${K.mqttCa}: not a DER certificate of ${MQTT_CA_MIN_BYTES}..${MQTT_CA_MAX_BYTES} bytes`);
   }
-  if (mqttCa !== undefined) {
-    if (!(mqttCa instanceof Uint8Array) || mqttCa.length < MQTT_CA_MIN_BYTES || mqttCa.length > MQTT_CA_MAX_BYTES || mqttCa[0] !== 0x30) {
-      throw new IdentityError('MALFORMED', K.mqttCa, `${K.mqttCa}: not a DER certificate of ${MQTT_CA_MIN_BYTES}..${MQTT_CA_MAX_BYTES} bytes`);
-    }
-  }
-
-  let relayPublicKey: Uint8Array | undefined;
-  try {
-    relayPublicKey = storage.read(K.relayPublicKey);
-  } catch {
-    throw new IdentityError('IO', K.relayPublicKey, `${K.relayPublicKey}: storage read failed`);
-  }
+  const relayPublicKey = got.get(K.relayPublicKey);
   if (relayPublicKey !== undefined) {
     blob(relayPublicKey, K.relayPublicKey, 32);
     if (isSmallOrderKey(relayPublicKey)) throw new IdentityError('MALFORMED', K.relayPublicKey, `${K.relayPublicKey}: key of small order`);

@@ -8,6 +8,7 @@
  * lent and never kept.
  */
 import type { CryptoPort } from '../hal/ports.js';
+import { concatBytes } from './bytes.js';
 import type { NetworkSettings } from './network-settings.js';
 import { decodeNetworkSettings, encodeNetworkSettings } from './network-settings.js';
 
@@ -125,15 +126,7 @@ export function utf8(s: string): Uint8Array {
 
 /** Concatenates byte arrays into one new array. */
 export function concat(...parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    for (let i = 0; i < p.length; i++) out[o + i] = p[i]!;
-    o += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /** Constant-time equality of two byte arrays (length is not secret). */
