@@ -1,7 +1,7 @@
 /**
  * An in-process fake BLE radio for the simulator and the tests: a peripheral
  * (SimBlePeripheral, the toy's BlePeripheralPort) and any number of simulated
- * phones (SimCentral, a PhoneTransport for src/phone-pairing.ts) that can
+ * phones (SimCentral, a PhoneTransport for phone/phone-pairing.ts) that can
  * connect to it while it advertises.
  *
  * What it models of a real radio: a central can connect only while the
@@ -18,7 +18,7 @@
  */
 import type { BleEvent, BlePeripheralPort, PortStatus } from '../hal/ports.js';
 import { PairingError } from '../src/pairing-protocol.js';
-import type { PhoneTransport } from '../src/phone-pairing.js';
+import type { PhoneTransport } from '../phone/phone-pairing.js';
 
 export interface AirRecord {
   dir: 'to-toy' | 'to-phone';

@@ -2,8 +2,8 @@
  * The parent's phone in the simulator: pairs with the toy over (simulated) BLE
  * with the label's setup code, then talks to the toy through the MQTT broker
  * with its own phone account — sealed messages only, both ways. It uses the same
- * portable phone modules a real app would (src/phone-pairing.ts,
- * src/phone-envelope.ts), the host Opus codec, espeak-ng for "recording", and
+ * portable phone modules a real app would (phone/phone-pairing.ts,
+ * phone/phone-envelope.ts), the host Opus codec, espeak-ng for "recording", and
  * the npm `mqtt` client.
  */
 import { randomBytes } from 'node:crypto';
@@ -13,8 +13,8 @@ import { Counters } from '../src/counters.js';
 import { EnvelopeError } from '../src/envelope.js';
 import { naclCrypto } from '../src/nacl-crypto.js';
 import type { NetworkSettings } from '../src/network-settings.js';
-import { PhoneEnvelope } from '../src/phone-envelope.js';
-import { checkSetupCode, pairWithToy, type PhoneTransport } from '../src/phone-pairing.js';
+import { PhoneEnvelope } from '../phone/phone-envelope.js';
+import { checkSetupCode, pairWithToy, type PhoneTransport } from '../phone/phone-pairing.js';
 import { toyTopics } from '../src/topics.js';
 import { DirStorage } from './dir-storage.js';
 import { mosquittoHash, type BrokerRegistry } from './embedded-broker.js';

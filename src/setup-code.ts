@@ -11,7 +11,7 @@
  * base32 is RFC 4648, uppercase, no padding. The toy key hash is 16 bytes:
  * src/pairing-protocol.ts toyKeyHash(toy's static public key). The phone refuses a
  * toy whose key does not match it (an evil twin that copied the label), and refuses
- * a PP1 code, which carries no key hash (src/phone-pairing.ts).
+ * a PP1 code, which carries no key hash (phone/phone-pairing.ts).
  *
  * The toy id is 16 bytes (32 hex digits; the firmware writes it lowercase, the
  * label uppercase). The setup secret is 16 random bytes (26 base32 characters;

@@ -7,8 +7,8 @@
  */
 import { naclCrypto } from '../src/nacl-crypto.js';
 import { startPawPost, toyTopics, type PawPost, type PawPostPorts } from '../src/app.js';
-import { PhoneEnvelope } from '../src/phone-envelope.js';
-import { pairWithToy, type PairWithToyResult } from '../src/phone-pairing.js';
+import { PhoneEnvelope } from '../phone/phone-envelope.js';
+import { pairWithToy, type PairWithToyResult } from '../phone/phone-pairing.js';
 import { formatSetupCode } from '../src/setup-code.js';
 import { toyKeyHash } from '../src/pairing-protocol.js';
 import { FakeCodec } from '../audio/fake-codec.js';

@@ -4,7 +4,7 @@
 import { test } from './xs/harness.js';
 import { AppRig, Phone } from './app-rig.js';
 import { MemoryStorage } from './fakes/memory-storage.js';
-import { PhoneEnvelope } from '../src/phone-envelope.js';
+import { PhoneEnvelope } from '../phone/phone-envelope.js';
 import { naclCrypto } from '../src/nacl-crypto.js';
 
 async function pairedRig(): Promise<{ rig: AppRig; phone: Phone }> {

@@ -10,7 +10,7 @@ import { naclCrypto } from '../src/nacl-crypto.js';
 import { Roster, encodeRoster, ROSTER_KEY } from '../src/roster.js';
 import { factoryReset } from '../src/factory-reset.js';
 import * as V2 from '../src/envelope.js';
-import { PhoneEnvelope as PhoneV2 } from '../src/phone-envelope.js';
+import { PhoneEnvelope as PhoneV2 } from '../phone/phone-envelope.js';
 import * as V1 from './envelope-v1/envelope.js';
 import { PhoneEnvelope as PhoneV1 } from './envelope-v1/phone-envelope.js';
 import { FakeRandom } from './fakes/fake-random.js';

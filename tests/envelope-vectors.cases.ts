@@ -9,7 +9,7 @@ import v1vectors from './vectors/envelope-v1.json' with { type: 'json' };
 import { naclCrypto } from '../src/nacl-crypto.js';
 import { Roster } from '../src/roster.js';
 import { EnvelopeError, ToyEnvelope, toHex } from '../src/envelope.js';
-import { PhoneEnvelope } from '../src/phone-envelope.js';
+import { PhoneEnvelope } from '../phone/phone-envelope.js';
 import { fromHex, makeEnvelopeVectors, type EnvelopeVectors } from '../tools/envelope-vectors.js';
 import { FakeRandom } from './fakes/fake-random.js';
 import { MemoryStorage } from './fakes/memory-storage.js';

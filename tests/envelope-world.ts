@@ -8,7 +8,7 @@ import type { CryptoPort } from '../hal/ports.js';
 import { naclCrypto } from '../src/nacl-crypto.js';
 import { Roster } from '../src/roster.js';
 import { ToyEnvelope, type OpenedChunk, type OutgoingMessage, type EnvelopeOpener } from '../src/envelope.js';
-import { PhoneEnvelope } from '../src/phone-envelope.js';
+import { PhoneEnvelope } from '../phone/phone-envelope.js';
 import { FakeRandom } from './fakes/fake-random.js';
 import { ManualClock } from './fakes/manual-clock.js';
 import { MemoryStorage } from './fakes/memory-storage.js';

@@ -19,7 +19,7 @@ import {
   toHex,
 } from '../src/envelope.js';
 import { Roster } from '../src/roster.js';
-import { PhoneEnvelope } from '../src/phone-envelope.js';
+import { PhoneEnvelope } from '../phone/phone-envelope.js';
 import { STORAGE_MAX_VALUE_BYTES } from '../hal/ports.js';
 import { MemoryStorage } from './fakes/memory-storage.js';
 import { World, makePackets, openAll, sameBytes, samePackets, sealAll, throwsCode, type EnvelopeCase } from './envelope-world.js';

@@ -21,7 +21,7 @@ import { naclCrypto } from '../src/nacl-crypto.js';
 import { loadNetworkSettings } from '../src/network-settings.js';
 import { MIN_ATT_MTU, PairingError, PAIRING_SERVICE_UUID } from '../src/pairing-protocol.js';
 import { PairingService, type PairingEvent } from '../src/pairing-service.js';
-import { pairWithToy } from '../src/phone-pairing.js';
+import { pairWithToy } from '../phone/phone-pairing.js';
 import { Roster } from '../src/roster.js';
 import { air, AttError, SimAirCentral, tick } from '../sim/moddable/ble-air.js';
 import { uuid } from '../sim/moddable/btutils.js';

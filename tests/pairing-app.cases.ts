@@ -8,7 +8,7 @@
 import { naclCrypto } from '../src/nacl-crypto.js';
 import { LOCKOUT_KEY } from '../src/pairing-lockout.js';
 import { CHR_PAIR, LOCKOUT_MS, MAX_FAILED_ATTEMPTS, MSG_M3, decodeWireError } from '../src/pairing-protocol.js';
-import { PhonePairing } from '../src/phone-pairing.js';
+import { PhonePairing } from '../phone/phone-pairing.js';
 import { parseSetupCode } from '../src/setup-code.js';
 import { SimCentral } from '../sim/ble-sim.js';
 import { AppRig, Phone } from './app-rig.js';

@@ -35,7 +35,7 @@ import {
   transcriptNext,
 } from '../src/pairing-protocol.js';
 import { PairingService } from '../src/pairing-service.js';
-import { PhonePairing, checkSetupCode, pairWithToy, type ToyRefusal } from '../src/phone-pairing.js';
+import { PhonePairing, checkSetupCode, pairWithToy, type ToyRefusal } from '../phone/phone-pairing.js';
 import { Roster } from '../src/roster.js';
 import { SetupCodeError, formatSetupCode, toyIdBytes } from '../src/setup-code.js';
 import { SimBlePeripheral, SimCentral } from '../sim/ble-sim.js';

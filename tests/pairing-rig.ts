@@ -6,7 +6,7 @@
 import { naclCrypto } from '../src/nacl-crypto.js';
 import type { CryptoPort } from '../hal/ports.js';
 import { PairingService, type PairingEvent, type ToyIdentity } from '../src/pairing-service.js';
-import { PhonePairing, pairWithToy, type PairWithToyOptions, type PhoneKeys } from '../src/phone-pairing.js';
+import { PhonePairing, pairWithToy, type PairWithToyOptions, type PhoneKeys } from '../phone/phone-pairing.js';
 import { Roster } from '../src/roster.js';
 import { formatSetupCode } from '../src/setup-code.js';
 import { CHR_PAIR, MSG_M3, toyKeyHash } from '../src/pairing-protocol.js';

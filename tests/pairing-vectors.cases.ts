@@ -23,7 +23,7 @@ import {
   transcriptNext,
   type SessionRequest,
 } from '../src/pairing-protocol.js';
-import { PhonePairing } from '../src/phone-pairing.js';
+import { PhonePairing } from '../phone/phone-pairing.js';
 import { Roster } from '../src/roster.js';
 import { formatSetupCode, toyIdBytes } from '../src/setup-code.js';
 import { SimBlePeripheral, SimCentral } from '../sim/ble-sim.js';

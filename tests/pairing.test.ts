@@ -14,7 +14,7 @@ import {
   PairingError,
   decodeWireError,
 } from '../src/pairing-protocol.js';
-import { PhonePairing, pairWithToy } from '../src/phone-pairing.js';
+import { PhonePairing, pairWithToy } from '../phone/phone-pairing.js';
 import { ROSTER_KEY } from '../src/roster.js';
 import { factoryReset } from '../src/factory-reset.js';
 import { NETWORK, PairingRig } from './pairing-rig.js';

@@ -8,7 +8,7 @@
  * - buttons: a scenario module in the test build only (tests/device-scenario.ts)
  *   presses through the lin ButtonPorts on commands from this runner;
  * - network: a real mosquitto on loopback with the factory's password file;
- *   the parent is Node (src/phone-envelope.ts, mqtt.js, @evan/opus).
+ *   the parent is Node (phone/phone-envelope.ts, mqtt.js, @evan/opus).
  *
  * Prints one line per check and ends with `device: N passed, N failed`, or
  * `device: skipped (<reason>)` when there is no built SDK / xvfb-run / mosquitto.
@@ -27,7 +27,7 @@ import { makerKeygen, readMakerSecretKey } from '../factory/maker-key.js';
 import { provisionBatch } from '../factory/provision-batch.js';
 import { mosquittoPasswdLine } from '../factory/mosquitto-passwd.js';
 import { naclCrypto } from '../src/nacl-crypto.js';
-import { PhoneEnvelope } from '../src/phone-envelope.js';
+import { PhoneEnvelope } from '../phone/phone-envelope.js';
 import { Roster } from '../src/roster.js';
 import { saveNetworkSettings } from '../src/network-settings.js';
 import { toyTopics } from '../src/topics.js';

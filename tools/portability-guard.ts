@@ -1,5 +1,5 @@
 /**
- * The portability guard: src/ and audio/ must run on XS and on Node alike, so
+ * The portability guard: src/, audio/ and phone/ (the family's library) must run on XS and on Node alike, so
  * they import no `node:*` module, no Node built-in by bare name, no Moddable-only
  * specifier, and use no Node global (Buffer, process, __dirname, require).
  * Ports carry everything platform-specific (see hal/ports.ts).
@@ -63,7 +63,7 @@ export function checkSource(file: string, source: string): GuardViolation[] {
 }
 
 /** Walks the portable folders (default src/ and audio/) and checks every .ts/.js file. */
-export function checkTree(root: string, dirs = ['src', 'audio']): GuardViolation[] {
+export function checkTree(root: string, dirs = ['src', 'audio', 'phone']): GuardViolation[] {
   const out: GuardViolation[] = [];
   const walk = (d: string) => {
     if (!fs.existsSync(d)) return;

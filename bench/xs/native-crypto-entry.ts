@@ -11,7 +11,7 @@ import { EnvelopeOpener, EnvelopeSealer, ReplayGuard, pairKey } from '../../src/
 import { FakeRandom } from '../../tests/fakes/fake-random.js';
 import { MemoryStorage } from '../../tests/fakes/memory-storage.js';
 import { PairingRig, NETWORK } from '../../tests/pairing-rig.js';
-import { PhonePairing } from '../../src/phone-pairing.js';
+import { PhonePairing } from '../../phone/phone-pairing.js';
 import { CHR_PAIR, CHR_SESSION } from '../../src/pairing-protocol.js';
 import type { CryptoPort } from '../../hal/ports.js';
 import type { SimCentral } from '../../sim/ble-sim.js';

@@ -6,7 +6,7 @@
  */
 import { onXsCommand } from '../../tests/xs/commands.js';
 import { PairingRig, NETWORK } from '../../tests/pairing-rig.js';
-import { PhonePairing } from '../../src/phone-pairing.js';
+import { PhonePairing } from '../../phone/phone-pairing.js';
 import { CHR_PAIR, CHR_SESSION, hmacSha512 } from '../../src/pairing-protocol.js';
 import { naclCrypto } from '../../src/nacl-crypto.js';
 import type { SimCentral } from '../../sim/ble-sim.js';

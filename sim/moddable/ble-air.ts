@@ -1,7 +1,7 @@
 /**
  * The simulated 2.4 GHz "air" between the toy's BLE stack (sim/moddable/bleserver.ts,
  * the Node implementation of the Moddable `bleserver` module) and simulated phones
- * (SimAirCentral, a PhoneTransport for src/phone-pairing.ts pairWithToy).
+ * (SimAirCentral, a PhoneTransport for phone/phone-pairing.ts pairWithToy).
  *
  * `air` is a process-wide singleton, as the radio is on the device: BLEServer registers
  * with it (one server at a time: a second `new BLEServer()` throws "BLE already
@@ -36,7 +36,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PairingError } from '../../src/pairing-protocol.js';
 import { CHR_UUIDS, PAIRING_SERVICE_UUID } from '../../src/pairing-protocol.js';
-import type { PhoneTransport } from '../../src/phone-pairing.js';
+import type { PhoneTransport } from '../../phone/phone-pairing.js';
 import { Bytes, parseAdvertisement, uuidFromString, type ParsedAdvertisement } from './btutils.js';
 
 // ---------------------------------------------------------------- GATT table

@@ -5,7 +5,7 @@
 /**
  * The sealed voice-message envelope: one import for its users.
  * - Toy: `ToyEnvelope` (seal toy → family to every roster member; open member → toy).
- * - Phone: src/phone-envelope.ts `PhoneEnvelope`.
+ * - Phone: phone/phone-envelope.ts `PhoneEnvelope`.
  * - MQTT layer: `chunkKey(bytes)` (dedupe key) and `peekChunk(bytes)` (message id,
  *   index, final, sender from the clear header, without opening).
  * Wire format: docs/PROTOCOL.md, "Envelope (sealed voice messages)". Portable.

@@ -61,10 +61,10 @@ import {
   type SessionKeys,
   type SessionRequest,
   type SessionResponse,
-} from './pairing-protocol.js';
-import type { NetworkSettings } from './network-settings.js';
-import { isSmallOrderKey } from './key-checks.js';
-import { parseSetupCode, toyIdBytes, type SetupCode } from './setup-code.js';
+} from '../src/pairing-protocol.js';
+import type { NetworkSettings } from '../src/network-settings.js';
+import { isSmallOrderKey } from '../src/key-checks.js';
+import { parseSetupCode, toyIdBytes, type SetupCode } from '../src/setup-code.js';
 
 /** The phone's long-term X25519 key pair (its family-member key). Secret key: secret. */
 export interface PhoneKeys {

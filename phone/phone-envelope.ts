@@ -15,12 +15,12 @@
  * chunk has been accepted (docs/PROTOCOL.md). Portable.
  */
 import type { ClockPort, CryptoPort, RandomPort, StoragePort } from '../hal/ports.js';
-import { Counters } from './counters.js';
-import { EnvelopeError, KEY_BYTES, bytesEqual, pairKey } from './envelope-format.js';
-import { EnvelopeOpener } from './envelope-opener.js';
-import { DEFAULT_PAD_BLOCK, EnvelopeSealer, type OutgoingMessage } from './envelope-sealer.js';
-import { isSmallOrderKey } from './key-checks.js';
-import { ReplayGuard } from './replay-guard.js';
+import { Counters } from '../src/counters.js';
+import { EnvelopeError, KEY_BYTES, bytesEqual, pairKey } from '../src/envelope-format.js';
+import { EnvelopeOpener } from '../src/envelope-opener.js';
+import { DEFAULT_PAD_BLOCK, EnvelopeSealer, type OutgoingMessage } from '../src/envelope-sealer.js';
+import { isSmallOrderKey } from '../src/key-checks.js';
+import { ReplayGuard } from '../src/replay-guard.js';
 
 export interface PhoneEnvelopeOptions {
   crypto: CryptoPort;
