@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 
 const require = createRequire(import.meta.url);
 const XSNAP_BIN = path.join(
@@ -23,9 +23,33 @@ const XSNAP_BIN = path.join(
   'xsnap-native/xsnap/build/bin/lin/release/xsnap-worker',
 );
 
-/** Bundles `entry` (a .ts file) into one script for XS. Returns the code and its byte size. */
-export async function bundleForXs(entry: string, opts: { minify?: boolean } = {}): Promise<{ code: string; bytes: number }> {
+const NACL_CRYPTO = fileURLToPath(new URL('../src/nacl-crypto.ts', import.meta.url));
+const NATIVE_CRYPTO_SHIM = fileURLToPath(new URL('./xs-native/native-crypto-shim.ts', import.meta.url));
+
+/**
+ * With `native`, every import of src/nacl-crypto.ts resolves to
+ * tools/xs-native/native-crypto-shim.ts instead (its `naclCrypto` is the device's
+ * hal/moddable-crypto.ts over libsodium), except from the shim itself and from
+ * `*.xs-native.ts` tests, which compare the two.
+ */
+const nativeCryptoPlugin: Plugin = {
+  name: 'pawpost-native-crypto',
+  setup(b) {
+    b.onResolve({ filter: /nacl-crypto(\.js|\.ts)?$/ }, (args) => {
+      if (args.importer === NATIVE_CRYPTO_SHIM || args.importer.endsWith('.xs-native.ts')) return undefined;
+      const target = path.resolve(args.resolveDir, args.path.replace(/\.js$/, '.ts'));
+      return target === NACL_CRYPTO ? { path: NATIVE_CRYPTO_SHIM } : undefined;
+    });
+  },
+};
+
+/**
+ * Bundles `entry` (a .ts file) into one script for XS. Returns the code and its byte size.
+ * `native`: for the native worker (tools/xs-native/): the CryptoPort in src/nacl-crypto.ts is the native one.
+ */
+export async function bundleForXs(entry: string, opts: { minify?: boolean; native?: boolean } = {}): Promise<{ code: string; bytes: number }> {
   const out = await build({
+    plugins: opts.native ? [nativeCryptoPlugin] : [],
     entryPoints: [entry],
     bundle: true,
     write: false,
@@ -77,11 +101,15 @@ export class XsSession {
     this.toXs.on('error', () => undefined);
   }
 
-  /** Starts a worker and evaluates the bundle of `entry` in it. */
-  static async start(entry: string, opts: { name?: string } = {}): Promise<XsSession> {
-    const { code } = await bundleForXs(entry);
+  /**
+   * Starts a worker and evaluates the bundle of `entry` in it. `nativeBin`: the native
+   * worker (tools/xs-native/xs-native-build.ts) instead of @agoric/xsnap's, with the
+   * bundle made for it (bundleForXs `native`).
+   */
+  static async start(entry: string, opts: { name?: string; nativeBin?: string } = {}): Promise<XsSession> {
+    const { code } = await bundleForXs(entry, { native: opts.nativeBin !== undefined });
     const name = opts.name ?? path.basename(entry);
-    const proc = spawn(XSNAP_BIN, [name.replace(/^-+/, '')], {
+    const proc = spawn(opts.nativeBin ?? XSNAP_BIN, [name.replace(/^-+/, '')], {
       stdio: ['ignore', 'inherit', 'inherit', 'pipe', 'pipe', 'ignore', 'ignore', 'ignore', 'ignore'],
     });
     const s = new XsSession(proc, name);
