@@ -3,9 +3,12 @@
  * real pairing, envelope, storage records, MQTT codec and session. The codec is
  * faked so the rows are the JS work of the paths; Opus has its own rows.
  * XS compute steps are deterministic (xsnap's meter); heap is xsnap's live slot count.
+ * The "native crypto" rows run the same toy in the native worker (tools/xs-native/)
+ * with the device's CryptoPort (hal/moddable-crypto.ts over libsodium).
  */
 import { fileURLToPath } from 'node:url';
 import { XsSession } from '../tools/xs-worker.js';
+import { ensureNativeWorker } from '../tools/xs-native/xs-native-build.js';
 import type { BenchRow, BenchSection } from './table.js';
 
 export const section: BenchSection = {
@@ -35,9 +38,54 @@ export const section: BenchSection = {
       rows.push({ what: 'play (read back, open, decode path, speaker), per second of audio', value: play.compute / 11, unit: 'XS steps / s of audio', note: `${play.result.frames} frames played; then ${play.result.state}, waiting ${play.result.waiting}` });
       const idle = await s.call('idle', 60);
       rows.push({ what: 'idle, per second (timers, MQTT keepalive)', value: idle.compute / 60, unit: 'XS steps / s', note: `${(idle.heapCount ?? 0) - (boot.heapCount ?? 0)} live slots over the booted toy after everything above (same inclusions)` });
+      rows.push(...(await nativeRows({ pair: pair.compute, rec: rec.compute / 10.5, del: del.compute / 10, play: play.compute / 11 })));
       return rows;
     } finally {
       await s.close();
     }
   },
 };
+
+/**
+ * The same toy in the native worker (tools/xs-native/): src/app.ts unchanged, its
+ * CryptoPort the device's hal/moddable-crypto.ts over libsodium (the C of
+ * hal/native), the codec still faked. Compared with the pure-JS rows above.
+ * One row saying why when the native worker is skipped.
+ */
+async function nativeRows(js: { pair: number; rec: number; del: number; play: number }): Promise<BenchRow[]> {
+  const w = await ensureNativeWorker();
+  if ('skipped' in w) return [{ what: 'native crypto rows', value: 0, unit: 'skipped', note: w.skipped }];
+  const s = await XsSession.start(fileURLToPath(new URL('./xs/toy-entry.ts', import.meta.url)), { nativeBin: w.bin, name: 'toy-entry-native' });
+  try {
+    const calls = async () => Number(await s.evaluate('issueCommand(new TextEncoder().encode(JSON.stringify({ n: __pawpostNativeCalls() })).buffer)').then(() => JSON.parse(s.drain().pop() ?? '{"n":0}').n));
+    await s.call('prepare');
+    await s.call('boot');
+    let c0 = await calls();
+    const pair = await s.call('pair');
+    const st = await s.call<{ paired: string }>('paired');
+    if (st.result.paired !== 'ok') throw new Error(`pairing with native crypto did not finish: ${st.result.paired}`);
+    const pairCalls = (await calls()) - c0;
+    await s.call('record', 2);
+    c0 = await calls();
+    const rec = await s.call<number>('record', 10);
+    const recCalls = (await calls()) - c0;
+    await s.call('seal', 10);
+    c0 = await calls();
+    const del = await s.call<number>('deliver');
+    const delCalls = (await calls()) - c0;
+    c0 = await calls();
+    const play = await s.call<{ frames: number }>('play', 10);
+    const playCalls = (await calls()) - c0;
+    if (play.result.frames < 500) throw new Error(`native: ${play.result.frames} frames played`);
+    const ratio = (a: number, b: number) => `${(a / b).toFixed(1)}× fewer steps than pure JS`;
+    const recPerS = rec.compute / 10.5;
+    return [
+      { what: 'native crypto: first pairing, toy + simulated phone, then MQTT connect', value: pair.compute, unit: 'XS steps', note: `${pairCalls} native calls (both sides); ${ratio(js.pair, pair.compute)}` },
+      { what: 'native crypto: record + seal + outbox + publish, per second of audio', value: recPerS, unit: 'XS steps / s of audio', note: `${(recCalls / 10.5).toFixed(1)} native calls / s; ${ratio(js.rec, recPerS)}; target ≤ 100,000: ${recPerS <= 100_000 ? 'met' : 'NOT met'}; ${rec.result} chunks` },
+      { what: 'native crypto: receive + admit, per second of audio', value: del.compute / 10, unit: 'XS steps / s of audio', note: `${(delCalls / 10).toFixed(1)} native calls / s; ${ratio(js.del, del.compute / 10)}` },
+      { what: 'native crypto: play (codec faked), per second of audio', value: play.compute / 11, unit: 'XS steps / s of audio', note: `${(playCalls / 11).toFixed(1)} native calls / s; ${ratio(js.play, play.compute / 11)}; ${play.result.frames} frames` },
+    ];
+  } finally {
+    await s.close();
+  }
+}

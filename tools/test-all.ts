@@ -1,5 +1,6 @@
 /**
- * `npm test`: type checks, the ava tier (Node) and the XS tier (@agoric/xsnap),
+ * `npm test`: type checks, the ava tier (Node), the XS tier (@agoric/xsnap), the XS tier
+ * with the device's C (tools/xs-native/) and the device tier,
  * then one closing line `N passed, N failed` over all of them.
  * Each tsc run counts as one check. Exit code 1 when anything failed.
  */
@@ -80,6 +81,28 @@ for (const [label, project] of [
   if (code !== 0 && fail === 0) fail = 1;
   total.passed += pass;
   total.failed += fail;
+}
+
+// XS tier with the device's C (tools/xs-native/): crypto, envelope and pairing tests with the
+// native CryptoPort, and the native-only tests. Skipped, with one line saying why, without gcc
+// or the libsodium / libopus -dev packages. The worker is built once per source hash (cached).
+{
+  let pass = 0;
+  let fail = 0;
+  let skipped = false;
+  const code = await run(process.execPath, ['--import=tsx', 'tools/xs-test.ts', '--native'], (l) => {
+    const m = l.match(/^xs-native: (\d+) passed, (\d+) failed$/);
+    if (m) {
+      pass = Number(m[1]);
+      fail = Number(m[2]);
+    }
+    if (l.startsWith('xs-native: skipped')) skipped = true;
+    console.log(l);
+  });
+  if (code !== 0 && fail === 0) fail = 1;
+  total.passed += pass;
+  total.failed += fail;
+  if (skipped) total.skipped++;
 }
 
 // Device tier: the firmware built by the real Moddable SDK, in the SDK's own runtime (tools/device-test.ts).

@@ -91,7 +91,11 @@ const native = args.includes('--native');
 const filters = args.filter((a) => a !== '--native');
 let nativeBin: string | undefined;
 if (native) {
-  const w = await ensureNativeWorker();
+  const w = await ensureNativeWorker().catch((e: unknown) => {
+    console.log(`xs-native: the native worker did not build:\n${e instanceof Error ? e.message : String(e)}`);
+    console.log('xs-native: 0 passed, 1 failed');
+    process.exit(1);
+  });
   if ('skipped' in w) {
     console.log(`xs-native: skipped (${w.skipped})`);
     process.exit(0);

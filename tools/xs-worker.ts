@@ -104,10 +104,11 @@ export class XsSession {
   /**
    * Starts a worker and evaluates the bundle of `entry` in it. `nativeBin`: the native
    * worker (tools/xs-native/xs-native-build.ts) instead of @agoric/xsnap's, with the
-   * bundle made for it (bundleForXs `native`).
+   * bundle made for it (bundleForXs `native`: src/nacl-crypto.ts's CryptoPort is the native
+   * one) unless `nativeCrypto` is false (the bench's entries that pick the CryptoPort themselves).
    */
-  static async start(entry: string, opts: { name?: string; nativeBin?: string } = {}): Promise<XsSession> {
-    const { code } = await bundleForXs(entry, { native: opts.nativeBin !== undefined });
+  static async start(entry: string, opts: { name?: string; nativeBin?: string; nativeCrypto?: boolean } = {}): Promise<XsSession> {
+    const { code } = await bundleForXs(entry, { native: opts.nativeBin !== undefined && opts.nativeCrypto !== false });
     const name = opts.name ?? path.basename(entry);
     const proc = spawn(opts.nativeBin ?? XSNAP_BIN, [name.replace(/^-+/, '')], {
       stdio: ['ignore', 'inherit', 'inherit', 'pipe', 'pipe', 'ignore', 'ignore', 'ignore', 'ignore'],

@@ -1,9 +1,11 @@
 /**
  * XS entry for bench/native-crypto.bench.ts: the toy's envelope and pairing
- * paths with the CryptoPort either tweetnacl inside XS ('js') or the native
- * stand-in (bench/xs/host-crypto.ts: every operation one call out of XS, as
- * hal/moddable-crypto.ts calls libsodium on the device). Same code, same keys,
- * same bytes; only the CryptoPort differs.
+ * paths with the CryptoPort tweetnacl inside XS ('js'), the device's
+ * hal/moddable-crypto.ts over libsodium ('native'; only in the native worker,
+ * tools/xs-native/, which defines the global `native`), or the stand-in
+ * (bench/xs/host-crypto.ts, 'host': every operation one issueCommand out of XS,
+ * for a worker without the C). Same code, same keys, same bytes; only the
+ * CryptoPort differs.
  */
 import { onXsCommand } from '../../tests/xs/commands.js';
 import { naclCrypto } from '../../src/nacl-crypto.js';
@@ -18,7 +20,17 @@ import type { SimCentral } from '../../sim/ble-sim.js';
 import { HostCrypto } from './host-crypto.js';
 
 const host = new HostCrypto();
+declare const native: unknown;
+/** hal/moddable-crypto.ts, loaded only where the C is linked in (its module calls native() when it loads). */
+let libsodium: (CryptoPort & { calls: number }) | undefined;
+if (typeof native === 'function') {
+  void import('../../hal/moddable-crypto.js').then((m) => {
+    libsodium = new m.ModdableCrypto();
+  });
+}
 let crypto: CryptoPort = naclCrypto;
+/** Native calls so far by the chosen CryptoPort (0 for tweetnacl). */
+const nativeCalls = () => host.calls + (libsodium?.calls ?? 0);
 const clock = { wallNow: () => Date.UTC(2026, 10, 28) };
 let random = new FakeRandom(2026);
 const key = () => {
@@ -36,7 +48,9 @@ const packet = new Uint8Array(40);
 
 /** Picks the CryptoPort and rebuilds keys and a message from the member (seeded: the same bytes for both). */
 onXsCommand('use', (arg) => {
-  crypto = (arg as { impl: string }).impl === 'native' ? host : naclCrypto;
+  const impl = (arg as { impl: string }).impl;
+  if (impl === 'native' && !libsodium) throw new Error('no native crypto in this worker');
+  crypto = impl === 'native' ? libsodium! : impl === 'host' ? host : naclCrypto;
   random = new FakeRandom(2026);
   toySk = key();
   toyPk = naclCrypto.boxKeyPairFromSecret(toySk).publicKey;
@@ -66,22 +80,22 @@ onXsCommand('member-seal', (arg) => {
 /** The toy seals `seconds` of audio to its member (the record path's crypto + envelope JavaScript). */
 onXsCommand('seal', (arg) => {
   const { seconds } = arg as { seconds: number };
-  const before = host.calls;
+  const before = nativeCalls();
   const msg = new EnvelopeSealer({ crypto, random, storage: new MemoryStorage(), clock, senderPublicKey: toyPk, senderSecretKey: toySk }).begin(toward);
   let chunks = 0;
   for (let i = 0; i < 50 * seconds; i++) if (msg.addPacket(packet)) chunks++;
   msg.finish();
-  return { chunks: chunks + 1, nativeCalls: host.calls - before };
+  return { chunks: chunks + 1, nativeCalls: nativeCalls() - before };
 });
 
 /** The toy admits ('admit') or plays ('play') the member's message. */
 onXsCommand('open', (arg) => {
   const { mode } = arg as { mode: 'admit' | 'play' };
-  const before = host.calls;
+  const before = nativeCalls();
   const o = new EnvelopeOpener({ crypto, keys: { receiveKeyFor: () => from[0] }, clock, replay: mode === 'admit' ? new ReplayGuard(new MemoryStorage()) : undefined, mode });
   let packets = 0;
   for (const c of sealedByMember) packets += o.push(c).packets.length;
-  return { packets, nativeCalls: host.calls - before };
+  return { packets, nativeCalls: nativeCalls() - before };
 });
 
 // ---------------------------------------------------------------- pairing, the toy's side only
@@ -105,9 +119,9 @@ onXsCommand('pair-setup', () => {
   return true;
 });
 const toyStep = (chr: string) => {
-  const before = host.calls;
+  const before = nativeCalls();
   central.writeNow(chr, pending);
-  return host.calls - before;
+  return nativeCalls() - before;
 };
 onXsCommand('toy-m1', () => toyStep(CHR_PAIR));
 onXsCommand('phone-m2', () => void (pending = phone.handleM2(take(CHR_PAIR))));
