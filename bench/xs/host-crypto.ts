@@ -1,6 +1,6 @@
 /**
- * The bench's stand-in for native crypto inside xsnap (which cannot load
- * hal/native/pawpost-crypto.c): a CryptoPort whose every operation is ONE
+ * The bench's stand-in for native crypto when the native worker (tools/xs-native/,
+ * which links hal/native/pawpost-crypto.c) is skipped: a CryptoPort whose every operation is ONE
  * synchronous call out of XS (issueCommand), answered by the host
  * (bench/native-crypto.bench.ts, on tweetnacl: the same bytes as libsodium).
  * So the XS compute steps metered around the toy's code are its JavaScript
