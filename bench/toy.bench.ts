@@ -77,11 +77,16 @@ async function nativeRows(js: { pair: number; rec: number; del: number; play: nu
     const play = await s.call<{ frames: number }>('play', 10);
     const playCalls = (await calls()) - c0;
     if (play.result.frames < 500) throw new Error(`native: ${play.result.frames} frames played`);
+    const rf = await s.call<{ chunks: number; steps: Record<string, number> }>('record-fakes', 10);
+    const fakes = Object.values(rf.result.steps).reduce((a, b) => a + b, 0);
+    const own = (rf.compute - fakes) / 10.5;
+    const shares = Object.entries(rf.result.steps).map(([k, v]) => `${k} ${Math.round(v / 10.5).toLocaleString('en')}`).join(', ');
     const ratio = (a: number, b: number) => `${(a / b).toFixed(1)}× fewer steps than pure JS`;
     const recPerS = rec.compute / 10.5;
     return [
       { what: 'native crypto: first pairing, toy + simulated phone, then MQTT connect', value: pair.compute, unit: 'XS steps', note: `${pairCalls} native calls (both sides); ${ratio(js.pair, pair.compute)}` },
       { what: 'native crypto: record + seal + outbox + publish, per second of audio', value: recPerS, unit: 'XS steps / s of audio', note: `${(recCalls / 10.5).toFixed(1)} native calls / s; ${ratio(js.rec, recPerS)}; target ≤ 100,000: ${recPerS <= 100_000 ? 'met' : 'NOT met'}; ${rec.result} chunks` },
+      { what: 'native crypto: the toy\'s own JS while recording (record row minus the fakes), per s of audio', value: own, unit: 'XS steps / s of audio', note: `at most (the meter wrappers count as the toy's); fakes per s: ${shares}; target ≤ 100,000: ${own <= 100_000 ? 'met' : 'NOT met'}` },
       { what: 'native crypto: receive + admit, per second of audio', value: del.compute / 10, unit: 'XS steps / s of audio', note: `${(delCalls / 10).toFixed(1)} native calls / s; ${ratio(js.del, del.compute / 10)}` },
       { what: 'native crypto: play (codec faked), per second of audio', value: play.compute / 11, unit: 'XS steps / s of audio', note: `${(playCalls / 11).toFixed(1)} native calls / s; ${ratio(js.play, play.compute / 11)}; ${play.result.frames} frames` },
     ];

@@ -90,3 +90,60 @@ onXsCommand('idle', (seconds) => {
   collect();
   return null;
 });
+
+// ---------------------------------------------------------------- the fakes' share of a recording
+// The record row counts everything that runs in the engine, including the fakes (mic, codec,
+// in-memory storage) and the fake broker parsing every publish. This wraps their entry points
+// with xsnap's meter (resetMeter returns the steps so far) to subtract them. Called last: the
+// wrappers stay installed.
+import { FakeCodec } from '../../audio/fake-codec.js';
+import { FakeMic } from '../../tests/fakes/fake-mic.js';
+import { MemoryStorage } from '../../tests/fakes/memory-storage.js';
+import { FakeBroker, FakeSocket } from '../../tests/mqtt-fakes.js';
+
+declare function resetMeter(limit: number, index: number): number;
+const meterNow = () => {
+  const v = resetMeter(0, 0);
+  resetMeter(0, v);
+  return v;
+};
+const fakeSteps: Record<string, number> = {};
+let inFake = 0;
+function meterFake(proto: object, method: string, label: string): void {
+  const o = proto as Record<string, (...a: unknown[]) => unknown>;
+  const orig = o[method]!;
+  o[method] = function (this: unknown, ...a: unknown[]) {
+    if (inFake > 0) return orig.apply(this, a);
+    inFake++;
+    const s = meterNow();
+    try {
+      return orig.apply(this, a);
+    } finally {
+      fakeSteps[label] = (fakeSteps[label] ?? 0) + meterNow() - s;
+      inFake--;
+    }
+  };
+}
+let wrapped = false;
+/** Records `seconds` with the fakes metered; returns the steps inside each kind of fake. */
+onXsCommand('record-fakes', (seconds) => {
+  const r = rig!;
+  if (!wrapped) {
+    wrapped = true;
+    meterFake(FakeMic.prototype, 'read', 'mic');
+    meterFake(FakeMic.prototype, 'available', 'mic');
+    meterFake(FakeCodec.prototype, 'encode', 'codec');
+    for (const m of ['read', 'write', 'remove', 'keys']) meterFake(MemoryStorage.prototype, m, 'storage');
+    meterFake(FakeBroker.prototype, 'handle', 'broker');
+    meterFake(FakeSocket.prototype, 'write', 'broker');
+    const parser = (r.broker.current as unknown as { parser?: object } | undefined)?.parser;
+    if (parser) meterFake(parser, 'push', 'broker');
+  }
+  for (const k of Object.keys(fakeSteps)) delete fakeSteps[k];
+  const before = r.published().length;
+  r.paw.press();
+  r.clock.advance((seconds as number) * 1000);
+  r.paw.release();
+  r.clock.advance(500);
+  return { chunks: r.published().length - before, steps: { ...fakeSteps } };
+});
