@@ -19,8 +19,16 @@ import * as path from 'node:path';
 import { XsSession } from './xs-worker.js';
 import { ensureNativeWorker } from './xs-native/xs-native-build.js';
 
-/** The files the native run takes without filters: crypto, envelope, pairing (with their vectors), and the native-only tests. */
-const NATIVE_FILES = ['nacl-crypto.xs.ts', 'envelope.xs.ts', 'pairing.xs.ts', 'identity.xs.ts', '.xs-native.ts'];
+/**
+ * The files the native run takes without filters: every portable test that uses the CryptoPort
+ * (crypto, envelope and pairing with their vectors, the whole app, enrollment, signed updates)
+ * and the native-only tests. The others make no native call (which fails a native run).
+ */
+const NATIVE_FILES = [
+  'nacl-crypto.xs.ts', 'envelope.xs.ts', 'pairing.xs.ts', 'pairing-app.xs.ts', 'identity.xs.ts', 'app.xs.ts',
+  'enrollment-grant.xs.ts', 'enrollment-notices.xs.ts', 'update-app.xs.ts', 'update-client.xs.ts',
+  'update-delivery.xs.ts', 'update-service.xs.ts', '.xs-native.ts',
+];
 
 function findTests(dir: string, native: boolean): string[] {
   const out: string[] = [];
