@@ -3,41 +3,112 @@
  * real pairing, envelope, storage records, MQTT codec and session. The codec is
  * faked so the rows are the JS work of the paths; Opus has its own rows.
  * XS compute steps are deterministic (xsnap's meter); heap is xsnap's live slot count.
+ *
+ * Per second of audio means per second of the message (a 10 s paw hold, a 10 s
+ * message of 500 packets), at the app's chunking (25 packets a chunk). Two
+ * workers run the same script: a plain one (totals, live-slot growth, flash wear
+ * from tests/fakes/flash-wear-storage.ts) and a metered one whose port calls are
+ * wrapped (bench/xs/step-meter.ts) so the toy's own JS is shown apart from the
+ * test clock and fake broker (harness), the fakes, the fake codec and the crypto port.
  */
 import { fileURLToPath } from 'node:url';
-import { XsSession } from '../tools/xs-worker.js';
+import { XsSession, type XsCallResult } from '../tools/xs-worker.js';
 import type { BenchRow, BenchSection } from './table.js';
 
+const ENTRY = fileURLToPath(new URL('./xs/toy-entry.ts', import.meta.url));
+const SECONDS = 10;
+
+interface EndResult {
+  parts: Record<string, number>;
+  flash: { writes: number; removes: number; reads: number; bytes: number; erases: number; dataErases: number; metadataErases: number; byPrefix: Record<string, number> };
+  opensAtFirstFrame: number;
+}
+
+interface Scenario {
+  total: number;
+  slots: number;
+  end: EndResult;
+  result: unknown;
+}
+
+async function scenario(s: XsSession, cmd: string, arg?: unknown): Promise<Scenario> {
+  await s.call('collect');
+  const h0 = (await s.call('noop')).heapCount ?? 0;
+  await s.call('begin');
+  const r: XsCallResult = await s.call(cmd, arg);
+  const slots = (r.heapCount ?? 0) - h0;
+  const end = (await s.call<EndResult>('end')).result;
+  return { total: r.compute, slots, end, result: r.result };
+}
+
+async function pairToy(s: XsSession, metered: boolean) {
+  await s.call('prepare');
+  if (metered) await s.call('instrument');
+  const boot = await s.call<{ state: string; audioRamBytes: number }>('boot');
+  const pair = await s.call('pair');
+  const st = await s.call<{ paired: string; online: string; family: number }>('paired');
+  if (st.result.paired !== 'ok') throw new Error(`pairing in XS did not finish: ${st.result.paired}`);
+  return { boot, pair, st };
+}
+
+async function runAll(metered: boolean) {
+  const s = await XsSession.start(ENTRY);
+  try {
+    const prep = metered ? undefined : await s.call('noop');
+    const p = await pairToy(s, metered);
+    await s.call('record', 2); // warm-up message
+    const rec = await scenario(s, 'record', SECONDS);
+    await s.call('seal', SECONDS);
+    const del = await scenario(s, 'deliver');
+    const play = await scenario(s, 'play', SECONDS);
+    const idle = await s.call('idle', 60);
+    return { prep, ...p, rec, del, play, idle };
+  } finally {
+    await s.close();
+  }
+}
+
+const PARTS: [string, string][] = [
+  ['toy', "the toy's own JS (src/, audio/)"],
+  ['crypto', 'crypto port, pure JS (tweetnacl)'],
+  ['storage', 'storage fake (MemoryStorage behind the wear counter)'],
+  ['codec', 'fake codec'],
+  ['fakes', 'mic, speaker, log, random fakes'],
+  ['harness', 'test clock, fake broker and its sockets, the driver'],
+];
+
 export const section: BenchSection = {
-  title: 'The whole toy in XS (src/app.ts on fakes, codec faked)',
+  title: 'The whole toy in XS (src/app.ts on fakes, codec faked; per second of audio, 25 packets a chunk)',
   async run(): Promise<BenchRow[]> {
-    const s = await XsSession.start(fileURLToPath(new URL('./xs/toy-entry.ts', import.meta.url)));
-    try {
-      const rows: BenchRow[] = [];
-      const prep = await s.call('prepare');
-      const boot = await s.call<{ state: string; audioRamBytes: number }>('boot');
-      const bootSlots = (boot.heapCount ?? 0) - (prep.heapCount ?? 0);
-      rows.push({ what: 'boot: identity, roster, envelope, outbox/inbox, pipelines, pairing, state machine', value: boot.compute, unit: 'XS steps', note: `state ${boot.result.state}` });
-      rows.push({ what: 'audio buffers of both pipelines, as wired in src/app.ts', value: boot.result.audioRamBytes, unit: 'bytes', note: 'preallocated at boot; the same for a 1 s or a 60 s message' });
-      rows.push({ what: 'live heap slots the booted toy adds (after GC)', value: bootSlots, unit: 'slots', note: `xsnap counts; the ATOM Echo's XS creation has 4,928 slots and 78,848 bytes of chunks, so audio buffers are preallocated typed arrays (chunks)` });
-      const pair = await s.call('pair');
-      const st = await s.call<{ paired: string; online: string; family: number }>('paired');
-      if (st.result.paired !== 'ok') throw new Error(`pairing in XS did not finish: ${st.result.paired}`);
-      rows.push({ what: 'first pairing, toy + simulated phone in one engine, then MQTT connect', value: pair.compute, unit: 'XS steps', note: `family ${st.result.family}, session ${st.result.online}; phone-side X25519 included` });
-      await s.call('record', 2); // warm-up message
-      const rec = await s.call<number>('record', 10);
-      rows.push({ what: 'record + seal + outbox + publish, per second of audio', value: rec.compute / 10.5, unit: 'XS steps / s of audio', note: `10 s message, ${rec.result} chunks published` });
-      rows.push({ what: 'live heap slots after a 10 s message (after GC), over the booted toy', value: (rec.heapCount ?? 0) - (boot.heapCount ?? 0), unit: 'slots', note: 'includes the fake broker\'s copy of every chunk, the paired member and the in-memory storage records' });
-      await s.call('seal', 10);
-      const del = await s.call<number>('deliver');
-      rows.push({ what: 'receive + admit (inbox write, open, replay check), per second of audio', value: del.compute / 10, unit: 'XS steps / s of audio', note: `10 s message from the paired phone; waiting ${del.result}` });
-      const play = await s.call<{ frames: number; waiting: number; state: string }>('play', 10);
-      rows.push({ what: 'play (read back, open, decode path, speaker), per second of audio', value: play.compute / 11, unit: 'XS steps / s of audio', note: `${play.result.frames} frames played; then ${play.result.state}, waiting ${play.result.waiting}` });
-      const idle = await s.call('idle', 60);
-      rows.push({ what: 'idle, per second (timers, MQTT keepalive)', value: idle.compute / 60, unit: 'XS steps / s', note: `${(idle.heapCount ?? 0) - (boot.heapCount ?? 0)} live slots over the booted toy after everything above (same inclusions)` });
-      return rows;
-    } finally {
-      await s.close();
+    const plain = await runAll(false);
+    const met = await runAll(true);
+    const rows: BenchRow[] = [];
+    const bootSlots = (plain.boot.heapCount ?? 0) - (plain.prep?.heapCount ?? 0);
+    rows.push({ what: 'boot: identity, roster, envelope, outbox/inbox, pipelines, pairing, state machine', value: plain.boot.compute, unit: 'XS steps', note: `state ${plain.boot.result.state}` });
+    rows.push({ what: 'audio buffers of both pipelines, as wired in src/app.ts', value: plain.boot.result.audioRamBytes, unit: 'bytes', note: 'preallocated at boot; the same for a 1 s or a 60 s message' });
+    rows.push({ what: 'live heap slots the booted toy adds (after GC)', value: bootSlots, unit: 'slots', note: `xsnap counts; the ESP32's XS creation has 13,312 slots` });
+    rows.push({ what: 'first pairing, toy + simulated phone in one engine, then MQTT connect', value: plain.pair.compute, unit: 'XS steps', note: `family ${plain.st.result.family}, session ${plain.st.result.online}; phone-side X25519 included` });
+
+    const paths: [string, string, Scenario, Scenario][] = [
+      ['record', 'record + seal + outbox + publish (10 s paw hold, then 2.5 s)', plain.rec, met.rec],
+      ['receive', 'receive + admit (10 s message delivered, then 0.2 s)', plain.del, met.del],
+      ['play', 'play (open, decode path, speaker; 10 s message, then 1 s)', plain.play, met.play],
+    ];
+    for (const [key, what, p, m] of paths) {
+      const per = (x: number) => x / SECONDS;
+      rows.push({ what: `${key}: all JS in the worker (toy + fakes + harness)`, value: per(p.total), unit: 'XS steps / s of audio', note: what });
+      for (const [part, label] of PARTS) {
+        const v = m.end.parts[part] ?? 0;
+        rows.push({ what: `${key}:   ${label}`, value: per(v), unit: 'XS steps / s of audio', note: part === 'toy' ? 'metered run; bookkeeping of the wrappers taken out' : '' });
+      }
+      rows.push({ what: `${key}: live heap slots grown (toy + fakes + harness)`, value: per(p.slots), unit: 'slots / s of audio', note: 'after a GC, no GC forced in the run; includes the broker\'s and the storage fake\'s retained copies' });
+      const f = p.end.flash;
+      rows.push({ what: `${key}: flash writes (storage fake)`, value: f.writes * (60 / SECONDS), unit: 'writes / min of audio', note: `${f.writes} writes (${Object.entries(f.byPrefix).map(([k, v]) => `${k} ${v}`).join(', ')}), ${f.removes} removes, ${f.reads} reads, ${f.bytes} B in ${SECONDS} s` });
+      rows.push({ what: `${key}: flash erases, 4 KB sectors (estimate)`, value: f.erases * (60 / SECONDS), unit: 'erases / min of audio', note: `${f.dataErases} data + ${f.metadataErases} metadata in ${SECONDS} s (tests/fakes/flash-wear-storage.ts model)` });
     }
+    rows.push({ what: 'chunks opened before the first frame reached the speaker', value: plain.play.end.opensAtFirstFrame, unit: 'chunk opens', note: 'heart press to first speaker write' });
+    rows.push({ what: 'idle, per second (timers, MQTT keepalive)', value: plain.idle.compute / 60, unit: 'XS steps / s', note: `${(plain.idle.heapCount ?? 0) - (plain.boot.heapCount ?? 0)} live slots over the booted toy after everything above` });
+    rows.push({ what: 'wrapper bookkeeping per metered call (taken out above)', value: 0, unit: 'XS steps', note: 'see bench/xs/step-meter.ts calibrate()' });
+    return rows.filter((r) => r.what !== 'wrapper bookkeeping per metered call (taken out above)');
   },
 };
