@@ -363,12 +363,10 @@ export class MessagePlayer implements PlayerControl {
       return;
     }
     this.msgs.delete(msg.key);
-    for (const id of msg.chunks) {
-      try {
-        this.o.inbox.confirm(id);
-      } catch {
-        this.o.counters.inc('msg.confirm_failed');
-      }
+    try {
+      this.o.inbox.confirmMany(msg.chunks); // one write of the seen record per message
+    } catch {
+      this.o.counters.inc('msg.confirm_failed');
     }
     this.o.counters.inc(`msg.${why}`);
   }
