@@ -181,14 +181,15 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
   const inbox = new Inbox({ storage: p.data, counters, dedupeKey: chunkKey, maxRecords: 400 });
 
   // Audio: both pipelines allocated once; the mic and the speaker share the I2S pins, so only one runs at a time.
-  const recordPipeline = new RecordPipeline({ clock: p.clock, mic: p.mic, codec: p.codec, frameRingFrames: 6, packetRingBytes: 2048, counters });
+  // Rings sized for issue 13: the mic adapter buffers 160 ms itself, the speaker adapter its queue; the sealer drains each tick.
+  const recordPipeline = new RecordPipeline({ clock: p.clock, mic: p.mic, codec: p.codec, frameRingFrames: 4, packetRingBytes: 1536, counters });
   let player: MessagePlayer | undefined;
   const playbackPipeline = new PlaybackPipeline({
     clock: p.clock,
     speaker: p.speaker,
     codec: p.codec,
-    frameRingFrames: 6,
-    packetRingBytes: 2048,
+    frameRingFrames: 4,
+    packetRingBytes: 1536,
     counters,
     onFinished: () => {
       p.log.log('info', 'play.finished', { underruns: counters.get('audio.play.underrun'), badPackets: counters.get('audio.play.badPacket') });
