@@ -11,6 +11,7 @@
  * wrapped (bench/xs/step-meter.ts) so the toy's own JS is shown apart from the
  * test clock and fake broker (harness), the fakes, the fake codec and the crypto port.
  */
+import * as fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { XsSession, type XsCallResult } from '../tools/xs-worker.js';
 import type { BenchRow, BenchSection } from './table.js';
@@ -20,7 +21,7 @@ const SECONDS = 10;
 
 interface EndResult {
   parts: Record<string, number>;
-  flash: { writes: number; removes: number; reads: number; bytes: number; erases: number; dataErases: number; metadataErases: number; byPrefix: Record<string, number> };
+  flash: { writes: number; removes: number; reads: number; bytes: number; erases: number; dataErases: number; metadataErases: number; byPrefix: Record<string, number>; erasesByPrefix: Record<string, number> };
   opensAtFirstFrame: number;
 }
 
@@ -86,6 +87,12 @@ export const section: BenchSection = {
     const bootSlots = (plain.boot.heapCount ?? 0) - (plain.prep?.heapCount ?? 0);
     rows.push({ what: 'boot: identity, roster, envelope, outbox/inbox, pipelines, pairing, state machine', value: plain.boot.compute, unit: 'XS steps', note: `state ${plain.boot.result.state}` });
     rows.push({ what: 'audio buffers of both pipelines, as wired in src/app.ts', value: plain.boot.result.audioRamBytes, unit: 'bytes', note: 'preallocated at boot; the same for a 1 s or a 60 s message' });
+    // The adapters' own buffers on the device: the mic ring (hal/moddable-mic.ts default) and the speaker pool (manifest config speakerSlots).
+    const micFrames = Number(/options\.frames \?\? (\d+)/.exec(fs.readFileSync(fileURLToPath(new URL('../hal/moddable-mic.ts', import.meta.url)), 'utf8'))?.[1] ?? NaN);
+    const manifest = JSON.parse(fs.readFileSync(fileURLToPath(new URL('../manifest.json', import.meta.url)), 'utf8')) as { config?: { board?: { speakerSlots?: number } }; platforms?: Record<string, { config?: { board?: { speakerSlots?: number } } }> };
+    const speakerSlots = manifest.platforms?.esp32?.config?.board?.speakerSlots ?? manifest.config?.board?.speakerSlots ?? 8;
+    const adapters = (micFrames + speakerSlots) * 640;
+    rows.push({ what: 'audio buffers of both pipelines plus the mic and speaker adapters (device)', value: plain.boot.result.audioRamBytes + adapters, unit: 'bytes', note: `mic ring ${micFrames} x 640 + speaker pool ${speakerSlots} x 640 = ${adapters} B; target 16,384` });
     rows.push({ what: 'live heap slots the booted toy adds (after GC)', value: bootSlots, unit: 'slots', note: `xsnap counts; the ESP32's XS creation has 13,312 slots` });
     rows.push({ what: 'first pairing, toy + simulated phone in one engine, then MQTT connect', value: plain.pair.compute, unit: 'XS steps', note: `family ${plain.st.result.family}, session ${plain.st.result.online}; phone-side X25519 included` });
 
@@ -105,6 +112,14 @@ export const section: BenchSection = {
       const f = p.end.flash;
       rows.push({ what: `${key}: flash writes (storage fake)`, value: f.writes * (60 / SECONDS), unit: 'writes / min of audio', note: `${f.writes} writes (${Object.entries(f.byPrefix).map(([k, v]) => `${k} ${v}`).join(', ')}), ${f.removes} removes, ${f.reads} reads, ${f.bytes} B in ${SECONDS} s` });
       rows.push({ what: `${key}: flash erases, 4 KB sectors (estimate)`, value: f.erases * (60 / SECONDS), unit: 'erases / min of audio', note: `${f.dataErases} data + ${f.metadataErases} metadata in ${SECONDS} s (tests/fakes/flash-wear-storage.ts model)` });
+    }
+    {
+      const r = plain.del.end.flash;
+      const p = plain.play.end.flash;
+      const all = r.erases + p.erases;
+      const chunkData = (r.erasesByPrefix.ib ?? 0) + (p.erasesByPrefix.ib ?? 0);
+      rows.push({ what: 'received + played: flash erases, all', value: all * (60 / SECONDS), unit: 'erases / min of audio', note: `${all} in ${SECONDS} s: the chunk records themselves (ib) are ${chunkData}` });
+      rows.push({ what: 'received + played: flash erases beyond the chunk records (seen, adm, replay, metadata)', value: (all - chunkData) * (60 / SECONDS), unit: 'erases / min of audio', note: 'a 60 s message would be 1/6 of this: these are per message' });
     }
     rows.push({ what: 'chunks opened before the first frame reached the speaker', value: plain.play.end.opensAtFirstFrame, unit: 'chunk opens', note: 'heart press to first speaker write' });
     rows.push({ what: 'idle, per second (timers, MQTT keepalive)', value: plain.idle.compute / 60, unit: 'XS steps / s', note: `${(plain.idle.heapCount ?? 0) - (plain.boot.heapCount ?? 0)} live slots over the booted toy after everything above` });

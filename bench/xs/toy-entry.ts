@@ -152,9 +152,11 @@ onXsCommand('end', () => {
   const w = wear!;
   const byPrefix: Record<string, number> = {};
   for (const [k, v] of w.writesByPrefix) byPrefix[k] = v;
+  const erasesByPrefix: Record<string, number> = {};
+  for (const [k, v] of w.dataErasesByPrefix) erasesByPrefix[k] = v;
   return {
     parts,
-    flash: { writes: w.writes, removes: w.removes, reads: w.reads, bytes: w.bytesWritten, erases: w.erases, dataErases: w.dataErases, metadataErases: w.metadataErases, byPrefix },
+    flash: { writes: w.writes, removes: w.removes, reads: w.reads, bytes: w.bytesWritten, erases: w.erases, dataErases: w.dataErases, metadataErases: w.metadataErases, byPrefix, erasesByPrefix },
     opensAtFirstFrame,
   };
 });

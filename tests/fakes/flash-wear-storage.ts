@@ -32,6 +32,8 @@ export class FlashWearStorage implements StoragePort {
   metadataErases = 0;
   /** Writes per key prefix (the text before the first '.', or the whole key). */
   readonly writesByPrefix = new Map<string, number>();
+  /** Data sectors erased per key prefix. */
+  readonly dataErasesByPrefix = new Map<string, number>();
   private metadataFill = 0;
 
   constructor(readonly inner: StoragePort) {}
@@ -45,6 +47,7 @@ export class FlashWearStorage implements StoragePort {
   resetCounts(): void {
     this.reads = this.writes = this.removes = this.bytesWritten = this.dataErases = this.metadataErases = 0;
     this.writesByPrefix.clear();
+    this.dataErasesByPrefix.clear();
   }
 
   read(key: string): Uint8Array | undefined {
@@ -59,7 +62,11 @@ export class FlashWearStorage implements StoragePort {
     const dot = key.indexOf('.');
     const p = dot > 0 ? key.slice(0, dot) : key;
     this.writesByPrefix.set(p, (this.writesByPrefix.get(p) ?? 0) + 1);
-    if (value.length > INLINE_BYTES) this.dataErases += Math.ceil(value.length / SECTOR_BYTES);
+    if (value.length > INLINE_BYTES) {
+      const n = Math.ceil(value.length / SECTOR_BYTES);
+      this.dataErases += n;
+      this.dataErasesByPrefix.set(p, (this.dataErasesByPrefix.get(p) ?? 0) + n);
+    }
     this.commit(3);
   }
 
