@@ -2,9 +2,10 @@
  * PacketRing: a preallocated single-producer / single-consumer byte ring of
  * length-prefixed Opus packets (1..MAX_PACKET_BYTES bytes each). Portable.
  *
- * Memory: one ArrayBuffer of `2 * MAX_PACKET_BYTES + capacityBytes` bytes,
- * allocated in the constructor and never grown:
- *   [ write scratch 1275 | read scratch 1275 | ring capacityBytes ]
+ * Memory: one ArrayBuffer of `2 * MAX_PACKET_BYTES + capacityBytes` bytes
+ * (`MAX_PACKET_BYTES + capacityBytes` without a write scratch), allocated in the
+ * constructor and never grown:
+ *   [ read scratch 1275 | write scratch 1275 (optional) | ring capacityBytes ]
  * Each queued packet takes 2 + length bytes in the ring (a big-endian u16
  * length, then the bytes). A packet never wraps: when it does not fit before
  * the end, the rest of the ring is skipped (a 0 length marks the skip).
@@ -30,15 +31,22 @@ import type { RingStatus } from './frame-ring.js';
 
 /** Bytes of the length prefix of each queued packet. */
 export const PACKET_HEADER_BYTES = 2;
-const RING = 2 * MAX_PACKET_BYTES;
+
+export interface PacketRingOptions {
+  /**
+   * false: no write scratch (a consumer-side ring filled only by push(), as the
+   * playback pipeline's): MAX_PACKET_BYTES less RAM; reserve()/commit() then throw.
+   */
+  writeScratch?: boolean;
+}
 
 export class PacketRing {
   /** Ring bytes (excluding the two scratches). */
   readonly capacityBytes: number;
   /** The whole backing store (scratches + ring). Exposed for RAM accounting and tests. */
   readonly storage: Uint8Array;
-  /** Producer's scratch, MAX_PACKET_BYTES long: lent by reserve(). */
-  readonly writeScratch: Uint8Array;
+  /** Producer's scratch, MAX_PACKET_BYTES long: lent by reserve(). Undefined when built without one. */
+  readonly writeScratch: Uint8Array | undefined;
   /** Consumer's scratch, MAX_PACKET_BYTES long: holds the packet lent by peek()/read(). */
   readonly readScratch: Uint8Array;
   /** Producer found no room (commit/push 'FULL'). */
@@ -51,19 +59,26 @@ export class PacketRing {
   pushed = 0;
   pushedBytes = 0;
 
+  /** Offset of the ring in storage (after the scratches); offset of the write scratch, or -1. */
+  private readonly ringAt: number;
+  private readonly writeAt: number;
   private head = 0; // read offset within the ring
   private tail = 0; // write offset within the ring
   private used = 0; // ring bytes in use, including skipped tails
   private packets = 0;
 
   /** capacityBytes: MAX_PACKET_BYTES + 2 .. 65536 (room for at least one largest packet). */
-  constructor(capacityBytes: number) {
+  constructor(capacityBytes: number, opts: PacketRingOptions = {}) {
     if ((capacityBytes | 0) !== capacityBytes || capacityBytes < MAX_PACKET_BYTES + PACKET_HEADER_BYTES || capacityBytes > 65536)
       throw new PortError('INVAL', `PacketRing capacity ${capacityBytes} outside ${MAX_PACKET_BYTES + PACKET_HEADER_BYTES}..65536`);
     this.capacityBytes = capacityBytes;
-    this.storage = new Uint8Array(RING + capacityBytes);
-    this.writeScratch = this.storage.subarray(0, MAX_PACKET_BYTES);
-    this.readScratch = this.storage.subarray(MAX_PACKET_BYTES, RING);
+    const scratches = opts.writeScratch === false ? 1 : 2;
+    this.ringAt = scratches * MAX_PACKET_BYTES;
+    this.storage = new Uint8Array(this.ringAt + capacityBytes);
+    // [read scratch | write scratch? | ring]: the read scratch is always at 0
+    this.readScratch = this.storage.subarray(0, MAX_PACKET_BYTES);
+    this.writeAt = scratches === 2 ? MAX_PACKET_BYTES : -1;
+    this.writeScratch = scratches === 2 ? this.storage.subarray(MAX_PACKET_BYTES, this.ringAt) : undefined;
   }
 
   /** Packets queued. */
@@ -84,13 +99,18 @@ export class PacketRing {
     return this.place(length) >= 0;
   }
 
-  /** Lends the write scratch (MAX_PACKET_BYTES bytes) to the producer until commit(). */
+  /**
+   * Lends the write scratch (MAX_PACKET_BYTES bytes) to the producer until commit().
+   * Throws PortError('INVAL') on a ring built without one (`writeScratch: false`).
+   */
   reserve(): Uint8Array {
+    if (!this.writeScratch) throw new PortError('INVAL', 'PacketRing built without a write scratch');
     return this.writeScratch;
   }
 
   /** Queues writeScratch[0..length). 'OK' or 'FULL' (the scratch is kept for a retry). */
   commit(length: number): RingStatus {
+    if (this.writeAt < 0) throw new PortError('INVAL', 'PacketRing built without a write scratch');
     this.checkLength(length);
     const at = this.place(length);
     if (at < 0) {
@@ -98,7 +118,7 @@ export class PacketRing {
       return 'FULL';
     }
     this.writeHeader(at, length);
-    this.storage.copyWithin(RING + at + PACKET_HEADER_BYTES, 0, length);
+    this.storage.copyWithin(this.ringAt + at + PACKET_HEADER_BYTES, this.writeAt, this.writeAt + length);
     this.advanceTail(at, length);
     return 'OK';
   }
@@ -120,8 +140,8 @@ export class PacketRing {
     }
     this.writeHeader(at, length);
     const s = this.storage;
-    const base = RING + at + PACKET_HEADER_BYTES;
-    if (bytes === this.writeScratch) s.copyWithin(base, 0, length);
+    const base = this.ringAt + at + PACKET_HEADER_BYTES;
+    if (bytes === this.writeScratch) s.copyWithin(base, this.writeAt, this.writeAt + length);
     else if (length === bytes.length) s.set(bytes, base);
     else for (let i = 0; i < length; i++) s[base + i] = bytes[i]!;
     this.advanceTail(at, length);
@@ -140,9 +160,9 @@ export class PacketRing {
     }
     this.skipTail();
     const s = this.storage;
-    const at = RING + this.head;
+    const at = this.ringAt + this.head;
     const length = (s[at]! << 8) | s[at + 1]!;
-    s.copyWithin(MAX_PACKET_BYTES, at + PACKET_HEADER_BYTES, at + PACKET_HEADER_BYTES + length);
+    s.copyWithin(0, at + PACKET_HEADER_BYTES, at + PACKET_HEADER_BYTES + length);
     return length;
   }
 
@@ -151,7 +171,7 @@ export class PacketRing {
     if (this.packets === 0) return false;
     this.skipTail();
     const s = this.storage;
-    const n = PACKET_HEADER_BYTES + ((s[RING + this.head]! << 8) | s[RING + this.head + 1]!);
+    const n = PACKET_HEADER_BYTES + ((s[this.ringAt + this.head]! << 8) | s[this.ringAt + this.head + 1]!);
     this.head += n;
     if (this.head === this.capacityBytes) this.head = 0;
     this.used -= n;
@@ -221,13 +241,13 @@ export class PacketRing {
       // wrapping: mark the skipped tail end (when it has room for a marker) and count it as used
       const skipped = this.capacityBytes - this.tail;
       if (skipped >= PACKET_HEADER_BYTES) {
-        s[RING + this.tail] = 0;
-        s[RING + this.tail + 1] = 0;
+        s[this.ringAt + this.tail] = 0;
+        s[this.ringAt + this.tail + 1] = 0;
       }
       this.used += skipped;
     }
-    s[RING + at] = length >> 8;
-    s[RING + at + 1] = length & 0xff;
+    s[this.ringAt + at] = length >> 8;
+    s[this.ringAt + at + 1] = length & 0xff;
   }
 
   private advanceTail(at: number, length: number): void {
@@ -243,7 +263,7 @@ export class PacketRing {
   /** Moves head past a skipped tail end (a 0 marker, or fewer bytes than a header). */
   private skipTail(): void {
     const rest = this.capacityBytes - this.head;
-    if (rest < PACKET_HEADER_BYTES || (this.storage[RING + this.head] === 0 && this.storage[RING + this.head + 1] === 0)) {
+    if (rest < PACKET_HEADER_BYTES || (this.storage[this.ringAt + this.head] === 0 && this.storage[this.ringAt + this.head + 1] === 0)) {
       this.used -= rest;
       this.head = 0;
     }

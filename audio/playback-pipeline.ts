@@ -90,7 +90,7 @@ export class PlaybackPipeline {
     this.clock = opts.clock;
     this.speaker = opts.speaker;
     this.codec = opts.codec;
-    this.packets = new PacketRing(opts.packetRingBytes ?? 4096);
+    this.packets = new PacketRing(opts.packetRingBytes ?? 4096, { writeScratch: false }); // filled by push() only
     this.pcm = new FrameRing(opts.frameRingFrames ?? 8);
     this.prebuffer = Math.max(1, Math.min(opts.prebufferFrames ?? 2, this.pcm.capacity));
     this.maxDecodes = opts.maxDecodesPerTick ?? 4;

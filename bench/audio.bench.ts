@@ -31,8 +31,20 @@ async function xsRows(): Promise<BenchRow[]> {
     const play = await path('play');
     const loop = await path('loop');
     const note = (x: { slots: number }) => `${FRAMES} frames on a step clock; heap slots grown ${Math.max(0, x.slots)}`;
-    rows.push({ what: 'record path (JS core, codec faked)', value: rec.perFrame * PER_S, unit: 'XS steps / s of audio', note: `${rec.perFrame.toFixed(0)} steps/frame; ${note(rec)}` });
-    rows.push({ what: 'playback path (JS core, codec faked)', value: play.perFrame * PER_S, unit: 'XS steps / s of audio', note: `${play.perFrame.toFixed(0)} steps/frame; ${note(play)}` });
+    // the same paths again with the fakes and the step clock metered apart (bench/xs/step-meter.ts)
+    const core = async (name: 'rec' | 'play') => {
+      await s.call(`${name}.setup`);
+      await s.call(`${name}.run`, 100);
+      await s.call('meter.install', name);
+      return (await s.call<Record<string, number>>('meter.run', { path: name, frames: FRAMES })).result;
+    };
+    const recParts = await core('rec');
+    const playParts = await core('play');
+    const partsNote = (p: Record<string, number>) => `fakes ${Math.round(((p.fakes ?? 0) / FRAMES) * PER_S)}, step clock + driver ${Math.round(((p.harness ?? 0) / FRAMES) * PER_S)} steps / s taken out`;
+    rows.push({ what: 'record path JS core (pipeline only; mic and codec fakes apart)', value: ((recParts.core ?? 0) / FRAMES) * PER_S, unit: 'XS steps / s of audio', note: partsNote(recParts) });
+    rows.push({ what: 'playback path JS core (pipeline only; speaker and codec fakes apart)', value: ((playParts.core ?? 0) / FRAMES) * PER_S, unit: 'XS steps / s of audio', note: partsNote(playParts) });
+    rows.push({ what: 'record path with its fakes and step clock', value: rec.perFrame * PER_S, unit: 'XS steps / s of audio', note: `${rec.perFrame.toFixed(0)} steps/frame; ${note(rec)}` });
+    rows.push({ what: 'playback path with its fakes and step clock', value: play.perFrame * PER_S, unit: 'XS steps / s of audio', note: `${play.perFrame.toFixed(0)} steps/frame; ${note(play)}` });
     rows.push({ what: 'record → playback loop (both + transfer)', value: loop.perFrame * PER_S, unit: 'XS steps / s of audio', note: `${loop.perFrame.toFixed(0)} steps/frame; ${note(loop)}` });
     rows.push({ what: '  of which the fakes (mic, fake codec, speaker)', value: fakes.perFrame * PER_S, unit: 'XS steps / s of audio', note: 'the same fakes called directly, no pipeline' });
 

@@ -2,7 +2,7 @@
  * Envelope costs in XS compute steps (deterministic; xsnap's meter), v1 (the
  * frozen copy in tests/envelope-v1/) beside v2 in the same run, measured with
  * the real sealer/opener and tweetnacl inside XS (bench/xs/envelope-entry.ts).
- * Per second of audio at the app's chunking (50 packets of 20 ms, 15 a chunk),
+ * Per second of audio at the app's chunking (50 packets of 20 ms, 25 a chunk),
  * over a 60 s message. Bytes on the wire per second of audio with constant
  * 40-byte packets and with VBR-like 20..70-byte packets, padded or not.
  */

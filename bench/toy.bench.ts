@@ -3,94 +3,155 @@
  * real pairing, envelope, storage records, MQTT codec and session. The codec is
  * faked so the rows are the JS work of the paths; Opus has its own rows.
  * XS compute steps are deterministic (xsnap's meter); heap is xsnap's live slot count.
- * The "native crypto" rows run the same toy in the native worker (tools/xs-native/)
- * with the device's CryptoPort (hal/moddable-crypto.ts over libsodium).
+ *
+ * Per second of audio means per second of the message (a 10 s paw hold, a 10 s
+ * message of 500 packets), at the app's chunking (25 packets a chunk). Two
+ * workers run the same script: a plain one (totals, live-slot growth, flash wear
+ * from tests/fakes/flash-wear-storage.ts) and a metered one whose port calls are
+ * wrapped (bench/xs/step-meter.ts) so the toy's own JS is shown apart from the
+ * test clock and fake broker (harness), the fakes, the fake codec and the crypto port.
+ * The "native crypto" rows run the same metered script in the native worker
+ * (tools/xs-native/) with the device's CryptoPort (hal/moddable-crypto.ts over
+ * libsodium, the C of hal/native); one row saying why when that worker is skipped.
  */
+import * as fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { XsSession } from '../tools/xs-worker.js';
+import { XsSession, type XsCallResult } from '../tools/xs-worker.js';
 import { ensureNativeWorker } from '../tools/xs-native/xs-native-build.js';
 import type { BenchRow, BenchSection } from './table.js';
 
-export const section: BenchSection = {
-  title: 'The whole toy in XS (src/app.ts on fakes, codec faked)',
-  async run(): Promise<BenchRow[]> {
-    const s = await XsSession.start(fileURLToPath(new URL('./xs/toy-entry.ts', import.meta.url)));
-    try {
-      const rows: BenchRow[] = [];
-      const prep = await s.call('prepare');
-      const boot = await s.call<{ state: string; audioRamBytes: number }>('boot');
-      const bootSlots = (boot.heapCount ?? 0) - (prep.heapCount ?? 0);
-      rows.push({ what: 'boot: identity, roster, envelope, outbox/inbox, pipelines, pairing, state machine', value: boot.compute, unit: 'XS steps', note: `state ${boot.result.state}` });
-      rows.push({ what: 'audio buffers of both pipelines, as wired in src/app.ts', value: boot.result.audioRamBytes, unit: 'bytes', note: 'preallocated at boot; the same for a 1 s or a 60 s message' });
-      rows.push({ what: 'live heap slots the booted toy adds (after GC)', value: bootSlots, unit: 'slots', note: `xsnap counts; the ATOM Echo's XS creation has 4,928 slots and 78,848 bytes of chunks, so audio buffers are preallocated typed arrays (chunks)` });
-      const pair = await s.call('pair');
-      const st = await s.call<{ paired: string; online: string; family: number }>('paired');
-      if (st.result.paired !== 'ok') throw new Error(`pairing in XS did not finish: ${st.result.paired}`);
-      rows.push({ what: 'first pairing, toy + simulated phone in one engine, then MQTT connect', value: pair.compute, unit: 'XS steps', note: `family ${st.result.family}, session ${st.result.online}; phone-side X25519 included` });
-      await s.call('record', 2); // warm-up message
-      const rec = await s.call<number>('record', 10);
-      rows.push({ what: 'record + seal + outbox + publish, per second of audio', value: rec.compute / 10.5, unit: 'XS steps / s of audio', note: `10 s message, ${rec.result} chunks published` });
-      rows.push({ what: 'live heap slots after a 10 s message (after GC), over the booted toy', value: (rec.heapCount ?? 0) - (boot.heapCount ?? 0), unit: 'slots', note: 'includes the fake broker\'s copy of every chunk, the paired member and the in-memory storage records' });
-      await s.call('seal', 10);
-      const del = await s.call<number>('deliver');
-      rows.push({ what: 'receive + admit (inbox write, open, replay check), per second of audio', value: del.compute / 10, unit: 'XS steps / s of audio', note: `10 s message from the paired phone; waiting ${del.result}` });
-      const play = await s.call<{ frames: number; waiting: number; state: string }>('play', 10);
-      rows.push({ what: 'play (read back, open, decode path, speaker), per second of audio', value: play.compute / 11, unit: 'XS steps / s of audio', note: `${play.result.frames} frames played; then ${play.result.state}, waiting ${play.result.waiting}` });
-      const idle = await s.call('idle', 60);
-      rows.push({ what: 'idle, per second (timers, MQTT keepalive)', value: idle.compute / 60, unit: 'XS steps / s', note: `${(idle.heapCount ?? 0) - (boot.heapCount ?? 0)} live slots over the booted toy after everything above (same inclusions)` });
-      rows.push(...(await nativeRows({ pair: pair.compute, rec: rec.compute / 10.5, del: del.compute / 10, play: play.compute / 11 })));
-      return rows;
-    } finally {
-      await s.close();
-    }
-  },
-};
+const ENTRY = fileURLToPath(new URL('./xs/toy-entry.ts', import.meta.url));
+const SECONDS = 10;
 
-/**
- * The same toy in the native worker (tools/xs-native/): src/app.ts unchanged, its
- * CryptoPort the device's hal/moddable-crypto.ts over libsodium (the C of
- * hal/native), the codec still faked. Compared with the pure-JS rows above.
- * One row saying why when the native worker is skipped.
- */
-async function nativeRows(js: { pair: number; rec: number; del: number; play: number }): Promise<BenchRow[]> {
-  const w = await ensureNativeWorker();
-  if ('skipped' in w) return [{ what: 'native crypto rows', value: 0, unit: 'skipped', note: w.skipped }];
-  const s = await XsSession.start(fileURLToPath(new URL('./xs/toy-entry.ts', import.meta.url)), { nativeBin: w.bin, name: 'toy-entry-native' });
+interface EndResult {
+  parts: Record<string, number>;
+  flash: { writes: number; removes: number; reads: number; bytes: number; erases: number; dataErases: number; metadataErases: number; byPrefix: Record<string, number>; erasesByPrefix: Record<string, number> };
+  opensAtFirstFrame: number;
+}
+
+interface Scenario {
+  total: number;
+  slots: number;
+  end: EndResult;
+  result: unknown;
+}
+
+async function scenario(s: XsSession, cmd: string, arg?: unknown): Promise<Scenario> {
+  await s.call('collect');
+  const h0 = (await s.call('noop')).heapCount ?? 0;
+  await s.call('begin');
+  const r: XsCallResult = await s.call(cmd, arg);
+  const slots = (r.heapCount ?? 0) - h0;
+  const end = (await s.call<EndResult>('end')).result;
+  return { total: r.compute, slots, end, result: r.result };
+}
+
+async function pairToy(s: XsSession, metered: boolean) {
+  await s.call('prepare');
+  if (metered) await s.call('instrument');
+  const boot = await s.call<{ state: string; audioRamBytes: number }>('boot');
+  const pair = await s.call('pair');
+  const st = await s.call<{ paired: string; online: string; family: number }>('paired');
+  if (st.result.paired !== 'ok') throw new Error(`pairing in XS did not finish: ${st.result.paired}`);
+  return { boot, pair, st };
+}
+
+async function runAll(metered: boolean, nativeBin?: string) {
+  const s = nativeBin ? await XsSession.start(ENTRY, { nativeBin, name: 'toy-entry-native' }) : await XsSession.start(ENTRY);
   try {
-    const calls = async () => Number(await s.evaluate('issueCommand(new TextEncoder().encode(JSON.stringify({ n: __pawpostNativeCalls() })).buffer)').then(() => JSON.parse(s.drain().pop() ?? '{"n":0}').n));
-    await s.call('prepare');
-    await s.call('boot');
-    let c0 = await calls();
-    const pair = await s.call('pair');
-    const st = await s.call<{ paired: string }>('paired');
-    if (st.result.paired !== 'ok') throw new Error(`pairing with native crypto did not finish: ${st.result.paired}`);
-    const pairCalls = (await calls()) - c0;
-    await s.call('record', 2);
-    c0 = await calls();
-    const rec = await s.call<number>('record', 10);
-    const recCalls = (await calls()) - c0;
-    await s.call('seal', 10);
-    c0 = await calls();
-    const del = await s.call<number>('deliver');
-    const delCalls = (await calls()) - c0;
-    c0 = await calls();
-    const play = await s.call<{ frames: number }>('play', 10);
-    const playCalls = (await calls()) - c0;
-    if (play.result.frames < 500) throw new Error(`native: ${play.result.frames} frames played`);
-    const rf = await s.call<{ chunks: number; steps: Record<string, number> }>('record-fakes', 10);
-    const fakes = Object.values(rf.result.steps).reduce((a, b) => a + b, 0);
-    const own = (rf.compute - fakes) / 10.5;
-    const shares = Object.entries(rf.result.steps).map(([k, v]) => `${k} ${Math.round(v / 10.5).toLocaleString('en')}`).join(', ');
-    const ratio = (a: number, b: number) => `${(a / b).toFixed(1)}× fewer steps than pure JS`;
-    const recPerS = rec.compute / 10.5;
-    return [
-      { what: 'native crypto: first pairing, toy + simulated phone, then MQTT connect', value: pair.compute, unit: 'XS steps', note: `${pairCalls} native calls (both sides); ${ratio(js.pair, pair.compute)}` },
-      { what: 'native crypto: record + seal + outbox + publish, per second of audio', value: recPerS, unit: 'XS steps / s of audio', note: `${(recCalls / 10.5).toFixed(1)} native calls / s; ${ratio(js.rec, recPerS)}; target ≤ 100,000: ${recPerS <= 100_000 ? 'met' : 'NOT met'}; ${rec.result} chunks` },
-      { what: 'native crypto: the toy\'s own JS while recording (record row minus the fakes), per s of audio', value: own, unit: 'XS steps / s of audio', note: `at most (the meter wrappers count as the toy's); fakes per s: ${shares}; target ≤ 100,000: ${own <= 100_000 ? 'met' : 'NOT met'}` },
-      { what: 'native crypto: receive + admit, per second of audio', value: del.compute / 10, unit: 'XS steps / s of audio', note: `${(delCalls / 10).toFixed(1)} native calls / s; ${ratio(js.del, del.compute / 10)}` },
-      { what: 'native crypto: play (codec faked), per second of audio', value: play.compute / 11, unit: 'XS steps / s of audio', note: `${(playCalls / 11).toFixed(1)} native calls / s; ${ratio(js.play, play.compute / 11)}; ${play.result.frames} frames` },
-    ];
+    const prep = metered ? undefined : await s.call('noop');
+    const p = await pairToy(s, metered);
+    await s.call('record', 2); // warm-up message
+    const rec = await scenario(s, 'record', SECONDS);
+    await s.call('seal', SECONDS);
+    const del = await scenario(s, 'deliver');
+    const play = await scenario(s, 'play', SECONDS);
+    const idle = await s.call('idle', 60);
+    return { prep, ...p, rec, del, play, idle };
   } finally {
     await s.close();
   }
+}
+
+const PARTS: [string, string][] = [
+  ['toy', "the toy's own JS (src/, audio/)"],
+  ['crypto', 'crypto port, pure JS (tweetnacl)'],
+  ['storage', 'storage fake (MemoryStorage behind the wear counter)'],
+  ['codec', 'fake codec'],
+  ['fakes', 'mic, speaker, log, random fakes'],
+  ['harness', 'test clock, fake broker and its sockets, the driver'],
+];
+
+export const section: BenchSection = {
+  title: 'The whole toy in XS (src/app.ts on fakes, codec faked; per second of audio, 25 packets a chunk)',
+  async run(): Promise<BenchRow[]> {
+    const plain = await runAll(false);
+    const met = await runAll(true);
+    const rows: BenchRow[] = [];
+    const bootSlots = (plain.boot.heapCount ?? 0) - (plain.prep?.heapCount ?? 0);
+    rows.push({ what: 'boot: identity, roster, envelope, outbox/inbox, pipelines, pairing, state machine', value: plain.boot.compute, unit: 'XS steps', note: `state ${plain.boot.result.state}` });
+    rows.push({ what: 'audio buffers of both pipelines, as wired in src/app.ts', value: plain.boot.result.audioRamBytes, unit: 'bytes', note: 'preallocated at boot; the same for a 1 s or a 60 s message' });
+    // The adapters' own buffers on the device: the mic ring (hal/moddable-mic.ts default) and the speaker pool (manifest config speakerSlots).
+    const micFrames = Number(/options\.frames \?\? (\d+)/.exec(fs.readFileSync(fileURLToPath(new URL('../hal/moddable-mic.ts', import.meta.url)), 'utf8'))?.[1] ?? NaN);
+    const manifest = JSON.parse(fs.readFileSync(fileURLToPath(new URL('../manifest.json', import.meta.url)), 'utf8')) as { config?: { board?: { speakerSlots?: number } }; platforms?: Record<string, { config?: { board?: { speakerSlots?: number } } }> };
+    const speakerSlots = manifest.platforms?.esp32?.config?.board?.speakerSlots ?? manifest.config?.board?.speakerSlots ?? 8;
+    const adapters = (micFrames + speakerSlots) * 640;
+    rows.push({ what: 'audio buffers of both pipelines plus the mic and speaker adapters (device)', value: plain.boot.result.audioRamBytes + adapters, unit: 'bytes', note: `mic ring ${micFrames} x 640 + speaker pool ${speakerSlots} x 640 = ${adapters} B; target 16,384` });
+    rows.push({ what: 'live heap slots the booted toy adds (after GC)', value: bootSlots, unit: 'slots', note: `xsnap counts; the ESP32's XS creation has 13,312 slots` });
+    rows.push({ what: 'first pairing, toy + simulated phone in one engine, then MQTT connect', value: plain.pair.compute, unit: 'XS steps', note: `family ${plain.st.result.family}, session ${plain.st.result.online}; phone-side X25519 included` });
+
+    const paths: [string, string, Scenario, Scenario][] = [
+      ['record', 'record + seal + outbox + publish (10 s paw hold, then 2.5 s)', plain.rec, met.rec],
+      ['receive', 'receive + admit (10 s message delivered, then 0.2 s)', plain.del, met.del],
+      ['play', 'play (open, decode path, speaker; 10 s message, then 1 s)', plain.play, met.play],
+    ];
+    for (const [key, what, p, m] of paths) {
+      const per = (x: number) => x / SECONDS;
+      rows.push({ what: `${key}: all JS in the worker (toy + fakes + harness)`, value: per(p.total), unit: 'XS steps / s of audio', note: what });
+      for (const [part, label] of PARTS) {
+        const v = m.end.parts[part] ?? 0;
+        rows.push({ what: `${key}:   ${label}`, value: per(v), unit: 'XS steps / s of audio', note: part === 'toy' ? 'metered run; bookkeeping of the wrappers taken out' : '' });
+      }
+      rows.push({ what: `${key}: live heap slots grown (toy + fakes + harness)`, value: per(p.slots), unit: 'slots / s of audio', note: 'after a GC, no GC forced in the run; includes the broker\'s and the storage fake\'s retained copies' });
+      const f = p.end.flash;
+      rows.push({ what: `${key}: flash writes (storage fake)`, value: f.writes * (60 / SECONDS), unit: 'writes / min of audio', note: `${f.writes} writes (${Object.entries(f.byPrefix).map(([k, v]) => `${k} ${v}`).join(', ')}), ${f.removes} removes, ${f.reads} reads, ${f.bytes} B in ${SECONDS} s` });
+      rows.push({ what: `${key}: flash erases, 4 KB sectors (estimate)`, value: f.erases * (60 / SECONDS), unit: 'erases / min of audio', note: `${f.dataErases} data + ${f.metadataErases} metadata in ${SECONDS} s (tests/fakes/flash-wear-storage.ts model)` });
+    }
+    {
+      const r = plain.del.end.flash;
+      const p = plain.play.end.flash;
+      const all = r.erases + p.erases;
+      const chunkData = (r.erasesByPrefix.ib ?? 0) + (p.erasesByPrefix.ib ?? 0);
+      rows.push({ what: 'received + played: flash erases, all', value: all * (60 / SECONDS), unit: 'erases / min of audio', note: `${all} in ${SECONDS} s: the chunk records themselves (ib) are ${chunkData}` });
+      rows.push({ what: 'received + played: flash erases beyond the chunk records (seen, adm, replay, metadata)', value: (all - chunkData) * (60 / SECONDS), unit: 'erases / min of audio', note: 'a 60 s message would be 1/6 of this: these are per message' });
+    }
+    rows.push(...(await nativeRows(plain)));
+    rows.push({ what: 'chunks opened before the first frame reached the speaker', value: plain.play.end.opensAtFirstFrame, unit: 'chunk opens', note: 'heart press to first speaker write' });
+    rows.push({ what: 'idle, per second (timers, MQTT keepalive)', value: plain.idle.compute / 60, unit: 'XS steps / s', note: `${(plain.idle.heapCount ?? 0) - (plain.boot.heapCount ?? 0)} live slots over the booted toy after everything above` });
+    rows.push({ what: 'wrapper bookkeeping per metered call (taken out above)', value: 0, unit: 'XS steps', note: 'see bench/xs/step-meter.ts calibrate()' });
+    return rows.filter((r) => r.what !== 'wrapper bookkeeping per metered call (taken out above)');
+  },
+};
+
+/** The metered toy again in the native worker: the same paths with libsodium behind the CryptoPort. */
+async function nativeRows(js: Awaited<ReturnType<typeof runAll>>): Promise<BenchRow[]> {
+  const w = await ensureNativeWorker();
+  if ('skipped' in w) return [{ what: 'native crypto rows', value: 0, unit: 'skipped', note: w.skipped }];
+  const n = await runAll(true, w.bin);
+  const rows: BenchRow[] = [];
+  const ratio = (a: number, b: number) => `${(a / b).toFixed(1)}x fewer steps than pure JS (${Math.round(a).toLocaleString('en')})`;
+  rows.push({ what: 'native crypto: first pairing, toy + simulated phone, then MQTT connect', value: n.pair.compute, unit: 'XS steps', note: ratio(js.pair.compute, n.pair.compute) });
+  const paths: [string, Scenario, Scenario, number | undefined][] = [
+    ['record', js.rec, n.rec, 100_000],
+    ['receive', js.del, n.del, undefined],
+    ['play', js.play, n.play, undefined],
+  ];
+  for (const [key, p, m, target] of paths) {
+    const all = m.total / SECONDS;
+    rows.push({ what: `native crypto: ${key}: all JS in the worker (toy + fakes + harness)`, value: all, unit: 'XS steps / s of audio', note: ratio(p.total / SECONDS, all) });
+    const toy = (m.end.parts.toy ?? 0) / SECONDS;
+    const crypto = (m.end.parts.crypto ?? 0) / SECONDS;
+    rows.push({ what: `native crypto: ${key}: the toy's own JS + the crypto port`, value: toy + crypto, unit: 'XS steps / s of audio', note: `toy ${Math.round(toy).toLocaleString('en')} + crypto port ${Math.round(crypto).toLocaleString('en')}${target ? `; target <= ${target.toLocaleString('en')}: ${toy + crypto <= target ? 'met' : 'NOT met'}` : ''}` });
+  }
+  return rows;
 }

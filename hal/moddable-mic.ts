@@ -12,7 +12,8 @@
  * than block the JS thread catching up.
  *
  * Memory: one ArrayBuffer of frames x 640 bytes plus per-slot views, made in
- * the constructor; nothing is allocated per frame.
+ * the constructor; nothing is allocated per frame. A stall is a poll gap longer
+ * than the ring (frames x 20 ms): the counters of each recording are logged at stop().
  *
  * The mic and speaker share I2S pins on the ATOM Echo: start() claims them
  * from the I2sPins arbiter and answers 'BUSY' while the speaker holds them;
@@ -20,15 +21,20 @@
  * stops the mic and goes to onError. close() is stop() + final; safe twice.
  */
 import AudioIn from 'audioin';
-import { FRAME_MS, FRAME_SAMPLES, PortError, SAMPLE_RATE_HZ, type ClockPort, type MicPort, type PortStatus, type TimerHandle } from './ports.js';
+import { FRAME_MS, FRAME_SAMPLES, PortError, SAMPLE_RATE_HZ, type ClockPort, type LogPort, type MicPort, type PortStatus, type TimerHandle } from './ports.js';
 import type { I2sPins } from './moddable-i2s-pins.js';
 
 export interface ModdableMicOptions {
   /** Arbiter of the I2S pins shared with the speaker. */
   pins: I2sPins;
   clock: ClockPort;
-  /** Ring depth in frames (default 4 = 80 ms; 2..32). */
+  /**
+   * Ring depth in frames (default 8 = 160 ms; 2..32): how long the JS thread may be
+   * busy elsewhere (sealing, a flash erase of 45..400 ms) before frames are lost.
+   */
   frames?: number;
+  /** When given, stop() logs `mic.stats` (captured, overruns, stalls of that recording). */
+  log?: LogPort;
   /** Poll period in ms (default 10; 1..FRAME_MS). */
   pollMs?: number;
   /** Receives driver errors. Must not throw. */
@@ -42,6 +48,7 @@ export class ModdableMic implements MicPort {
   private readonly pins: I2sPins;
   private readonly clock: ClockPort;
   private readonly onError: (err: unknown) => void;
+  private readonly log: LogPort | undefined;
   private readonly depth: number;
   private readonly pollMs: number;
   private readonly ring: ArrayBuffer;
@@ -53,15 +60,17 @@ export class ModdableMic implements MicPort {
   private startedAt = 0;
   private taken = 0; // samples read from the driver since start
   private closed = false;
-  /** Frames captured, frames lost to a slow consumer, and skip-aheads after stalls. */
+  /** Frames captured, frames lost to a slow consumer, and skip-aheads after stalls (since construction). */
   captured = 0;
   overruns = 0;
   stalls = 0;
+  private atStart = { captured: 0, overruns: 0, stalls: 0 };
 
   constructor(options: ModdableMicOptions) {
     this.pins = options.pins;
     this.clock = options.clock;
-    this.depth = options.frames ?? 4;
+    this.log = options.log;
+    this.depth = options.frames ?? 8;
     this.pollMs = options.pollMs ?? 10;
     if (!Number.isInteger(this.depth) || this.depth < 2 || this.depth > 32) throw new PortError('INVAL', 'frames must be 2..32');
     if (!(this.pollMs >= 1 && this.pollMs <= FRAME_MS)) throw new PortError('INVAL', 'bad pollMs');
@@ -98,6 +107,7 @@ export class ModdableMic implements MicPort {
     this.count = 0;
     this.taken = 0;
     this.startedAt = this.clock.now();
+    this.atStart = { captured: this.captured, overruns: this.overruns, stalls: this.stalls };
     this.timer = this.clock.every(this.pollMs, () => this.poll());
     return 'OK';
   }
@@ -115,6 +125,11 @@ export class ModdableMic implements MicPort {
         this.onError(err);
       }
       this.pins.release('mic');
+      try {
+        this.log?.log('info', 'mic.stats', { captured: this.captured - this.atStart.captured, overruns: this.overruns - this.atStart.overruns, stalls: this.stalls - this.atStart.stalls });
+      } catch {
+        // logging must not break stop()
+      }
     }
   }
 

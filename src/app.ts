@@ -176,18 +176,20 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
     packetsPerChunk: opts.packetsPerChunk ?? 25,
     counters,
   });
-  const outbox = new Outbox({ storage: p.data, counters, maxRecords: 400 });
+  // Write-behind while online: a chunk reaches the flash only if its PUBACK is late (src/outbox.ts, durability point).
+  const outbox = new Outbox({ storage: p.data, counters, maxRecords: 400, clock: p.clock, online: () => session?.state === 'online' });
   const inbox = new Inbox({ storage: p.data, counters, dedupeKey: chunkKey, maxRecords: 400 });
 
   // Audio: both pipelines allocated once; the mic and the speaker share the I2S pins, so only one runs at a time.
-  const recordPipeline = new RecordPipeline({ clock: p.clock, mic: p.mic, codec: p.codec, frameRingFrames: 6, packetRingBytes: 2048, counters });
+  // Rings sized for issue 13: the mic adapter buffers 160 ms itself, the speaker adapter its queue; the sealer drains each tick.
+  const recordPipeline = new RecordPipeline({ clock: p.clock, mic: p.mic, codec: p.codec, frameRingFrames: 4, packetRingBytes: 1536, counters });
   let player: MessagePlayer | undefined;
   const playbackPipeline = new PlaybackPipeline({
     clock: p.clock,
     speaker: p.speaker,
     codec: p.codec,
-    frameRingFrames: 6,
-    packetRingBytes: 2048,
+    frameRingFrames: 4,
+    packetRingBytes: 1536,
     counters,
     onFinished: () => {
       p.log.log('info', 'play.finished', { underruns: counters.get('audio.play.underrun'), badPackets: counters.get('audio.play.badPacket') });
@@ -249,6 +251,7 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
         onError: (e) => counters.inc(`app.mqtt_${e.code}`),
         onState: (st) => {
           p.log.log('info', 'mqtt.state', { state: st });
+          if (st !== 'online') outbox.persistAll(); // offline: what waits in RAM for a PUBACK goes to flash now
           update?.onSessionState(st, session);
           changed();
         },
@@ -345,6 +348,7 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
     session = undefined;
     recorder.close();
     player?.close();
+    outbox.discardAll();
     factoryReset(p.data);
     roster.reload();
     p.log.log('warn', 'app.factory_reset_done');
@@ -380,6 +384,7 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
     session: () => session,
     update,
     close: () => {
+      outbox.close(); // first: RAM-only chunks are dropped as at a power cut, not flushed by the session's close
       updateTick?.cancel();
       update?.close();
       session?.close();

@@ -13,9 +13,9 @@
  *    PUBACK, so a cut before it makes the broker deliver again.
  * 3. The consumer gets the message (now, or after a restart: every stored record
  *    whose key is not confirmed is handed over again, in arrival order).
- * 4. confirm(id): the key hash is added to the seen ring (`ix.seen`, the last
- *    `seenCapacity` keys) — this one write is the commit point — then the record is
- *    removed. A cut between the two: at start-up a record whose key is in the ring
+ * 4. confirm(id), or confirmMany(ids) for a whole message: the key hashes are added
+ *    to the seen ring (`ix.seen`, the last `seenCapacity` keys) — this one write is
+ *    the commit point, once per message — then the records are removed. A cut between the two: at start-up a record whose key is in the ring
  *    is removed without being handed over. So a confirmed message is never handed
  *    over again, and an unconfirmed one is never lost.
  *
@@ -315,16 +315,31 @@ export class Inbox {
    * handed over again after a restart).
    */
   confirm(id: string): void {
-    const i = this.records.findIndex((r) => r.id === id);
-    if (i < 0) {
-      this.counters?.inc('inbox.confirm_unknown');
-      return;
+    this.confirmMany([id]);
+  }
+
+  /**
+   * The consumer is done with all of `ids` (a whole message): their keys go into the
+   * seen ring with ONE write of `ix.seen` (the commit point for all of them), then the
+   * records are removed. Unknown ids are ignored (counted `inbox.confirm_unknown`).
+   * Throws MqttError('STORAGE') when the commit write fails (nothing is confirmed;
+   * the chunks stay and are handed over again after a restart).
+   */
+  confirmMany(ids: readonly string[]): void {
+    const found: number[] = [];
+    for (const id of ids) {
+      const i = this.records.findIndex((r) => r.id === id);
+      if (i < 0) this.counters?.inc('inbox.confirm_unknown');
+      else if (found.indexOf(i) < 0) found.push(i);
     }
-    const r = this.records[i]!;
-    const h = new Uint8Array(8);
-    for (let k = 0; k < 8; k++) h[k] = parseInt(r.key.slice(k * 2, k * 2 + 2), 16);
+    if (found.length === 0) return;
     const saved = { ring: this.ring.slice(), count: this.ringCount, next: this.ringNext, set: new Set(this.seenSet) };
-    this.pushSeen(h, 0);
+    const h = this.scratch;
+    for (const i of found) {
+      const key = this.records[i]!.key;
+      for (let k = 0; k < 8; k++) h[k] = parseInt(key.slice(k * 2, k * 2 + 2), 16);
+      this.pushSeen(h, 0);
+    }
     try {
       this.storage.write(this.seenKey, this.ring.subarray(0, 5 + this.ringCount * 8));
     } catch (e) {
@@ -336,9 +351,13 @@ export class Inbox {
       this.counters?.inc('inbox.commit_failed');
       throw new MqttError('STORAGE', `inbox commit failed (${e instanceof PortError ? e.code : 'unknown'})`);
     }
-    this.records.splice(i, 1);
-    this.handed.delete(id);
-    this.safeRemove(id);
-    this.counters?.inc('inbox.confirmed');
+    const done = found.map((i) => this.records[i]!.id);
+    for (const id of done) {
+      const i = this.records.findIndex((r) => r.id === id);
+      this.records.splice(i, 1);
+      this.handed.delete(id);
+      this.safeRemove(id);
+      this.counters?.inc('inbox.confirmed');
+    }
   }
 }

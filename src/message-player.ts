@@ -37,6 +37,25 @@ export const MAX_ADMITTED = 32;
 /** After the last frame, the speaker is released this long later (its queue plays out). */
 export const SPEAKER_TAIL_MS = 400;
 
+/**
+ * Packets queued in the pipeline at or below which the next chunk is opened (200 ms of
+ * audio: a chunk of 25 packets opened in one tick refills it well before it runs dry).
+ */
+export const LOW_WATER_PACKETS = 10;
+
+interface Playing {
+  msg: Msg;
+  next: number;
+  packets: Uint8Array[];
+  p: number;
+  done: (played: boolean) => void;
+  timer: TimerHandle;
+  ended?: boolean;
+}
+
+const NO_PACKETS: Uint8Array[] = [];
+const NO_TIMER: TimerHandle = { cancel: () => undefined };
+
 interface Msg {
   key: string;
   chunks: string[];
@@ -78,9 +97,10 @@ export class MessagePlayer implements PlayerControl {
   private readonly msgs = new Map<string, Msg>();
   private readonly admitted = new Set<string>();
   private readonly verifier: EnvelopeOpener;
-  private playing:
-    | { msg: Msg; next: number; packets: Uint8Array[]; p: number; done: (played: boolean) => void; timer: TimerHandle }
-    | undefined;
+  private playing: Playing | undefined;
+  private readonly onFeed = () => this.feed();
+  /** Chunks opened for playback since construction (bench: opens before the first frame). */
+  chunksOpened = 0;
   private tail: TimerHandle | undefined;
   private closed = false;
 
@@ -260,21 +280,36 @@ export class MessagePlayer implements PlayerControl {
     this.tail?.cancel();
     this.tail = undefined;
     this.o.pipeline.stop();
+    const pl: Playing = { msg, next: 0, packets: NO_PACKETS, p: 0, done, timer: NO_TIMER };
+    this.playing = pl;
+    // One chunk is opened before playback starts (first frame after one chunk open); the rest one per tick at most.
+    this.feed(true);
     const s = this.o.pipeline.start();
     if (s !== 'OK') {
+      this.playing = undefined;
+      try {
+        this.o.playbackOpener.finish(msg.key);
+      } catch {
+        /* the opener just drops its state */
+      }
+      this.o.pipeline.stop();
       this.o.counters.inc('msg.speaker_busy');
       return 'BUSY';
     }
-    const timer = this.o.clock.every(FRAME_MS, () => this.feed());
-    this.playing = { msg, next: 0, packets: [], p: 0, done, timer };
-    this.feed();
+    if (this.playing === pl && !pl.ended) pl.timer = this.o.clock.every(FRAME_MS, this.onFeed);
     return 'OK';
   }
 
-  /** Feeds packets into the pipeline while it has room; opens the next chunk when needed. Never throws. */
-  private feed(): void {
+  /**
+   * Feeds packets into the pipeline while it has room. Opens the next chunk only when
+   * the pipeline holds at most LOW_WATER_PACKETS packets and the open chunk is all
+   * queued, and at most one chunk per call (per 20 ms tick); `first` opens the first
+   * chunk before start. Never throws.
+   */
+  private feed(first = false): void {
     const pl = this.playing;
-    if (!pl) return;
+    if (!pl || pl.ended) return;
+    let opened = false;
     try {
       for (;;) {
         if (pl.p < pl.packets.length) {
@@ -285,26 +320,33 @@ export class MessagePlayer implements PlayerControl {
           continue;
         }
         if (pl.next >= pl.msg.chunks.length) {
-          this.o.pipeline.endOfMessage();
-          pl.timer.cancel();
+          this.endFeeding(pl);
           return;
         }
+        if (opened || (!first && this.o.pipeline.packets.count > LOW_WATER_PACKETS)) return;
         const payload = this.o.inbox.read(pl.msg.chunks[pl.next]!);
         pl.next++;
         if (!payload) throw new EnvelopeError('STORAGE', 'chunk unreadable');
-        const opened = this.o.playbackOpener.push(payload);
-        pl.packets = opened.packets;
+        const o = this.o.playbackOpener.push(payload);
+        opened = true;
+        this.chunksOpened++;
+        pl.packets = o.packets;
         pl.p = 0;
       }
     } catch (e) {
       // A stored chunk that no longer opens (corrupt storage): play what we have, then end.
       this.o.counters.inc(`msg.play_${e instanceof EnvelopeError ? e.code : 'error'}`);
       pl.next = pl.msg.chunks.length;
-      pl.packets = [];
+      pl.packets = NO_PACKETS;
       pl.p = 0;
-      this.o.pipeline.endOfMessage();
-      pl.timer.cancel();
+      this.endFeeding(pl);
     }
+  }
+
+  private endFeeding(pl: Playing): void {
+    pl.ended = true;
+    this.o.pipeline.endOfMessage();
+    pl.timer.cancel();
   }
 
   /** The PlaybackPipeline's onFinished: the last frame reached the speaker. */
@@ -363,12 +405,10 @@ export class MessagePlayer implements PlayerControl {
       return;
     }
     this.msgs.delete(msg.key);
-    for (const id of msg.chunks) {
-      try {
-        this.o.inbox.confirm(id);
-      } catch {
-        this.o.counters.inc('msg.confirm_failed');
-      }
+    try {
+      this.o.inbox.confirmMany(msg.chunks); // one write of the seen record per message
+    } catch {
+      this.o.counters.inc('msg.confirm_failed');
     }
     this.o.counters.inc(`msg.${why}`);
   }

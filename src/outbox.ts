@@ -1,8 +1,25 @@
 /**
- * The outbox: sealed chunks waiting to be published, kept on the StoragePort so a
- * message recorded while offline (or across a power cut) is sent when the network
+ * The outbox: sealed chunks waiting to be published, kept so that a message
+ * recorded while offline (or across a power cut) is sent when the network
  * returns. The MQTT session (src/mqtt-session.ts) publishes records in order with
  * QoS 1 and removes each one only after the broker's PUBACK.
+ *
+ * Write-behind (when `clock` and `online` are given, as src/app.ts wires it):
+ * - While online, add() keeps the chunk in RAM and the session publishes it from
+ *   there (no flash write, no read-back). A chunk the broker acknowledges within
+ *   `persistAfterMs` never touches the flash.
+ * - A chunk not acknowledged `persistAfterMs` after add() is written to flash then
+ *   (and its RAM copy dropped); so is the oldest RAM chunk when more than
+ *   `maxRamRecords` are held.
+ * - While offline (or without clock/online), add() writes the chunk at once.
+ * DURABILITY POINT: a chunk is durable at its broker PUBACK or `persistAfterMs`
+ * after add(), whichever comes first (at add() while offline). A power cut before
+ * that loses the chunk; after it, the chunk is delivered. The recorder adds a
+ * message's last chunk within one flush (<= 3 ticks, 60 ms) of the paw's release,
+ * so with the default 1,500 ms a whole message is durable at most 2 s after the
+ * paw is released (docs/AUDIO.md, tests/outbox-write-behind.test.ts).
+ * A flash write that fails keeps the chunk in RAM (counted `outbox.persist_failed`)
+ * and is tried again at the next deadline.
  *
  * Storage layout (docs/BROKER.md, "Storage keys"): one record per chunk under
  * `ob.` + 12 decimal digits (a sequence number, zero-padded so key order is send
@@ -14,7 +31,7 @@
  * again; the receiver drops the duplicate by its dedupe key (src/inbox.ts).
  * Portable.
  */
-import { PortError, STORAGE_MAX_VALUE_BYTES, type PortStatus, type StoragePort } from '../hal/ports.js';
+import { PortError, STORAGE_MAX_VALUE_BYTES, type ClockPort, type PortStatus, type StoragePort, type TimerHandle } from '../hal/ports.js';
 import type { Counters } from './counters.js';
 import { MqttError } from './mqtt-codec.js';
 
@@ -32,6 +49,24 @@ export interface OutboxOptions {
   maxRecords?: number;
   /** Key prefix, 1..3 characters. Default `ob.`. */
   prefix?: string;
+  /** Write-behind (both needed): the clock for the persist deadline, and whether the session is online now. */
+  clock?: ClockPort;
+  online?: () => boolean;
+  /** Milliseconds a chunk may wait in RAM for its PUBACK before it is written (write-behind). Default 1500. */
+  persistAfterMs?: number;
+  /** Most chunks held in RAM only (write-behind); the oldest is written beyond. Default 4. */
+  maxRamRecords?: number;
+}
+
+/** Default write-behind deadline (ms): see the durability point above. */
+export const OUTBOX_PERSIST_AFTER_MS = 1500;
+
+/** One queued chunk. `value` is its record bytes while it is held in RAM only; undefined once on flash. */
+interface Entry {
+  key: string;
+  value: Uint8Array | undefined;
+  topicLength: number;
+  addedAt: number;
 }
 
 const SEQ_DIGITS = 12;
@@ -68,9 +103,18 @@ export class Outbox {
   private readonly counters: Counters | undefined;
   private readonly maxRecords: number;
   private readonly prefix: string;
-  private readonly list: string[] = [];
+  private readonly clock: ClockPort | undefined;
+  private readonly online: (() => boolean) | undefined;
+  private readonly persistAfterMs: number;
+  private readonly maxRam: number;
+  private readonly list: Entry[] = [];
+  private ramCount = 0;
   private nextSeq = 0;
   private listener: (() => void) | undefined;
+  private timer: TimerHandle | undefined;
+  private timerAt = -1;
+  private readonly onTimer: () => void;
+  private closed = false;
 
   /** Loads the ids of stored records (keys only; records are read when sent). */
   constructor(opts: OutboxOptions) {
@@ -78,13 +122,18 @@ export class Outbox {
     this.counters = opts.counters;
     this.maxRecords = opts.maxRecords ?? 64;
     this.prefix = opts.prefix ?? 'ob.';
+    this.clock = opts.clock;
+    this.online = opts.online;
+    this.persistAfterMs = Math.max(0, opts.persistAfterMs ?? OUTBOX_PERSIST_AFTER_MS);
+    this.maxRam = Math.max(0, opts.maxRamRecords ?? 4);
     if (this.prefix.length < 1 || this.prefix.length > 3) throw new MqttError('INVAL', 'outbox prefix must be 1..3 characters');
     for (const k of this.storage.keys(this.prefix)) {
       const seq = keySeq(this.prefix, k);
       if (seq < 0) continue;
-      this.list.push(k);
+      this.list.push({ key: k, value: undefined, topicLength: 0, addedAt: 0 });
       if (seq >= this.nextSeq) this.nextSeq = seq + 1;
     }
+    this.onTimer = () => this.deadline();
   }
 
   /** Called after every successful add() (the session uses it to start sending). Must not throw. */
@@ -93,8 +142,10 @@ export class Outbox {
   }
 
   /**
-   * Stores one chunk (payload lent, copied by the storage). Returns 'OK' once it is
-   * durable, or 'FULL' (record limit or storage NOSPACE: nothing was stored).
+   * Queues one chunk (payload lent, copied). Returns 'OK' once it is queued: durable
+   * at once when written through (offline, or no write-behind), else at its PUBACK or
+   * persistAfterMs later (see the durability point above). 'FULL': record limit or
+   * storage NOSPACE, nothing was queued.
    * Throws MqttError INVAL (empty topic, payload too large for one record) or
    * STORAGE (the storage failed: nothing was stored, or, after a power cut, the whole record).
    */
@@ -113,19 +164,29 @@ export class Outbox {
     v.set(t, HEADER);
     v.set(payload, HEADER + t.length);
     const key = seqKey(this.prefix, this.nextSeq);
-    try {
-      this.storage.write(key, v);
-    } catch (e) {
-      if (e instanceof PortError && e.code === 'NOSPACE') {
-        this.counters?.inc('outbox.full');
-        return 'FULL';
+    const behind = this.writeBehind();
+    if (!behind) {
+      try {
+        this.storage.write(key, v);
+      } catch (e) {
+        if (e instanceof PortError && e.code === 'NOSPACE') {
+          this.counters?.inc('outbox.full');
+          return 'FULL';
+        }
+        this.counters?.inc('outbox.write_failed');
+        throw new MqttError('STORAGE', `outbox write failed (${e instanceof PortError ? e.code : 'unknown'})`);
       }
-      this.counters?.inc('outbox.write_failed');
-      throw new MqttError('STORAGE', `outbox write failed (${e instanceof PortError ? e.code : 'unknown'})`);
     }
     this.nextSeq++;
-    this.list.push(key);
+    const entry: Entry = { key, value: behind ? v : undefined, topicLength: t.length, addedAt: behind ? this.clock!.now() : 0 };
+    this.list.push(entry);
     this.counters?.inc('outbox.added');
+    if (behind) {
+      this.ramCount++;
+      this.counters?.inc('outbox.held_in_ram');
+      if (this.ramCount > this.maxRam) this.persistOldest();
+      this.schedule();
+    }
     try {
       this.listener?.();
     } catch {
@@ -134,25 +195,34 @@ export class Outbox {
     return 'OK';
   }
 
-  /** Ids of stored records in send order (a copy). */
+  /** Ids of queued records in send order (a copy). */
   ids(): string[] {
-    return this.list.slice();
+    return this.list.map((e) => e.key);
   }
 
   /** The id at position i in send order, or undefined. */
   at(i: number): string | undefined {
-    return this.list[i];
+    return this.list[i]?.key;
   }
 
   count(): number {
     return this.list.length;
   }
 
+  /** Chunks held in RAM only (not yet durable unless acknowledged). */
+  ramCountNow(): number {
+    return this.ramCount;
+  }
+
   /**
-   * Reads record `id`. A record that is missing or does not parse (a corrupted
+   * Record `id`: from RAM while it is held there (no flash read), else read from
+   * the storage. A stored record that is missing or does not parse (a corrupted
    * flash page) is removed, counted (`outbox.corrupt`) and answered with undefined.
+   * `payload` may be a view of the outbox's own copy: read it, do not keep or change it.
    */
   read(id: string): OutboxRecord | undefined {
+    const e = this.find(id);
+    if (e?.value) return { id, topic: dec.decode(e.value.subarray(HEADER, HEADER + e.topicLength)), payload: e.value.subarray(HEADER + e.topicLength) };
     let v: Uint8Array | undefined;
     try {
       v = this.storage.read(id);
@@ -172,25 +242,138 @@ export class Outbox {
   }
 
   /**
-   * Removes record `id` after the broker acknowledged it. Throws MqttError('STORAGE')
-   * when the storage fails (the record stays and will be sent again).
+   * Removes record `id` after the broker acknowledged it (a chunk still in RAM is
+   * simply forgotten: no flash operation). Throws MqttError('STORAGE') when the
+   * storage fails (the record stays and will be sent again).
    */
   remove(id: string): void {
-    const i = this.list.indexOf(id);
+    const i = this.indexOf(id);
     if (i < 0) return;
-    try {
-      this.storage.remove(id);
-    } catch (e) {
-      this.counters?.inc('outbox.remove_failed');
-      throw new MqttError('STORAGE', `outbox remove failed (${e instanceof PortError ? e.code : 'unknown'})`);
+    const e = this.list[i]!;
+    if (e.value) {
+      e.value = undefined;
+      this.ramCount--;
+      this.counters?.inc('outbox.acked_in_ram');
+    } else {
+      try {
+        this.storage.remove(id);
+      } catch (err) {
+        this.counters?.inc('outbox.remove_failed');
+        throw new MqttError('STORAGE', `outbox remove failed (${err instanceof PortError ? err.code : 'unknown'})`);
+      }
     }
     this.list.splice(i, 1);
     this.counters?.inc('outbox.sent');
   }
 
+  /**
+   * Writes every chunk held in RAM to flash now (e.g. when the link drops). Chunks a
+   * failing write could not store stay in RAM and are counted.
+   */
+  persistAll(): void {
+    if (this.closed) return;
+    for (const e of this.list) if (e.value) this.persist(e);
+  }
+
+  /**
+   * Forgets every queued chunk in RAM and the list (after a factory reset wiped the
+   * storage: nothing of the old family may leave the toy). Stored records are not touched.
+   */
+  discardAll(): void {
+    this.list.length = 0;
+    this.ramCount = 0;
+    this.cancelTimer();
+  }
+
+  /** Stops the write-behind timer; RAM-only chunks are dropped as a power cut would. Safe to call twice. */
+  close(): void {
+    this.closed = true;
+    this.cancelTimer();
+  }
+
+  private writeBehind(): boolean {
+    if (this.closed || !this.clock || !this.online || this.maxRam === 0) return false;
+    try {
+      return this.online();
+    } catch {
+      return false;
+    }
+  }
+
+  /** The write-behind deadline: persists chunks whose time in RAM is up; never throws. */
+  private deadline(): void {
+    this.timer = undefined;
+    this.timerAt = -1;
+    if (this.closed) return;
+    const now = this.clock!.now();
+    for (const e of this.list) if (e.value && now - e.addedAt >= this.persistAfterMs) this.persist(e);
+    this.schedule();
+  }
+
+  /** Arms one timer for the oldest RAM chunk's deadline (or none when nothing waits). */
+  private schedule(): void {
+    if (this.closed || !this.clock) return;
+    let oldest = -1;
+    for (const e of this.list) {
+      if (e.value) {
+        oldest = e.addedAt;
+        break;
+      }
+    }
+    if (oldest < 0) {
+      this.cancelTimer();
+      return;
+    }
+    const at = oldest + this.persistAfterMs;
+    if (this.timer && this.timerAt === at) return;
+    this.cancelTimer();
+    this.timerAt = at;
+    this.timer = this.clock.after(Math.max(0, at - this.clock.now()), this.onTimer);
+  }
+
+  private cancelTimer(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.timerAt = -1;
+  }
+
+  private persistOldest(): void {
+    for (const e of this.list) {
+      if (e.value) {
+        this.persist(e);
+        return;
+      }
+    }
+  }
+
+  private persist(e: Entry): void {
+    try {
+      this.storage.write(e.key, e.value!);
+    } catch {
+      this.counters?.inc('outbox.persist_failed');
+      return;
+    }
+    e.value = undefined;
+    this.ramCount--;
+    this.counters?.inc('outbox.persisted');
+  }
+
+  private indexOf(id: string): number {
+    for (let i = 0; i < this.list.length; i++) if (this.list[i]!.key === id) return i;
+    return -1;
+  }
+
+  private find(id: string): Entry | undefined {
+    const i = this.indexOf(id);
+    return i < 0 ? undefined : this.list[i];
+  }
+
   private drop(id: string): void {
-    const i = this.list.indexOf(id);
-    if (i >= 0) this.list.splice(i, 1);
+    const i = this.indexOf(id);
+    if (i >= 0) {
+      if (this.list[i]!.value) this.ramCount--;
+      this.list.splice(i, 1);
+    }
     try {
       this.storage.remove(id);
     } catch {

@@ -19,6 +19,8 @@ export class FakeBroker {
   refuseCode = 0;
   denySubscribe = false;
   ackPublishes = true;
+  /** PUBLISHes from clients are lost on the way: neither recorded nor acknowledged (a silent link). */
+  dropPublishes = false;
   answerPings = true;
   /** Every PUBLISH a client sent (copies), in order, with DUP flags as sent. */
   readonly published: { clientId: string; topic: string; payload: Uint8Array; dup: boolean; messageId?: number }[] = [];
@@ -109,6 +111,7 @@ export class FakeBroker {
         return;
       case 'publish': {
         const q = p as PublishPacket;
+        if (this.dropPublishes) return;
         this.published.push({ clientId: s.clientId, topic: q.topic, payload: q.payload.slice(), dup: q.dup, messageId: q.messageId });
         if (q.qos === 1 && this.ackPublishes) s.toClient(encode({ cmd: 'puback', messageId: q.messageId! }));
         return;

@@ -45,7 +45,11 @@ export class ToyRig {
   boots = 0;
   cur!: Boot;
 
-  constructor(private readonly extra: Partial<MqttSessionOptions> = {}) {
+  /**
+   * `writeBehind`: the outbox holds chunks in RAM while online and persists them
+   * after `persistAfterMs` without a PUBACK (as src/app.ts wires it); default off (write-through).
+   */
+  constructor(private readonly extra: Partial<MqttSessionOptions> = {}, private readonly writeBehind?: { persistAfterMs?: number; maxRamRecords?: number }) {
     this.boot();
   }
 
@@ -53,9 +57,15 @@ export class ToyRig {
     this.boots++;
     const clock = new GatedClock(this.clock);
     const socket = this.broker.socket();
-    const outbox = new Outbox({ storage: this.storage, counters: this.counters });
+    let session: MqttSession | undefined;
+    const wb = this.writeBehind;
+    const outbox = new Outbox({
+      storage: this.storage,
+      counters: this.counters,
+      ...(wb ? { clock, online: () => session?.state === 'online', persistAfterMs: wb.persistAfterMs, maxRamRecords: wb.maxRamRecords } : {}),
+    });
     const inbox = new Inbox({ storage: this.storage, counters: this.counters });
-    const session = new MqttSession({
+    session = new MqttSession({
       socket, clock, random: new FakeRandom(this.boots), host: 'broker.test', port: 8883,
       clientId: TOY, username: TOY, password: 'factory-secret', subscriptions: [IN], outbox, inbox,
       counters: this.counters, onError: (e) => this.errors.push(e), ...this.extra,

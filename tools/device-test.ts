@@ -340,6 +340,7 @@ async function run(sdk: Sdk): Promise<void> {
         if (!final) await new Promise((res) => setTimeout(res, 100));
       }
       recMem = memOf(r.lines.slice(before2));
+      checkMicCapture(r.lines.slice(before2), figures);
       const pcm = new Int16Array(packets.length * FRAME_SAMPLES);
       const f = new Int16Array(FRAME_SAMPLES);
       codec.reset();
@@ -477,3 +478,17 @@ function buildEsp32Makefile(sdk: Sdk, root: string, outDir: string): { ok: boole
 
 void spawnSync;
 await main();
+
+// ---------------------------------------------------------------- issue 13: capture never waits (mic stalls)
+/**
+ * The recording scenario's `mic.stats` line (hal/moddable-mic.ts logs it at stop()):
+ * the mic adapter's ring never overflowed (stalls 0) while the toy sealed and sent.
+ */
+function checkMicCapture(lines: string[], figures: Record<string, number | string>): void {
+  const line = lines.find((l) => /mic\.stats/.test(l)) ?? '';
+  const n = (k: string) => Number(new RegExp(`${k}=(\\d+)`).exec(line)?.[1] ?? NaN);
+  figures.micCaptured = n('captured');
+  figures.micOverruns = n('overruns');
+  figures.micStalls = n('stalls');
+  check(`toy → parent: the mic adapter never stalled while recording (stalls ${n('stalls')}, overruns ${n('overruns')}, ${n('captured')} frames)`, line !== '' && n('stalls') === 0 && n('captured') > 100, line || 'no mic.stats line');
+}

@@ -8,6 +8,7 @@ import { MAX_PACKET_BYTES } from '../../audio/codec-port.js';
 import { PacketRing } from '../../audio/packet-ring.js';
 import { FRAME_SAMPLES } from '../../hal/ports.js';
 import { onXsCommand } from '../../tests/xs/commands.js';
+import { StepMeter } from './step-meter.js';
 import { FakesOnly, PlaybackOnly, RecordOnly, ringWork, SteadyLoop } from '../../tests/audio-steady.js';
 
 let loop: SteadyLoop | undefined;
@@ -64,4 +65,41 @@ onXsCommand('ring.copy', (arg) => ringWork.frameCopy(frameRing, src, dst, n(arg)
 onXsCommand('ring.naive', (arg) => ringWork.frameNaive(queue, src, n(arg)));
 onXsCommand('pring.ring', (arg) => ringWork.packetRing(packetRing, n(arg)));
 onXsCommand('pring.naive', (arg) => ringWork.packetNaive(pqueue, psrc, n(arg)));
+
+/**
+ * Metered runs: the pipeline's own calls (tick, drainPackets / pushPacket) count as
+ * 'core', the mic, codec and speaker fakes as 'fakes', the step clock and the driver
+ * loop as 'harness' (bench/xs/step-meter.ts). Answers the steps of each part.
+ */
+let meter: StepMeter | undefined;
+type AnyObj = Record<string, unknown>;
+onXsCommand('meter.install', (arg) => {
+  const m = (meter = new StepMeter('harness'));
+  m.calibrate();
+  if (arg === 'rec') {
+    const p = rec!.rec as unknown as AnyObj;
+    m.wrap(p, 'tick', 'core');
+    m.wrap(p, 'drainPackets', 'core');
+    for (const k of ['available', 'read']) m.wrap(p.mic as object, k, 'fakes');
+    m.wrap(p.codec as object, 'encode', 'fakes');
+  } else {
+    const p = play!.play as unknown as AnyObj;
+    m.wrap(p, 'tick', 'core');
+    m.wrap(p, 'pushPacket', 'core');
+    for (const k of ['space', 'write']) m.wrap(p.speaker as object, k, 'fakes');
+    m.wrap(p.codec as object, 'decode', 'fakes');
+  }
+  return { inCost: m.inCost, outCost: m.outCost };
+});
+onXsCommand('meter.run', (arg) => {
+  const { path, frames } = arg as { path: 'rec' | 'play'; frames: number };
+  meter!.begin();
+  if (path === 'rec') rec!.run(frames);
+  else play!.run(frames);
+  meter!.end();
+  const parts: Record<string, number> = {};
+  for (const [k, v] of meter!.corrected()) parts[k] = v;
+  return parts;
+});
+
 onXsCommand('noop', () => 0);

@@ -3,7 +3,7 @@
  * envelope code (v2, src/) and the frozen v1 (tests/envelope-v1/) side by side,
  * with tweetnacl inside XS, so the host reads exact compute steps per call.
  * Audio: 50 Opus packets per second (20 ms frames) at the app's chunking
- * (15 packets a chunk); packet sizes either a constant 40 bytes (16 kbps) or a
+ * (APP_PACKETS_PER_CHUNK = 25 packets a chunk, as src/app.ts wires the envelope); packet sizes either a constant 40 bytes (16 kbps) or a
  * deterministic VBR-like spread of 20..70 bytes (for the bytes-on-the-wire rows).
  * Keys are throwaway (FakeRandom); shared and pair keys are computed in `setup`
  * (the pairing step) and cached, as on the device.
@@ -16,6 +16,8 @@ import * as V1 from '../../tests/envelope-v1/envelope.js';
 import { FakeRandom } from '../../tests/fakes/fake-random.js';
 import { MemoryStorage } from '../../tests/fakes/memory-storage.js';
 
+/** Packets a chunk as the app seals them (src/app.ts `packetsPerChunk ?? 25`). */
+const APP_PACKETS_PER_CHUNK = 25;
 const random = new FakeRandom(2026);
 const clock = { wallNow: () => Date.UTC(2026, 10, 28) };
 const key = () => {
@@ -57,8 +59,8 @@ onXsCommand('seal', (arg) => {
   const { v, recipients, seconds, pad, sizes } = arg as { v: 1 | 2; recipients: number; seconds: number; pad?: number; sizes?: 'vbr' };
   const msg =
     v === 1
-      ? new V1.EnvelopeSealer({ crypto: naclCrypto, random, storage: new MemoryStorage(), clock, senderPublicKey: toyPk }).begin(shared.slice(0, recipients))
-      : new EnvelopeSealer({ crypto: naclCrypto, random, storage: new MemoryStorage(), clock, senderPublicKey: toyPk, senderSecretKey: toySk, padBlock: pad ?? 0 }).begin(pair.slice(0, recipients));
+      ? new V1.EnvelopeSealer({ crypto: naclCrypto, random, storage: new MemoryStorage(), clock, senderPublicKey: toyPk, packetsPerChunk: APP_PACKETS_PER_CHUNK }).begin(shared.slice(0, recipients))
+      : new EnvelopeSealer({ crypto: naclCrypto, random, storage: new MemoryStorage(), clock, senderPublicKey: toyPk, senderSecretKey: toySk, padBlock: pad ?? 0, packetsPerChunk: APP_PACKETS_PER_CHUNK }).begin(pair.slice(0, recipients));
   const out: Uint8Array[] = [];
   let audio = 0;
   for (let i = 0; i < 50 * seconds; i++) {

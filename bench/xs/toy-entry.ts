@@ -1,28 +1,114 @@
 // XS entry for bench/toy.bench.ts: the whole toy (src/app.ts) on fakes inside XS.
 // The codec is faked (its cost is the codec's own row); crypto, storage records,
 // MQTT codec and session, pairing and the state machine are the real code.
+//
+// Two ways to run it (bench/toy.bench.ts starts one worker for each):
+// - plain: totals, live heap growth and flash wear (the data storage is wrapped
+//   in tests/fakes/flash-wear-storage.ts);
+// - metered (`instrument` before `boot`): every call across the toy's ports is
+//   wrapped by bench/xs/step-meter.ts so the steps of the test clock and fake
+//   broker (harness), the mic/speaker/log/random fakes, the storage fake, the
+//   fake codec and the crypto port are counted apart from the toy's own JS.
 import { onXsCommand } from '../../tests/xs/commands.js';
 import { AppRig, Phone } from '../../tests/app-rig.js';
+import { FlashWearStorage } from '../../tests/fakes/flash-wear-storage.js';
+import { naclCrypto } from '../../src/nacl-crypto.js';
+import type { ClockPort } from '../../hal/ports.js';
+import { StepMeter } from './step-meter.js';
 
 let rig: AppRig | undefined;
 let phone: Phone | undefined;
 let paired: 'pending' | 'ok' | string = 'pending';
+let wear: FlashWearStorage | undefined;
+let meter: StepMeter | undefined;
+/** Chunks the player opened (EnvelopeOpener.push on the playback opener), and how many before the first frame reached the speaker. */
+let opens = 0;
+let opensAtFirstFrame = -1;
 
 declare const gc: (() => void) | undefined;
 const collect = () => {
   if (typeof gc === 'function') gc();
 };
 
-/** The test rig without the toy (fixture identity, fakes, broker). */
+type AnyObj = Record<string, unknown>;
+
+/** The test rig without the toy (fixture identity, fakes, broker); its data storage counts flash wear. */
 onXsCommand('prepare', () => {
   rig = new AppRig({ boot: false });
+  wear = new FlashWearStorage(rig.data);
+  (rig as unknown as AnyObj).data = wear;
   collect();
   return null;
 });
 
+/** Metered run only, before boot: the clock, the broker and its sockets, and the crypto port count apart. */
+onXsCommand('instrument', () => {
+  const m = (meter = new StepMeter('harness'));
+  m.calibrate();
+  const c = rig!.clock as unknown as AnyObj & ClockPort;
+  const after = c.after.bind(c);
+  const every = c.every.bind(c);
+  // the toy's timers: their callbacks are the toy's
+  c.after = (ms: number, cb: () => void) => after(ms, m.wrapFn(cb, 'toy'));
+  c.every = (ms: number, cb: () => void) => every(ms, m.wrapFn(cb, 'toy'));
+  // the broker's own timers (network latency): harness
+  const bc = Object.create(c) as AnyObj;
+  bc.after = (ms: number, cb: () => void) => after(ms, m.wrapFn(cb, 'harness'));
+  bc.every = (ms: number, cb: () => void) => every(ms, m.wrapFn(cb, 'harness'));
+  const broker = rig!.broker as unknown as AnyObj;
+  broker.clock = bc;
+  const socket = (broker.socket as () => AnyObj).bind(broker);
+  broker.socket = () => {
+    const s = socket();
+    const onEvent = (s.onEvent as (h: (e: unknown) => void) => void).bind(s);
+    s.onEvent = (h: (e: unknown) => void) => onEvent(m.wrapFn(h, 'toy'));
+    for (const k of ['connect', 'write', 'close']) m.wrap(s, k, 'harness');
+    return s;
+  };
+  for (const k of Object.keys(naclCrypto)) m.wrap(naclCrypto, k, 'crypto');
+  return { inCost: m.inCost, outCost: m.outCost };
+});
+
+function wrapFakes(): void {
+  const m = meter;
+  const r = rig!;
+  if (m) {
+    for (const k of ['start', 'stop', 'available', 'read']) m.wrap(r.mic, k, 'fakes');
+    for (const k of ['start', 'stop', 'space', 'write']) m.wrap(r.speaker, k, 'fakes');
+    for (const k of ['encode', 'decode', 'reset']) m.wrap(r.codec, k, 'codec');
+    m.wrap(r.log, 'log', 'fakes');
+    for (const k of ['read', 'write', 'remove', 'keys']) {
+      m.wrap(wear!, k, 'storage');
+      m.wrap(r.nvs, k, 'storage');
+    }
+    for (const k of ['fill', 'bytes']) if (typeof (r.random as unknown as AnyObj)[k] === 'function') m.wrap(r.random, k, 'fakes');
+    for (const b of [r.paw, r.heart]) {
+      const o = b as unknown as AnyObj;
+      if (typeof o.cb === 'function') o.cb = m.wrapFn(o.cb as (...a: unknown[]) => unknown, 'toy');
+    }
+  }
+  // chunk opens before the first frame reaches the speaker
+  const player = r.app.player as unknown as { o: { playbackOpener: AnyObj } } | undefined;
+  if (player) {
+    const op = player.o.playbackOpener;
+    const push = (op.push as (b: Uint8Array) => unknown).bind(op);
+    op.push = (b: Uint8Array) => {
+      opens++;
+      return push(b);
+    };
+  }
+  const sp = r.speaker as unknown as AnyObj;
+  const write = (sp.write as (f: Int16Array) => unknown).bind(sp);
+  sp.write = (f: Int16Array) => {
+    if (opensAtFirstFrame < 0) opensAtFirstFrame = opens;
+    return write(f);
+  };
+}
+
 /** The toy's start-up, as at power-on. */
 onXsCommand('boot', () => {
   rig!.boot();
+  wrapFakes();
   collect();
   return { state: rig!.app.toy.state, audioRamBytes: rig!.app.audioRamBytes };
 });
@@ -47,15 +133,52 @@ onXsCommand('pair', () => {
 
 onXsCommand('paired', () => ({ paired, online: rig!.app.session()?.state ?? 'none', family: rig!.app.roster?.size ?? 0 }));
 
-/** Holds the paw for `seconds` and lets the message leave; returns chunks published. */
-onXsCommand('record', (seconds) => {
+/** Forces a collection (before a run whose live-slot growth is read). */
+onXsCommand('collect', () => {
+  collect();
+  return null;
+});
+
+/** Starts counting flash wear and metered steps. */
+onXsCommand('begin', () => {
+  wear!.resetCounts();
+  return null;
+});
+
+/** What the run since `begin` cost: flash wear, and steps per part when metered. */
+onXsCommand('end', () => {
+  const parts: Record<string, number> = {};
+  if (meter) for (const [k, v] of meter.corrected()) parts[k] = v;
+  const w = wear!;
+  const byPrefix: Record<string, number> = {};
+  for (const [k, v] of w.writesByPrefix) byPrefix[k] = v;
+  const erasesByPrefix: Record<string, number> = {};
+  for (const [k, v] of w.dataErasesByPrefix) erasesByPrefix[k] = v;
+  return {
+    parts,
+    flash: { writes: w.writes, removes: w.removes, reads: w.reads, bytes: w.bytesWritten, erases: w.erases, dataErases: w.dataErases, metadataErases: w.metadataErases, byPrefix, erasesByPrefix },
+    opensAtFirstFrame,
+  };
+});
+
+/** Registers a measured command: the meter counts exactly its run (xsnap restarts its meter per command). */
+function measured(name: string, fn: (arg: unknown) => unknown): void {
+  onXsCommand(name, (arg) => {
+    meter?.begin();
+    const r = fn(arg);
+    meter?.end();
+    return r;
+  });
+}
+
+/** Holds the paw for `seconds` and lets the message leave (2.5 s more); returns chunks published. */
+measured('record', (seconds) => {
   const r = rig!;
   const before = r.published().length;
   r.paw.press();
   r.clock.advance((seconds as number) * 1000);
   r.paw.release();
-  r.clock.advance(500);
-  collect();
+  r.clock.advance(2500);
   return r.published().length - before;
 });
 
@@ -67,7 +190,7 @@ onXsCommand('seal', (seconds) => {
 });
 
 /** The broker delivers the sealed message; the toy admits it. */
-onXsCommand('deliver', () => {
+measured('deliver', () => {
   const r = rig!;
   r.deliver(pending);
   r.clock.advance(200);
@@ -75,9 +198,11 @@ onXsCommand('deliver', () => {
 });
 
 /** The child presses the heart; the message plays to its end. */
-onXsCommand('play', (seconds) => {
+measured('play', (seconds) => {
   const r = rig!;
   const before = r.played.length;
+  opens = 0;
+  opensAtFirstFrame = -1;
   r.heart.press();
   r.heart.release();
   r.clock.advance((seconds as number) * 1000 + 1000);
@@ -91,59 +216,4 @@ onXsCommand('idle', (seconds) => {
   return null;
 });
 
-// ---------------------------------------------------------------- the fakes' share of a recording
-// The record row counts everything that runs in the engine, including the fakes (mic, codec,
-// in-memory storage) and the fake broker parsing every publish. This wraps their entry points
-// with xsnap's meter (resetMeter returns the steps so far) to subtract them. Called last: the
-// wrappers stay installed.
-import { FakeCodec } from '../../audio/fake-codec.js';
-import { FakeMic } from '../../tests/fakes/fake-mic.js';
-import { MemoryStorage } from '../../tests/fakes/memory-storage.js';
-import { FakeBroker, FakeSocket } from '../../tests/mqtt-fakes.js';
-
-declare function resetMeter(limit: number, index: number): number;
-const meterNow = () => {
-  const v = resetMeter(0, 0);
-  resetMeter(0, v);
-  return v;
-};
-const fakeSteps: Record<string, number> = {};
-let inFake = 0;
-function meterFake(proto: object, method: string, label: string): void {
-  const o = proto as Record<string, (...a: unknown[]) => unknown>;
-  const orig = o[method]!;
-  o[method] = function (this: unknown, ...a: unknown[]) {
-    if (inFake > 0) return orig.apply(this, a);
-    inFake++;
-    const s = meterNow();
-    try {
-      return orig.apply(this, a);
-    } finally {
-      fakeSteps[label] = (fakeSteps[label] ?? 0) + meterNow() - s;
-      inFake--;
-    }
-  };
-}
-let wrapped = false;
-/** Records `seconds` with the fakes metered; returns the steps inside each kind of fake. */
-onXsCommand('record-fakes', (seconds) => {
-  const r = rig!;
-  if (!wrapped) {
-    wrapped = true;
-    meterFake(FakeMic.prototype, 'read', 'mic');
-    meterFake(FakeMic.prototype, 'available', 'mic');
-    meterFake(FakeCodec.prototype, 'encode', 'codec');
-    for (const m of ['read', 'write', 'remove', 'keys']) meterFake(MemoryStorage.prototype, m, 'storage');
-    meterFake(FakeBroker.prototype, 'handle', 'broker');
-    meterFake(FakeSocket.prototype, 'write', 'broker');
-    const parser = (r.broker.current as unknown as { parser?: object } | undefined)?.parser;
-    if (parser) meterFake(parser, 'push', 'broker');
-  }
-  for (const k of Object.keys(fakeSteps)) delete fakeSteps[k];
-  const before = r.published().length;
-  r.paw.press();
-  r.clock.advance((seconds as number) * 1000);
-  r.paw.release();
-  r.clock.advance(500);
-  return { chunks: r.published().length - before, steps: { ...fakeSteps } };
-});
+onXsCommand('noop', () => 0);

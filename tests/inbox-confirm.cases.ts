@@ -1,0 +1,76 @@
+/**
+ * Inbox.confirmMany (src/inbox.ts): a played message's chunks are committed to the
+ * seen record with ONE write, in both tiers. A power cut at any storage step of the
+ * confirmation leaves all of the message's chunks waiting or none: never part.
+ */
+import { Inbox, type InboxMessage } from '../src/inbox.js';
+import type { AudioCase } from './audio-cases.js';
+import { MemoryStorage } from './fakes/memory-storage.js';
+import { testChunk } from './mqtt-rig.js';
+
+const TOPIC = 'pp/t/x/in';
+const N = 20;
+
+function filled(storage: MemoryStorage): { inbox: Inbox; got: InboxMessage[] } {
+  const inbox = new Inbox({ storage });
+  const got: InboxMessage[] = [];
+  inbox.setConsumer((m) => got.push(m));
+  return { inbox, got };
+}
+
+export const inboxConfirmCases: AudioCase[] = [
+  {
+    name: 'confirmMany writes the seen record once for a whole message and removes every chunk',
+    fn: (t) => {
+      const storage = new MemoryStorage();
+      const { inbox, got } = filled(storage);
+      for (let i = 0; i < N; i++) t.is(inbox.accept(TOPIC, testChunk(i, 300)), 'STORED');
+      const w0 = storage.writes;
+      inbox.confirmMany(got.map((m) => m.id));
+      t.is(storage.writes - w0, 1, 'one write: ix.seen');
+      t.is(storage.removes, N);
+      t.is(inbox.count(), 0);
+      for (let i = 0; i < N; i++) t.is(inbox.accept(TOPIC, testChunk(i, 300)), 'DUPLICATE');
+      const again = filled(storage);
+      t.is(again.got.length, 0, 'nothing handed over after a restart');
+    },
+  },
+  {
+    name: 'power cut at every storage step of confirmMany: after the restart all chunks wait, or none, never some',
+    fn: (t) => {
+      for (let k = 0; k <= N + 1; k++) {
+        const storage = new MemoryStorage();
+        const { inbox, got } = filled(storage);
+        for (let i = 0; i < N; i++) inbox.accept(TOPIC, testChunk(i, 300));
+        storage.failAfter = k;
+        let threw = false;
+        try {
+          inbox.confirmMany(got.map((m) => m.id));
+        } catch {
+          threw = true;
+        }
+        storage.failAfter = -1;
+        const after = filled(storage); // the restart
+        t.true(after.got.length === 0 || after.got.length === N, `cut at ${k}: ${after.got.length} of ${N} handed over again`);
+        t.is(after.got.length === N, k === 0, `cut at ${k}: only a cut before the commit leaves the message waiting`);
+        t.is(threw, k === 0, `cut at ${k}: only a failed commit throws`);
+        t.is(after.inbox.count(), after.got.length);
+      }
+    },
+  },
+  {
+    name: 'unknown ids are counted and ignored; an empty list writes nothing',
+    fn: (t) => {
+      const storage = new MemoryStorage();
+      const { inbox, got } = filled(storage);
+      inbox.accept(TOPIC, testChunk(1, 300));
+      const w0 = storage.writes;
+      inbox.confirmMany([]);
+      inbox.confirmMany(['ib.999999999999']);
+      t.is(storage.writes, w0);
+      inbox.confirmMany([got[0]!.id, got[0]!.id, 'ib.999999999998']);
+      t.is(storage.writes, w0 + 1);
+      t.is(inbox.count(), 0);
+    },
+  },
+];

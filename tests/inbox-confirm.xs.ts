@@ -1,0 +1,4 @@
+import { test } from './xs/harness.js';
+import { inboxConfirmCases } from './inbox-confirm.cases.js';
+
+for (const c of inboxConfirmCases) test(c.name, (t) => c.fn(t));
