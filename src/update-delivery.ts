@@ -21,13 +21,12 @@
  */
 import type { Counters } from './counters.js';
 import { UPDATE_MAX_CHUNK_BYTES, type UpdateClient } from './update-client.js';
+import { manifestTopic } from './update-gate.js';
 
 /** Chunk payload size the publisher uses (a chunk message is 4 + this, under the broker's 8 KB packet limit). */
 export const UPDATE_CHUNK_BYTES = UPDATE_MAX_CHUNK_BYTES;
 
-export function manifestTopic(board: string): string {
-  return `pp/fw/${board}/manifest`;
-}
+export { manifestTopic };
 
 function hex8(sha: Uint8Array): string {
   let s = '';
