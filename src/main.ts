@@ -29,34 +29,15 @@ import type { BoardControls, LogPort, SpeakerPort } from '../hal/ports.js';
 import { startPawPost, type PawPost, type PawPostOptions } from './app.js';
 import { wireNaclRandom } from './nacl-crypto.js';
 import { deviceInfoFrom, isReservedContact } from './pairing-device-info.js';
-import type { UpdatePlatformParts, UpdatePort } from './update-gate.js';
+import type { PlatformUpdate, UpdatePort } from './update-gate.js';
 
 const cfg = firmwareConfig;
 
 /** What the device shows on the BLE device-information characteristic: from the manifest's config "device" (src/pairing-device-info.ts), not code. */
 export const DEVICE_INFO = deviceInfoFrom((cfg as { device?: unknown }).device, cfg.firmwareVersion ?? '0.0.0');
 
-/**
- * The platform's part of the firmware update (issue 14), given by hal/main-*.ts
- * (or the simulator's hooks). The adapters load lazily (`load`, an import()),
- * see src/update-gate.ts. The release keys and the board come from the
- * manifest's config: "releaseKeys" (Ed25519 public keys, 64 hex each, indexed by the
- * manifest's key id; null for a retired id) and "updateBoard" (per platform).
- */
-export interface PlatformUpdate {
-  /** Board name the manifests must carry; default config.updateBoard. */
-  board?: string;
-  /** The version of the image that booted (lin, simulator: the slot's image header); default config.firmwareVersion. */
-  runningVersion?: string;
-  /** Cheap: the running image is pending confirmation. */
-  pendingAtBoot?: () => boolean;
-  /** Loads the slot and SHA-256 adapters. */
-  load: () => Promise<UpdatePlatformParts>;
-  /** Restarts into the switched image; default hal/moddable-restart.ts. */
-  restart?: () => void;
-  /** Release public keys (hex) instead of config.releaseKeys (the simulator's session key). */
-  releaseKeysHex?: ReadonlyArray<string | null>;
-}
+/** The platform's part of the firmware update (src/update-gate.ts PlatformUpdate). */
+export type { PlatformUpdate };
 
 function hexKey(h: string | null | undefined): Uint8Array | undefined {
   if (typeof h !== 'string' || !/^[0-9a-f]{64}$/.test(h)) return undefined;
@@ -102,6 +83,8 @@ export type MainHooks = Pick<PawPostOptions, 'onChange' | 'onFactoryReset'> & {
   network?: boolean;
   /** The simulator's update slot and session release key, replacing the platform's. */
   update?: PlatformUpdate;
+  /** Told what the device-information characteristic will report (the simulator shows the running version). Must not throw. */
+  onDeviceInfo?: (info: typeof DEVICE_INFO) => void;
 };
 
 /**
@@ -140,6 +123,11 @@ export function startToy(platform: Platform, hooks: MainHooks = {}): PawPost {
     log.log('error', 'main.version_unreportable'); // longer than the characteristic allows: report the built-in one
   }
   log.log('info', 'main.firmware', { version });
+  try {
+    hooks.onDeviceInfo?.(deviceInfo);
+  } catch {
+    log.log('error', 'main.hook_threw');
+  }
   const update = updatePort(upd, version, log);
   const app = startPawPost(
     {

@@ -45,6 +45,29 @@ export interface UpdatePlatformParts {
   sha256: Sha256Port;
 }
 
+/**
+ * The platform's part of the firmware update (issue 14), given by hal/main-*.ts
+ * to src/main.ts
+ * (or the simulator's hooks). The adapters load lazily (`load`, an import()),
+ * see src/update-gate.ts. The release keys and the board come from the
+ * manifest's config: "releaseKeys" (Ed25519 public keys, 64 hex each, indexed by the
+ * manifest's key id; null for a retired id) and "updateBoard" (per platform).
+ */
+export interface PlatformUpdate {
+  /** Board name the manifests must carry; default config.updateBoard. */
+  board?: string;
+  /** The version of the image that booted (lin, simulator: the slot's image header); default config.firmwareVersion. */
+  runningVersion?: string;
+  /** Cheap: the running image is pending confirmation. */
+  pendingAtBoot?: () => boolean;
+  /** Loads the slot and SHA-256 adapters. */
+  load: () => Promise<UpdatePlatformParts>;
+  /** Restarts into the switched image; default hal/moddable-restart.ts. */
+  restart?: () => void;
+  /** Release public keys (hex) instead of config.releaseKeys (the simulator's session key). */
+  releaseKeysHex?: ReadonlyArray<string | null>;
+}
+
 /** What app.ts is given to run updates (PawPostPorts.update). */
 export interface UpdatePort {
   board: string;
