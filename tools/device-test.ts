@@ -519,8 +519,10 @@ async function runUpdateChecks(c: {
   const other = sessionReleaseKey();
   const forged = signSimRelease(image, { board, version: '0.2.0', securityVersion: 2, secretKey: other.secretKey });
   const older = signSimRelease(makeSimImage({ major: 0, minor: 3, patch: 0 }, 4096), { board, version: '0.3.0', securityVersion: 1, secretKey: upd.key.secretKey });
-  const op = await mqtt.connectAsync(`mqtt://127.0.0.1:${c.brokerPort}`, { clientId: upd.user, username: upd.user, password: upd.password, protocolVersion: 4, reconnectPeriod: 0 });
-  const announce = (m: Uint8Array) => op.publishAsync(`pp/fw/${board}/manifest`, Buffer.from(m), { qos: 1, retain: true });
+  // publishRelease connects as client id `pp-release`: this announcer needs its own id, or the broker takes its session over
+  const op = await mqtt.connectAsync(`mqtt://127.0.0.1:${c.brokerPort}`, { clientId: `${upd.user}-announce`, username: upd.user, password: upd.password, protocolVersion: 4, reconnectPeriod: 0 });
+  const within = <T>(p: Promise<T>, ms: number, what: string) => Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`${what}: no answer in ${ms} ms`)), ms))]);
+  const announce = (m: Uint8Array) => within(op.publishAsync(`pp/fw/${board}/manifest`, Buffer.from(m), { qos: 1, retain: true }), 10000, 'announce');
   const start = (onLine?: (l: string) => void) => FirmwareRun.start(c.sdk, c.so, { onLine: (l) => { if (verbose) console.log(`    | ${l}`); onLine?.(l); } });
   const cmd = (line: string) => fs.appendFileSync(path.join(flash, 'cmd'), `${line}\n`);
   const slotsOf = (l: string) => Number(/slots=(\d+)/.exec(l)?.[1] ?? 0);
@@ -533,8 +535,8 @@ async function runUpdateChecks(c: {
     new Roster(data).add({ id: 'mum', name: 'Mum', publicKey: c.phonePublic });
     saveNetworkSettings(data, { ssid: 'Home', passphrase: 'correct horse battery', brokerHost: 'localhost', brokerPort: 1 });
     // the release's chunks (retained); the manifest topic emptied again, so that the toy first boots with nothing announced
-    await publishRelease(image, good, { url: `mqtt://127.0.0.1:${c.brokerPort}`, username: upd.user, password: upd.password });
-    await op.publishAsync(`pp/fw/${board}/manifest`, Buffer.alloc(0), { qos: 1, retain: true });
+    await within(publishRelease(image, good, { url: `mqtt://127.0.0.1:${c.brokerPort}`, username: upd.user, password: upd.password }), 20000, 'publish');
+    await within(op.publishAsync(`pp/fw/${board}/manifest`, Buffer.alloc(0), { qos: 1, retain: true }), 10000, 'clear');
 
     // ---- first start: 0.1.0 (built in)
     r = await start();
