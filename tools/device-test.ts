@@ -36,7 +36,7 @@ import { OpusCodecHost } from '../sim/opus-codec-host.js';
 import { parseWav } from '../sim/wav-file.js';
 import { FRAME_SAMPLES, type RandomPort } from '../hal/ports.js';
 import { freePort, hasMosquitto, startMosquitto, stopMosquitto } from '../tests/mosquitto-broker-rig.js';
-import { publishRelease } from '../release/update-publisher.js';
+import { chunkTopic, encodeChunk, UPDATE_CHUNK_BYTES } from '../src/update-delivery.js';
 import { makeSimImage, sessionReleaseKey, signSimRelease, type SessionReleaseKey } from '../sim/update-publisher.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -534,9 +534,12 @@ async function runUpdateChecks(c: {
     const data = new DirStorage(path.join(flash, 'pawpost'));
     new Roster(data).add({ id: 'mum', name: 'Mum', publicKey: c.phonePublic });
     saveNetworkSettings(data, { ssid: 'Home', passphrase: 'correct horse battery', brokerHost: 'localhost', brokerPort: 1 });
-    // the release's chunks (retained); the manifest topic emptied again, so that the toy first boots with nothing announced
-    await within(publishRelease(image, good, { url: `mqtt://127.0.0.1:${c.brokerPort}`, username: upd.user, password: upd.password }), 20000, 'publish');
-    await within(op.publishAsync(`pp/fw/${board}/manifest`, Buffer.alloc(0), { qos: 1, retain: true }), 10000, 'clear');
+    // the release's chunks only (retained), so that the toy first boots with nothing announced (publishRelease would also
+    // announce the manifest, and the toy's persistent session from the earlier boots would get it queued)
+    const sha = new Uint8Array(createHash('sha256').update(image).digest());
+    for (let o = 0, i = 0; o < image.length; o += UPDATE_CHUNK_BYTES, i++) {
+      await within(op.publishAsync(chunkTopic(board, sha, i), Buffer.from(encodeChunk(o, image.subarray(o, o + UPDATE_CHUNK_BYTES))), { qos: 1, retain: true }), 10000, 'chunk');
+    }
 
     // ---- first start: 0.1.0 (built in)
     r = await start();
