@@ -44,6 +44,7 @@ test('a paired toy downloads, waits for a recording, restarts idle, confirms the
   for (let i = 0; i < 400 && !(svc() && svc().client.bytesWritten >= 2 * UPDATE_CHUNK_BYTES); i++) {
     rig.clock.advance(5);
     await settle();
+    await rig.app.update!.whenLoaded(); // a load under way: Node's import() takes more than microtasks
   }
   t.is(rig.app.counters.get('update.gate.loads'), 1, 'loaded once, for the newer manifest');
   t.true(svc().client.bytesWritten >= 2 * UPDATE_CHUNK_BYTES, 'download under way');
@@ -64,7 +65,7 @@ test('a paired toy downloads, waits for a recording, restarts idle, confirms the
   rig.update = { ...update, runningVersion: imageVersion(flash.runningImage()) };
   t.deepEqual(rig.update.runningVersion, V020);
   rig.boot();
-  await settle();
+  await rig.app.update!.whenLoaded();
   t.is(svc().bootOutcome, 'waiting', 'the pending image loads the update modules at boot');
   rig.clock.advance(3000);
   await settle();
