@@ -10,11 +10,16 @@
  *   finish → (checked only)   switchTo → ota.complete()     (esp_ota_end verifies the image too)
  *   runningState / confirm / rollback → native, ESP-IDF app rollback
  * Errors: every SDK throw becomes PortError IO. esp32 only: `ota` does not exist on lin
- * (hal/moddable-file-update.ts is the lin/simulator equivalent).
+ * (hal/moddable-file-update.ts is the lin equivalent, sim/file-update-slot.ts the Node simulator's).
+ * Loaded lazily by src/update-gate.ts (hal/main-esp32.ts: import()), so it costs no slot at boot.
+ *
+ * Why hal/native/pawpost-ota.c is needed: the SDK's `ota` (build/devices/esp32/modules/ota)
+ * has only begin/write/cancel/complete; the slot size (esp_ota_get_next_update_partition),
+ * the pending state (esp_ota_get_state_partition), confirm (esp_ota_mark_app_valid_cancel_rollback)
+ * and rollback (esp_ota_mark_app_invalid_rollback_and_reboot) have no JavaScript binding in SDK 8.2.3.
  */
 import OTA from 'ota';
-import { Digest } from 'crypt';
-import { PortError, type RunningImageState, type Sha256Port, type Sha256Stream, type UpdateSlotPort } from './ports.js';
+import { PortError, type RunningImageState, type UpdateSlotPort } from './ports.js';
 
 declare function native(name: string): (...args: unknown[]) => unknown;
 
@@ -110,19 +115,5 @@ export class ModdableUpdateSlot implements UpdateSlotPort {
   }
 }
 
-class CryptSha256 implements Sha256Stream {
-  private d: Digest | undefined = new Digest('SHA256');
-  update(bytes: Uint8Array): void {
-    if (!this.d) throw new PortError('CLOSED', 'sha256 stream already digested');
-    this.d.write(bytes as unknown as ArrayBuffer); // xsmcGetBufferReadable takes any byte view
-  }
-  digest(): Uint8Array {
-    if (!this.d) throw new PortError('CLOSED', 'sha256 stream already digested');
-    const out = new Uint8Array(this.d.close());
-    this.d = undefined;
-    return out;
-  }
-}
-
-/** SHA-256 in native code (the SDK's `crypt`). */
-export const cryptSha256: Sha256Port = { create: () => new CryptSha256() };
+/** SHA-256 in native code (the SDK's `crypt`; hal/moddable-sha256.ts, shared with lin). */
+export { cryptSha256 } from './moddable-sha256.js';

@@ -10,7 +10,10 @@
  *   reads only pp/t/<toyId>/in;
  * - a phone (username `ph-` + 32 lowercase hex) reads pp/t/<toyId>/out and writes
  *   pp/t/<toyId>/in for each toy it is paired with, and nothing else;
- * - no wildcard subscriptions, no retained messages.
+ * - no wildcard subscriptions, no retained messages except firmware releases:
+ * - firmware updates (issue 14, broker/acl `pattern read pp/fw/#` + `user pp-release`):
+ *   every toy may read pp/fw/<...> (exact topics), none may write; only a release
+ *   operator account (`operators`, e.g. `pp-release`) publishes there, retained.
  *
  * Differences from Mosquitto (documented in docs/BROKER.md): a refused PUBLISH closes
  * the client's connection (Mosquitto acknowledges and drops it); a wrong client id
@@ -31,7 +34,22 @@ export interface BrokerRegistry {
   toys: Record<string, { passwordHash: string }>;
   /** phone username (`ph-` + 32 lowercase hex) → its password hash and paired toy ids. */
   phones: Record<string, { passwordHash: string; toys: string[] }>;
+  /** Release operators (issue 14: `pp-release`) → their password hash; they alone write pp/fw/#. */
+  operators?: Record<string, { passwordHash: string }>;
 }
+
+// ---- firmware updates (issue 14): pp/fw/# read by every toy, written (retained) by release operators only
+export const FW_TOPIC_PREFIX = 'pp/fw/';
+const isFwTopic = (topic: string) => topic.startsWith(FW_TOPIC_PREFIX) && topic.length > FW_TOPIC_PREFIX.length;
+const isOperator = (registry: BrokerRegistry, username: string) =>
+  !!registry.operators && Object.prototype.hasOwnProperty.call(registry.operators, username) && !TOY_ID_RE.test(username) && !PHONE_USER_RE.test(username);
+/** The pp/fw rule: undefined when the topic is not a firmware topic (the other rules decide). */
+function fwAllows(registry: BrokerRegistry, username: string, action: 'read' | 'write', topic: string): boolean | undefined {
+  if (!isFwTopic(topic)) return undefined;
+  if (action === 'write') return isOperator(registry, username);
+  return TOY_ID_RE.test(username) && !!registry.toys[username];
+}
+// ---- end firmware updates
 
 export const TOY_ID_RE = /^[0-9a-f]{32}$/;
 export const PHONE_USER_RE = /^ph-[0-9a-f]{32}$/;
@@ -76,6 +94,9 @@ export function verifyMosquittoHash(password: Uint8Array, hash: string): boolean
  */
 export function aclAllows(registry: BrokerRegistry, username: string, action: 'read' | 'write', topic: string): boolean {
   if (topic.includes('+') || topic.includes('#')) return false;
+  const fw = fwAllows(registry, username, action, topic); // issue 14
+  if (fw !== undefined) return fw;
+  if (isOperator(registry, username)) return false; // issue 14: operators touch nothing else
   if (TOY_ID_RE.test(username) && registry.toys[username]) {
     const t = toyTopics(username);
     return action === 'write' ? topic === t.out || topic === t.ctl : topic === t.in;
@@ -115,6 +136,7 @@ export function mosquittoPhoneAcl(registry: BrokerRegistry): string {
 function passwordHashOf(registry: BrokerRegistry, username: string): string | undefined {
   if (TOY_ID_RE.test(username)) return registry.toys[username]?.passwordHash;
   if (PHONE_USER_RE.test(username)) return registry.phones[username]?.passwordHash;
+  if (isOperator(registry, username)) return registry.operators![username]!.passwordHash; // issue 14
   return undefined;
 }
 
@@ -171,7 +193,7 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     },
     authorizePublish: (client, packet, done) => {
       const user = client?.id ?? '';
-      if (packet.retain || !aclAllows(registry, user, 'write', packet.topic)) {
+      if ((packet.retain && !isFwTopic(packet.topic)) || !aclAllows(registry, user, 'write', packet.topic)) { // retained: firmware releases only (issue 14)
         refused.publish++;
         ev('broker.publish_refused', { user, topic: packet.topic });
         return done(new Error('publish not allowed'));

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { simUpdateRoute } from './update-publisher.js';
 
 export interface SimSnapshot {
   toy: {
@@ -132,6 +133,7 @@ export async function startSimServer(model: SimModel, port: number): Promise<Sim
             await model.parentSend(str(body.text));
             return send(200, { ok: true });
           default:
+            if (simUpdateRoute(url)) return send(200, await simUpdateRoute(url)!()); // issue 14: sim/update-publisher.ts
             return send(404, { error: 'not found' });
         }
       })

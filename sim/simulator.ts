@@ -20,6 +20,9 @@ import { mountNvsPartition, preferenceValue } from '../factory/nvs-mount.js';
 import { DEFAULT_NVS_SIZE, provisionBatch } from '../factory/provision-batch.js';
 import { SAMPLE_RATE_HZ } from '../hal/ports.js';
 import type { PawPost, PawPostOptions } from '../src/app.js';
+import type { PlatformUpdate } from '../src/update-gate.js';
+import type { DeviceInfo } from '../src/pairing-protocol.js';
+import { setSimUpdateRoute, simUpdate } from './update-publisher.js';
 import { formatSetupCode } from '../src/setup-code.js';
 import { toyKeyHash } from '../src/pairing-protocol.js';
 import { naclCrypto } from '../src/nacl-crypto.js';
@@ -50,11 +53,16 @@ export interface Simulator {
   readonly setupCode: string;
   readonly parent: ParentApp;
   toy(): PawPost;
+  /** The version the simulated toy runs (its booted slot's image; issue 14). */
+  firmwareVersion(): string;
+  /** What the toy's device-information characteristic reports. */
+  deviceInfo(): DeviceInfo;
   model: SimModel;
   close(): Promise<void>;
 }
 
-type MainFn = (hooks: Pick<PawPostOptions, 'onChange' | 'onFactoryReset'>) => PawPost;
+/** src/main.ts MainHooks (main.ts is type-checked by tsconfig.firmware.json only). */
+type MainFn = (hooks: Pick<PawPostOptions, 'onChange' | 'onFactoryReset'> & { update?: PlatformUpdate; onDeviceInfo?: (info: DeviceInfo) => void }) => PawPost;
 
 interface FactoryToy {
   toyId: string;
@@ -115,8 +123,24 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
   const mainUrl = pathToFileURL(path.join(path.dirname(new URL(import.meta.url).pathname), '../hal/main-esp32.ts')).href;
   const main = ((await import(mainUrl)) as { default: MainFn }).default;
   let toy: PawPost;
+  // issue 14: the toy's update slots and a release key for this session only; the page's "publish signed update"
+  const update = simUpdate({
+    slotDir: path.join(o.dataDir, 'toy-ota'), builtInVersion: (deviceConfig as { firmwareVersion?: string }).firmwareVersion ?? '0.1.0',
+    brokerUrl: `mqtt://127.0.0.1:${broker.port}`, registry, log,
+    restart: () => setTimeout(() => {
+      log('toy: restarting into the new firmware');
+      toy.close();
+      const radio = air.currentPeripheral(); // a restart powers the radio down: the BLE server goes with it
+      if (radio) air.unregister(radio);
+      boot();
+    }, 50),
+  });
+  setSimUpdateRoute(() => update.publishNext());
+  let deviceInfo: DeviceInfo | undefined;
   const boot = () => {
     toy = main({
+      update: update.boot(),
+      onDeviceInfo: (info) => void (deviceInfo = info),
       onChange: () => undefined,
       onFactoryReset: () => {
         log('toy: factory reset: restarting');
@@ -231,11 +255,14 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     setupCode: toyInfo.setupCode,
     parent,
     toy: () => toy,
+    firmwareVersion: () => update.runningVersion,
+    deviceInfo: () => deviceInfo!,
     model,
     close: async () => {
       if (closed) return;
       closed = true;
       clearInterval(poll);
+      setSimUpdateRoute(undefined);
       await server.close();
       await parent.close();
       toy.close();

@@ -52,7 +52,7 @@ import { Roster } from './roster.js';
 import { Toy } from './toy.js';
 import { toyTopics } from './topics.js';
 import { ToyRecorder } from './toy-recorder.js';
-import { UpdateService, type UpdateServiceOptions } from './update-service.js';
+import { UpdateGate, type UpdatePort } from './update-gate.js';
 
 export { toyTopics };
 
@@ -80,8 +80,8 @@ export interface PawPostPorts {
   socket: (tls: { serverName: string; ca?: Uint8Array }) => SocketPort;
   /** Wi-Fi (device, lin). Absent in the Node simulator and the tests, whose sockets need no link. */
   network?: NetworkPort;
-  /** Signed firmware updates (issue 14; src/update-service.ts). Absent: no updates. */
-  update?: Pick<UpdateServiceOptions, 'board' | 'runningVersion' | 'releaseKeys' | 'sha256' | 'slot' | 'restart' | 'healthTimeoutMs'>;
+  /** Signed firmware updates (issue 14): loaded lazily by src/update-gate.ts. Absent: no updates. */
+  update?: UpdatePort;
 }
 
 export interface PawPostOptions {
@@ -116,8 +116,8 @@ export interface PawPost {
   readonly audioRamBytes: number;
   /** The MQTT session, when network settings exist. */
   session(): MqttSession | undefined;
-  /** The firmware update service, when the update port was given. */
-  readonly update: UpdateService | undefined;
+  /** The firmware update gate (its `service` once the update modules are loaded), when the update port was given. */
+  readonly update: UpdateGate | undefined;
   close(): void;
 }
 
@@ -150,7 +150,7 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
     const toy = new Toy({ paw: p.paw, heart: p.heart, led, clock: p.clock, ...noopControls, factoryReset: () => undefined, log: p.log, counters });
     toy.fail(`identity ${loaded.error.code}`);
     // a new image that cannot load the identity fails its health check: back to the previous one
-    const update = p.update ? new UpdateService({ ...p.update, crypto: p.crypto, storage: p.data, clock: p.clock, toyState: () => 'error', counters, log: p.log }) : undefined;
+    const update = p.update ? new UpdateGate({ port: p.update, crypto: p.crypto, storage: p.data, clock: p.clock, toyState: () => 'error', counters, log: p.log }) : undefined;
     update?.start(false);
     return {
       counters, led, toy, identity: undefined, roster: undefined, player: undefined, recorder: undefined,
@@ -198,7 +198,7 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
   });
 
   let session: MqttSession | undefined;
-  let update: UpdateService | undefined;
+  let update: UpdateGate | undefined;
   const recorder = new ToyRecorder({
     clock: p.clock,
     pipeline: recordPipeline,
@@ -371,7 +371,7 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
   player.attach();
   toy.messagesChanged();
   if (p.update) {
-    update = new UpdateService({ ...p.update, crypto: p.crypto, storage: p.data, clock: p.clock, toyState: () => toy?.state ?? 'error', counters, log: p.log });
+    update = new UpdateGate({ port: p.update, crypto: p.crypto, storage: p.data, clock: p.clock, toyState: () => toy?.state ?? 'error', counters, log: p.log });
     update.start(true); // identity loaded and storage opened to get here; the broker is the rest of the health check
   }
   const updateTick = update ? p.clock.every(2000, () => update?.toyChanged()) : undefined;

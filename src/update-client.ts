@@ -23,11 +23,12 @@
  */
 import type { CryptoPort, Sha256Port, Sha256Stream, StoragePort, UpdateSlotPort } from '../hal/ports.js';
 import { Counters } from './counters.js';
+import { GATE_PENDING_KEY } from './update-gate.js';
 import { compareVersions, verifyManifest, type FirmwareVersion, type UpdateManifest, type UpdateRefusal } from './update-manifest.js';
 
 /** Storage keys (NVS limit 15 characters). */
 export const SECURITY_VERSION_KEY = 'upd.secver';
-export const PENDING_KEY = 'upd.pending';
+export const PENDING_KEY = GATE_PENDING_KEY;
 /** The largest chunk write() takes: bounds RAM per message on the delivery path. */
 export const UPDATE_MAX_CHUNK_BYTES = 4096;
 

@@ -21,13 +21,12 @@
  */
 import type { Counters } from './counters.js';
 import { UPDATE_MAX_CHUNK_BYTES, type UpdateClient } from './update-client.js';
+import { manifestTopic } from './update-gate.js';
 
 /** Chunk payload size the publisher uses (a chunk message is 4 + this, under the broker's 8 KB packet limit). */
 export const UPDATE_CHUNK_BYTES = UPDATE_MAX_CHUNK_BYTES;
 
-export function manifestTopic(board: string): string {
-  return `pp/fw/${board}/manifest`;
-}
+export { manifestTopic };
 
 function hex8(sha: Uint8Array): string {
   let s = '';
@@ -60,6 +59,8 @@ export interface UpdateDownloaderOptions {
   counters?: Counters;
   /** Called once the new image is switched: restart the toy when idle. Must not throw. */
   onReady?: () => void;
+  /** Called with each refusal of a manifest, a chunk or the finished image (BUSY excepted). Must not throw. */
+  onRefused?: (code: string) => void;
 }
 
 export class UpdateDownloader {
@@ -118,8 +119,18 @@ export class UpdateDownloader {
     this.safe(() => this.o.transport.subscribe(topic));
   }
 
+  private refused(r: string): void {
+    if (r === 'OK' || r === 'BUSY') return;
+    try {
+      this.o.onRefused?.(r);
+    } catch {
+      this.count('update.callback_threw');
+    }
+  }
+
   private complete(): void {
     const r = this.o.client.finish();
+    this.refused(r);
     if (r === 'OK') {
       this.count('update.ready');
       try {
@@ -133,7 +144,7 @@ export class UpdateDownloader {
   /** Every message on an update topic. Never throws. */
   onMessage(topic: string, payload: Uint8Array): void {
     if (topic === manifestTopic(this.o.board)) {
-      this.o.client.offer(payload); // refusals are counted by the client
+      this.refused(this.o.client.offer(payload)); // refusals are counted by the client
       this.poll();
       return;
     }
@@ -154,6 +165,7 @@ export class UpdateDownloader {
       return;
     }
     const r = c.write(offset, payload.subarray(4));
+    this.refused(r);
     if (r === 'BUSY') return; // asked again on the next poll
     if (r !== 'OK') return; // counted by the client; the download was dropped (OVERFLOW, IO)
     this.poll();

@@ -73,6 +73,7 @@ export class UpdateService {
         subscribe: (t) => void this.session?.subscribe(t),
         unsubscribe: (t) => this.session?.unsubscribe(t),
       },
+      onRefused: (code) => this.o.log?.log('warn', 'update.refused', { code }),
       onReady: () => {
         this.readyToRestart = true;
         this.o.log?.log('info', 'update.ready');

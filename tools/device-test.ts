@@ -36,6 +36,8 @@ import { OpusCodecHost } from '../sim/opus-codec-host.js';
 import { parseWav } from '../sim/wav-file.js';
 import { FRAME_SAMPLES, type RandomPort } from '../hal/ports.js';
 import { freePort, hasMosquitto, startMosquitto, stopMosquitto } from '../tests/mosquitto-broker-rig.js';
+import { chunkTopic, encodeChunk, UPDATE_CHUNK_BYTES } from '../src/update-delivery.js';
+import { makeSimImage, sessionReleaseKey, signSimRelease, type SessionReleaseKey } from '../sim/update-publisher.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const WAV = path.join(ROOT, 'tests', 'fixtures', 'speech-16k.wav');
@@ -147,6 +149,7 @@ async function run(sdk: Sdk): Promise<void> {
     const phonePass = randomBytes(18).toString('base64');
     const passwd = path.join(work, 'mosquitto.passwd');
     fs.writeFileSync(passwd, mosquittoPasswdLine(phoneUser, phonePass) + '\n', { mode: 0o600 });
+    const upd = prepareUpdateChecks(passwd); // issue 14: the release operator's account and a run-only release key
     const brokerPort = await freePort();
     const tlsPort = await freePort();
     const tls = makeTestCa(path.join(work, 'tls'));
@@ -171,7 +174,7 @@ async function run(sdk: Sdk): Promise<void> {
       path.join(app, 'manifest.json'),
       JSON.stringify({
         include: [path.join(ROOT, 'tests', 'device', 'manifest.json')],
-        config: { file: { root: flash }, useTls: true, sntp: sntp ? '127.0.0.1' : '' },
+        config: { file: { root: flash }, useTls: true, sntp: sntp ? '127.0.0.1' : '', releaseKeys: [upd.key.publicHex] },
         platforms: {
           lin: { creation: { static: 0, chunk: { initial: creation.chunk, incremental: 0 }, heap: { initial: creation.heap, incremental: 0 }, stack: creation.stack } },
         },
@@ -377,6 +380,9 @@ async function run(sdk: Sdk): Promise<void> {
 
     figures.receiveSlots = recvMem.slots;
     figures.receiveChunks = recvMem.chunks;
+    // ---------------------------------------------------------------- 6. signed firmware update (issue 14)
+    await runUpdateChecks({ sdk, so: built.so, flash, prefs, phonePublic, brokerPort: broker.port, upd, figures });
+
     figures.recordSlots = recMem.slots;
     figures.recordChunks = recMem.chunks;
     await client.endAsync(true);
@@ -474,6 +480,126 @@ function buildEsp32Makefile(sdk: Sdk, root: string, outDir: string): { ok: boole
   const f = cl.replace('CREATION = -c ', '').split(',');
   const ok = Number(f[f.length - 1]) === want?.nativeStack && Number(f[2]) === want?.heap?.initial;
   return { ok, detail: cl };
+}
+
+// ==================================================================== signed firmware updates (issue 14)
+
+interface UpdateChecks {
+  key: SessionReleaseKey;
+  user: string;
+  /** Never logged. */
+  password: string;
+}
+
+/** Adds the release operator `pp-release` to the broker's password file; a release key for this run only. */
+function prepareUpdateChecks(passwd: string): UpdateChecks {
+  const password = randomBytes(18).toString('base64');
+  fs.appendFileSync(passwd, mosquittoPasswdLine('pp-release', password) + '\n');
+  return { key: sessionReleaseKey(), user: 'pp-release', password };
+}
+
+/**
+ * The lin firmware takes a signed update from real mosquitto: retained manifest and
+ * chunks published by `pp-release`; a manifest signed by another key is refused; the
+ * good one is downloaded over the toy's TLS session, hashed natively, written to the
+ * file slot (hal/moddable-file-update.ts) and switched; the toy restarts (lin: exits);
+ * the next start boots the new slot pending, reaches the broker, confirms, and only
+ * then stores the security version; a lower security version is then refused. The
+ * update modules load only when the newer manifest arrives: the slots before and
+ * after the load are the figures `updateIdleSlots` / `updateLoadedSlots`.
+ */
+async function runUpdateChecks(c: {
+  sdk: Sdk; so: string; flash: string; prefs: ReturnType<typeof linPreferencesFromNvs>; phonePublic: Uint8Array;
+  brokerPort: number; upd: UpdateChecks; figures: Record<string, number | string>;
+}): Promise<void> {
+  const { flash, upd } = c;
+  const board = 'lin';
+  const ota = path.join(flash, 'pawpost-ota');
+  const image = makeSimImage({ major: 0, minor: 2, patch: 0 }, 5 * 4096 + 321);
+  const good = signSimRelease(image, { board, version: '0.2.0', securityVersion: 2, secretKey: upd.key.secretKey });
+  const other = sessionReleaseKey();
+  const forged = signSimRelease(image, { board, version: '0.2.0', securityVersion: 2, secretKey: other.secretKey });
+  const older = signSimRelease(makeSimImage({ major: 0, minor: 3, patch: 0 }, 4096), { board, version: '0.3.0', securityVersion: 1, secretKey: upd.key.secretKey });
+  // publishRelease connects as client id `pp-release`: this announcer needs its own id, or the broker takes its session over
+  const op = await mqtt.connectAsync(`mqtt://127.0.0.1:${c.brokerPort}`, { clientId: `${upd.user}-announce`, username: upd.user, password: upd.password, protocolVersion: 4, reconnectPeriod: 0 });
+  const within = <T>(p: Promise<T>, ms: number, what: string) => Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`${what}: no answer in ${ms} ms`)), ms))]);
+  const announce = (m: Uint8Array) => within(op.publishAsync(`pp/fw/${board}/manifest`, Buffer.from(m), { qos: 1, retain: true }), 10000, 'announce');
+  const start = (onLine?: (l: string) => void) => FirmwareRun.start(c.sdk, c.so, { onLine: (l) => { if (verbose) console.log(`    | ${l}`); onLine?.(l); } });
+  const cmd = (line: string) => fs.appendFileSync(path.join(flash, 'cmd'), `${line}\n`);
+  const slotsOf = (l: string) => Number(/slots=(\d+)/.exec(l)?.[1] ?? 0);
+  let r: FirmwareRun | undefined;
+  try {
+    fs.rmSync(flash, { recursive: true, force: true });
+    fs.mkdirSync(flash);
+    fs.writeFileSync(path.join(flash, 'modpreferences.json'), JSON.stringify(c.prefs));
+    const data = new DirStorage(path.join(flash, 'pawpost'));
+    new Roster(data).add({ id: 'mum', name: 'Mum', publicKey: c.phonePublic });
+    saveNetworkSettings(data, { ssid: 'Home', passphrase: 'correct horse battery', brokerHost: 'localhost', brokerPort: 1 });
+    // the release's chunks only (retained), so that the toy first boots with nothing announced (publishRelease would also
+    // announce the manifest, and the toy's persistent session from the earlier boots would get it queued)
+    const sha = new Uint8Array(createHash('sha256').update(image).digest());
+    for (let o = 0, i = 0; o < image.length; o += UPDATE_CHUNK_BYTES, i++) {
+      await within(op.publishAsync(chunkTopic(board, sha, i), Buffer.from(encodeChunk(o, image.subarray(o, o + UPDATE_CHUNK_BYTES))), { qos: 1, retain: true }), 10000, 'chunk');
+    }
+
+    // ---- first start: 0.1.0 (built in)
+    r = await start();
+    const first = r;
+    const fw = await r.waitFor(/main\.firmware/, 20000);
+    await r.waitFor(/mqtt\.state state=online/, 30000);
+    await new Promise((res) => setTimeout(res, 1000));
+    cmd('mem');
+    const idle = await r.waitFor(/^mem cmd/, 10000);
+    const loadedEarly = r.lines.some((l) => /update\.gate\.load/.test(l));
+    // a manifest signed by a key the firmware does not trust: the gate loads the update modules, the client refuses it
+    await announce(forged);
+    const refusedSig = await r.waitFor(/update\.refused/, 30000);
+    check('update: a manifest signed by another key is refused (SIGNATURE), nothing written', /code=SIGNATURE/.test(refusedSig) && /version=0\.1\.0/.test(fw) && !fs.existsSync(path.join(ota, 'slot-1.part')) && !fs.existsSync(path.join(ota, 'slot-1.bin')), `${fw}; ${refusedSig}`);
+    const idleCount = r.lines.filter((l) => /^mem cmd/.test(l)).length;
+    cmd('mem');
+    const deadline = Date.now() + 10000;
+    while (r.lines.filter((l) => /^mem cmd/.test(l)).length <= idleCount && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+    const loaded = r.lines.filter((l) => /^mem cmd/.test(l))[idleCount] ?? '';
+    check('update: online with nothing newer announced, the update modules stay unloaded; a newer manifest loads them', !loadedEarly && r.lines.some((l) => /update\.gate\.load why=manifest/.test(l)), `idle ${slotsOf(idle)} slots, loaded ${slotsOf(loaded)} slots`);
+    c.figures.updateIdleSlots = slotsOf(idle);
+    c.figures.updateLoadedSlots = slotsOf(loaded);
+    // the good manifest replaces the forged one: download, verify, write, switch, restart
+    await announce(good);
+    const ready = await r.waitFor(/update\.ready/, 90000);
+    const exited = await r.waitExit(20000);
+    const slot = path.join(ota, 'slot-1.bin');
+    const written = fs.existsSync(slot) ? new Uint8Array(fs.readFileSync(slot)) : new Uint8Array(0);
+    const otadata = fs.existsSync(path.join(ota, 'otadata')) ? fs.readFileSync(path.join(ota, 'otadata'), 'utf8') : '';
+    check(`update: the signed ${image.length}-byte image is downloaded from retained chunks over TLS, hashed natively, written to the lin file slot and switched; the toy restarts`,
+      !!ready && exited && Buffer.compare(Buffer.from(written), Buffer.from(image)) === 0 && /"boot":1/.test(otadata) && /"state":"new"/.test(otadata),
+      `${written.length} bytes, otadata ${otadata}, exited ${first.exitCode}`);
+    await r.stop();
+
+    // ---- second start: slot 1 boots pending, confirms once online, then stores the security version
+    const secver = path.join(flash, 'pawpost', 'upd.secver');
+    const secverBefore = fs.existsSync(secver);
+    r = await start();
+    const fw2 = await r.waitFor(/main\.firmware/, 20000);
+    const outcome = await r.waitFor(/update\.boot/, 60000);
+    await new Promise((res) => setTimeout(res, 500));
+    const stored = fs.existsSync(secver) ? Array.from(fs.readFileSync(secver)) : [];
+    const otadata2 = fs.readFileSync(path.join(ota, 'otadata'), 'utf8');
+    check('update: the next start runs 0.2.0 pending, reaches the broker, confirms; the security version (2) is stored only then',
+      /version=0\.2\.0/.test(fw2) && /outcome=confirmed/.test(outcome) && !secverBefore && stored.join(',') === '0,0,0,2' && /"state":"valid"/.test(otadata2),
+      `${fw2}; ${outcome}; secver ${stored.join(',')}; ${otadata2}`);
+    // a correctly signed release with a lower security version
+    const before = r.lines.length;
+    await announce(older);
+    const refusedOld = await r.waitFor(/update\.refused code=DOWNGRADE/, 30000).catch(() => r!.lines.slice(before).find((l) => /update\.refused/.test(l)) ?? 'no refusal');
+    check('update: a correctly signed 0.3.0 with security version 1 (below the stored 2) is refused (DOWNGRADE), nothing written', /code=DOWNGRADE/.test(refusedOld) && !fs.existsSync(path.join(ota, 'slot-0.part')) && !fs.existsSync(path.join(ota, 'slot-0.bin')), refusedOld);
+  } catch (e) {
+    check('update checks', false, `${e instanceof Error ? e.message : String(e)}; last lines: ${r?.lines.slice(-6).join(' / ') ?? ''}`);
+  } finally {
+    await r?.stop();
+    await op.endAsync(true);
+    const aborted = r?.lines.find((l) => /XS abort|memory full|allocation: failed/.test(l));
+    if (aborted) check('update: no abort in the runtime', false, aborted);
+  }
 }
 
 void spawnSync;
