@@ -65,7 +65,12 @@ onXsCommand('instrument', () => {
     for (const k of ['connect', 'write', 'close']) m.wrap(s, k, 'harness');
     return s;
   };
-  for (const k of Object.keys(naclCrypto)) m.wrap(naclCrypto, k, 'crypto');
+  // naclCrypto is a plain object (tweetnacl) or, in the native worker, a class instance whose methods live on its prototype.
+  const cryptoMethods = new Set<string>();
+  for (let o: object | null = naclCrypto; o && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+    for (const k of Object.getOwnPropertyNames(o)) if (k !== 'constructor' && typeof (naclCrypto as unknown as Record<string, unknown>)[k] === 'function') cryptoMethods.add(k);
+  }
+  for (const k of cryptoMethods) m.wrap(naclCrypto, k, 'crypto');
   return { inCost: m.inCost, outCost: m.outCost };
 });
 
