@@ -152,8 +152,8 @@ function line(r: HistoryRecord): string {
 /** Connects to the relay and collects what the toy sent; the caller closes the relay. */
 async function collect(a: Args, phone: ParentPhone, io: CliIo): Promise<MqttRelay> {
   const p = phone.paired!;
+  const before = phone.counters.get('parent.received'); // what waited at the relay comes right after CONNACK
   const relay = await MqttRelay.connect(brokerUrl(a, phone), p.brokerUser, p.brokerPassword, phone, phone.topics().out);
-  const before = phone.counters.get('parent.received');
   await relay.sync(phone.topics().out, waitMs(a));
   const got = phone.counters.get('parent.received') - before;
   if (got > 0) io.out(`${got} new message(s) from ${p.toyName}`);
