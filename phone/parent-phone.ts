@@ -26,7 +26,8 @@
  */
 import type { ClockPort, CryptoPort, RandomPort, StoragePort } from '../hal/ports.js';
 import { Counters } from '../src/counters.js';
-import { phoneBrokerUser, toHex } from '../src/enrollment-grant.js';
+import { makeEnrollRequest, phoneBrokerUser, toHex } from '../src/enrollment-grant.js';
+import { isSmallOrderKey } from '../src/key-checks.js';
 import { EnvelopeError, MAX_PACKETS, PACKET_MS, pairKey, bytesEqual, peekChunk } from '../src/envelope-format.js';
 import { EnvelopeOpener } from '../src/envelope-opener.js';
 import type { NetworkSettings } from '../src/network-settings.js';
@@ -397,6 +398,27 @@ export class ParentPhone {
     });
     if (record.direction === 'received') this.history.setState(record.id, 'heard');
     return { record, ogg };
+  }
+
+  /**
+   * The enroll request for the relay's enrollment service (docs/BROKER.md "Phone
+   * enrollment"): this phone's broker password sealed from its key to the relay's,
+   * with `grant` (the toy's grant when the pairing handed one over; empty: "the grant
+   * my toy delivered on its ctl topic"). Throws NOT_PAIRED, BAD_INPUT (relay key not
+   * 32 bytes or of small order), GrantError.
+   */
+  enrollRequest(relayPublicKey: Uint8Array, grant: Uint8Array = new Uint8Array(0)): Uint8Array {
+    const p = this.requirePaired();
+    if (relayPublicKey.length !== 32 || isSmallOrderKey(relayPublicKey)) throw new ParentError('BAD_INPUT', 'the relay public key must be 32 bytes and not of small order');
+    const sk = this.secretKey();
+    const k = this.o.crypto.boxBefore(relayPublicKey, sk);
+    const nonce = new Uint8Array(24);
+    this.o.random.fill(nonce);
+    try {
+      return makeEnrollRequest({ crypto: this.o.crypto, phonePublicKey: this.o.crypto.boxKeyPairFromSecret(sk).publicKey, phoneRelayKey: k, grant, password: p.brokerPassword, nonce });
+    } finally {
+      k.fill(0);
+    }
   }
 
   /** The receipts' entry point (see phone/message-history.ts): moves a message's state forward. */

@@ -5,7 +5,9 @@
  * host Opus codec: the phone pairs over the in-process radio (the phone library,
  * phone/parent-phone.ts, on the command line's own data directory), the operator
  * adds its account, then `send`, `list`, `get --ogg` and `status` run against the
- * broker. The exported .opus of the toy's recording plays in opusdec.
+ * broker. The exported .opus of the toy's recording plays in opusdec. The phone's
+ * account comes from the relay's enrollment service (relay/enrollment-service.ts) via
+ * `enroll --relay ... --relay-pub ...`, the service's broker admin faked by hand.
  */
 import test from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -37,7 +39,38 @@ import { FakeSpeaker } from './fakes/fake-speaker.js';
 import { MemoryLog } from './fakes/memory-log.js';
 import { MemoryStorage } from './fakes/memory-storage.js';
 import { provisioned } from './identity.cases.js';
-import { hasMosquitto, Mosquitto, sleep, waitFor } from './mqtt-node-helpers.js';
+import { freePort, hasMosquitto, Mosquitto, sleep, waitFor } from './mqtt-node-helpers.js';
+import nacl from 'tweetnacl';
+import { makeNotice } from '../src/enrollment-grant.js';
+import type { DynsecClient } from '../relay/dynsec-client.js';
+import { EnrollmentService, startEnrollmentServer } from '../relay/enrollment-service.js';
+
+/** The broker admin the enrollment service drives (dynsec), by hand: records commands, applies accounts through `apply`. */
+class FakeDynsec {
+  readonly commands: string[] = [];
+  private readonly clients = new Map<string, { password: string; roles: string[] }>();
+  constructor(private readonly apply: (user: string, password: string, toyId: string) => Promise<void>) {}
+  async run(cmd: Record<string, unknown>): Promise<Record<string, unknown>> {
+    this.commands.push(String(cmd.command));
+    const u = String(cmd.username ?? '');
+    if (cmd.command === 'createClient') this.clients.set(u, { password: String(cmd.password), roles: [] });
+    if (cmd.command === 'setClientPassword') this.clients.get(u)!.password = String(cmd.password);
+    if (cmd.command === 'addClientRole') {
+      const c = this.clients.get(u)!;
+      c.roles.push(String(cmd.rolename));
+      await this.apply(u, c.password, String(cmd.rolename).replace(/^pp-toy-/, ''));
+    }
+    return {};
+  }
+  async runTolerant(cmd: Record<string, unknown>): Promise<void> {
+    await this.run(cmd);
+  }
+  async getClient(username: string): Promise<{ username: string; roles: string[] } | undefined> {
+    this.commands.push('getClient');
+    const c = this.clients.get(username);
+    return c ? { username, roles: c.roles } : undefined;
+  }
+}
 
 const maybe = hasMosquitto() && spawnSync('opusdec', ['--version']).status === 0 ? test.serial : test.serial.skip;
 
@@ -58,7 +91,7 @@ async function cli(args: string[]): Promise<{ code: number; out: string[]; err: 
   return { code, out, err };
 }
 
-maybe('the command line through Mosquitto with a real toy: send, list, get --ogg (opusdec plays it), status', async (t) => {
+maybe('the command line through Mosquitto with a real toy: enroll at the enrollment service, send, list, get --ogg (opusdec plays it), status', async (t) => {
   const f = provisioned(7);
   const registry: BrokerRegistry = { toys: { [f.toyId]: { passwordHash: mosquittoHash(f.password) } }, phones: {} };
   const broker = await Mosquitto.start(registry);
@@ -113,11 +146,43 @@ maybe('the command line through Mosquitto with a real toy: send, list, get --ogg
       network: { ssid: 'Home', passphrase: 'correct horse battery', brokerHost: '127.0.0.1', brokerPort: broker.port },
     });
     central.disconnect();
-    // the operator (or the relay's enrollment service) adds the phone's account and ACL
-    registry.phones[record.brokerUser] = { passwordHash: mosquittoHash(record.brokerPassword), toys: [f.toyId] };
-    fs.writeFileSync(path.join(broker.dir, 'passwd'), mosquittoPasswdLines(registry), { mode: 0o600 });
-    fs.writeFileSync(path.join(broker.dir, 'acl'), fs.readFileSync('broker/acl', 'utf8') + mosquittoPhoneAcl(registry));
-    await broker.restart();
+    // enrollment: the toy's grant reaches the relay's enrollment service (the toy publishes it on its
+    // ctl topic when it knows the relay's key; here the test hands the service that notice), then the
+    // command line enrolls with its sealed request. The service is the relay's own code; its broker
+    // admin (Mosquitto's dynamic security plugin in production) is a fake that writes the account
+    // into this Mosquitto's password file and ACL and restarts it.
+    const relayKeys = nacl.box.keyPair();
+    const relayPub = path.join(work, 'relay.pub');
+    fs.writeFileSync(relayPub, `PAWPOST-RELAY-PUBLIC-V1 ${Buffer.from(relayKeys.publicKey).toString('hex')}\n`);
+    const dynsec = new FakeDynsec(async (user, password, toyId) => {
+      registry.phones[user] = { passwordHash: mosquittoHash(password), toys: [toyId] };
+      fs.writeFileSync(path.join(broker.dir, 'passwd'), mosquittoPasswdLines(registry), { mode: 0o600 });
+      fs.writeFileSync(path.join(broker.dir, 'acl'), fs.readFileSync('broker/acl', 'utf8') + mosquittoPhoneAcl(registry));
+      await broker.restart();
+    });
+    const toyPk = naclCrypto.boxKeyPairFromSecret(f.secrets[0]!).publicKey;
+    const service = new EnrollmentService({
+      relaySecretKey: relayKeys.secretKey,
+      toyPublicKey: (id) => (id === f.toyId ? toyPk : undefined),
+      dynsec: dynsec as unknown as DynsecClient,
+      statePath: path.join(work, 'enroll-state.json'),
+    });
+    const enrollPort = await freePort();
+    const server = await startEnrollmentServer({ service, port: enrollPort, host: '127.0.0.1' });
+    try {
+      const grant = makeNotice({ crypto: naclCrypto, kind: 'grant', toyId: f.toyId, toyRelayKey: naclCrypto.boxBefore(relayKeys.publicKey, f.secrets[0]!), phonePublicKey: phone.publicKey, seq: 1, nonce: randomBytes(24) });
+      t.is(await service.notice(f.toyId, grant), 'pending');
+      const e = await cli(['--data', data, 'enroll', '--relay', `http://127.0.0.1:${enrollPort}`, '--relay-pub', relayPub]);
+      t.is(e.code, 0, e.err.join('\n'));
+      t.is(e.out[0], `enrolled at the relay ${brokerUrl} as ${record.brokerUser}`);
+      t.deepEqual(dynsec.commands.filter((c) => c.endsWith('Client') || c === 'addClientRole'), ['getClient', 'createClient', 'addClientRole']);
+      // the same grant never works twice
+      const again = await cli(['--data', data, 'enroll', '--relay', `http://127.0.0.1:${enrollPort}`, '--relay-pub', relayPub]);
+      t.is(again.code, 1);
+      t.regex(again.err[0]!, /^parent: the relay refused the enrollment \(HTTP 403: NO_GRANT\)$/);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
     await waitFor(() => toy!.session()?.state === 'online', 15000, 'the toy online');
 
     // status before anything: reachable, no messages; the first contact subscribes the phone's persistent session

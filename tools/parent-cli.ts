@@ -25,7 +25,7 @@ import { AudioImportError, decodeWavToMono16k, encodePcm, importOggOpus } from '
 import { HistoryError, type HistoryRecord } from '../phone/message-history.js';
 import { OggError } from '../phone/ogg-opus.js';
 import { ParentError, ParentPhone } from '../phone/parent-phone.js';
-import { DirFiles, HttpRadio, LinkError, MqttRelay, simRelayAccount } from './parent-node.js';
+import { DirFiles, enrollAtRelay, HttpRadio, LinkError, MqttRelay, readRelayPublicKey, simRelayAccount } from './parent-node.js';
 
 export const USAGE = `PawPost parent command line: the family's side of the toy.
 
@@ -36,6 +36,9 @@ commands:
                                   a second phone: paw and heart 3 s). The setup code is the label's QR text.
         [--toy-name NAME]         what the toy's messages are shown as coming from (default "the toy")
         [--wifi SSID --wifi-pass PASS]  the home network for the toy (the first phone must give it)
+        [--relay URL --relay-pub FILE [--relay-ca PEM]]  enroll at a real relay's enrollment service
+                                  (default: the simulator's stand-in behind --radio)
+  enroll --relay URL --relay-pub FILE [--relay-ca PEM]  enroll this (paired) phone at the relay again
   send <file.wav|file.ogg|file.opus>  send a message to the toy (WAV at any rate, or Ogg Opus of 20 ms packets; max 60 s)
   list                            messages to and from the toy, newest first
   get <id> --ogg OUT.opus         save a message as an Ogg Opus file (plays in any player; id: 4+ digits from list)
@@ -64,7 +67,7 @@ interface Args {
   opts: Map<string, string | true>;
 }
 
-const VALUE_OPTS = new Set(['data', 'broker', 'radio', 'wait', 'name', 'toy-name', 'wifi', 'wifi-pass', 'ogg', 'wav']);
+const VALUE_OPTS = new Set(['data', 'broker', 'radio', 'wait', 'name', 'toy-name', 'wifi', 'wifi-pass', 'ogg', 'wav', 'relay', 'relay-pub', 'relay-ca']);
 const FLAG_OPTS = new Set(['help']);
 
 function parseArgs(argv: string[]): Args {
@@ -126,6 +129,21 @@ function radioUrl(a: Args): string {
     throw new UsageError(`--radio ${u}: use http://127.0.0.1:PORT (the simulator prints it)`);
   }
   return u;
+}
+
+/** --relay / --relay-pub / --relay-ca, checked together; undefined when --relay is absent and not required. */
+function relayOpts(a: Args, required: boolean): { url: string; key: Uint8Array; ca?: string } | undefined {
+  const url = opt(a, 'relay');
+  const pub = opt(a, 'relay-pub');
+  if (url === undefined && pub === undefined && !required) return undefined;
+  if (url === undefined || pub === undefined) throw new UsageError('--relay URL and --relay-pub FILE go together');
+  try {
+    const u = new URL(url);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+  } catch {
+    throw new UsageError(`--relay ${url}: use https://host:port (the relay's enrollment service)`);
+  }
+  return { url, key: readRelayPublicKey(pub), ca: opt(a, 'relay-ca') };
 }
 
 function waitMs(a: Args): number {
@@ -232,6 +250,7 @@ async function run(a: Args, io: CliIo): Promise<void> {
       if ((wifi === undefined) !== (pass === undefined)) throw new UsageError('--wifi and --wifi-pass go together');
       const bu = new URL(brokerUrl(a, phone));
       const radio = radioUrl(a);
+      const relay = relayOpts(a, false);
       let link: HttpRadio | undefined;
       const { record, result } = await phone.pair(async () => (link = await HttpRadio.connect(radio)), {
         setupCode: a.positional[0]!,
@@ -242,13 +261,26 @@ async function run(a: Args, io: CliIo): Promise<void> {
       });
       await link?.close();
       io.out(`paired with ${result.info.model} ${result.info.firmware} (toy ${record.toyId.slice(0, 8)}…), ${result.members} family member(s); this phone is member ${record.memberId} "${record.name}"`);
-      // the phone's relay account (the simulator's stand-in for the enrollment service)
-      await simRelayAccount(radio, record.brokerUser, record.brokerPassword, record.toyId);
-      const relay = await MqttRelay.connect(record.brokerUrl, record.brokerUser, record.brokerPassword, phone, phone.topics().out);
-      await relay.sync(phone.topics().out, 200);
-      await relay.close();
+      // the phone's relay account: the relay's enrollment service, or the simulator's stand-in for it
+      if (relay) await enrollAtRelay(phone, relay.url, relay.key, relay.ca);
+      else await simRelayAccount(radio, record.brokerUser, record.brokerPassword, record.toyId);
+      const mq = await MqttRelay.connect(record.brokerUrl, record.brokerUser, record.brokerPassword, phone, phone.topics().out);
+      await mq.sync(phone.topics().out, 200); // subscribes the persistent session: the toy's messages now wait for this phone
+      await mq.close();
       io.out(`enrolled at the relay ${record.brokerUrl} as ${record.brokerUser}`);
       if (!wifi && result.members <= 1) io.out('note: this is the toy\'s first phone and no --wifi was given: the toy has no network settings yet');
+      return;
+    }
+    case 'enroll': {
+      want(a, 0, 'no arguments, and --relay URL --relay-pub FILE');
+      const relay = relayOpts(a, true)!;
+      requirePaired(phone);
+      const user = await enrollAtRelay(phone, relay.url, relay.key, relay.ca);
+      const p = phone.paired!;
+      const mq = await MqttRelay.connect(brokerUrl(a, phone), p.brokerUser, p.brokerPassword, phone, phone.topics().out);
+      await mq.sync(phone.topics().out, 200);
+      await mq.close();
+      io.out(`enrolled at the relay ${brokerUrl(a, phone)} as ${user}`);
       return;
     }
     case 'send': {

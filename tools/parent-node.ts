@@ -7,6 +7,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as http from 'node:http';
+import * as https from 'node:https';
 import mqtt, { type MqttClient } from 'mqtt';
 import { PairingError } from '../src/pairing-protocol.js';
 import type { HistoryFilesPort } from '../phone/message-history.js';
@@ -172,4 +174,58 @@ export class MqttRelay implements ParentLink {
   async close(): Promise<void> {
     await this.client.endAsync();
   }
+}
+
+/** Reads a relay public key file (`PAWPOST-RELAY-PUBLIC-V1 <64 hex>`, as `npm run relay -- init` writes it). Throws LinkError. */
+export function readRelayPublicKey(file: string): Uint8Array {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    throw new LinkError(`cannot read the relay key ${file}`);
+  }
+  const m = /^PAWPOST-RELAY-PUBLIC-V1 ([0-9a-f]{64})\s*$/.exec(text);
+  if (!m) throw new LinkError(`${file} is not a relay public key (PAWPOST-RELAY-PUBLIC-V1 <hex>)`);
+  return new Uint8Array(Buffer.from(m[1]!, 'hex'));
+}
+
+/**
+ * Enrolls the phone at the relay's enrollment service: POST <relay>/v1/enroll with the
+ * sealed request (phone/parent-phone.ts enrollRequest). `ca`: a PEM file for an HTTPS
+ * relay with its own CA. Resolves with the broker user the relay created. Throws LinkError
+ * with the service's refusal (NO_GRANT, REPLAY, RATE_LIMITED, ...).
+ */
+export async function enrollAtRelay(phone: ParentPhone, relay: string, relayPublicKey: Uint8Array, ca?: string): Promise<string> {
+  const body = phone.enrollRequest(relayPublicKey);
+  const url = new URL('/v1/enroll', relay);
+  const lib = url.protocol === 'https:' ? https : http;
+  let caPem: Buffer | undefined;
+  if (ca) {
+    try {
+      caPem = fs.readFileSync(ca);
+    } catch {
+      throw new LinkError(`cannot read the relay CA ${ca}`);
+    }
+  }
+  const r = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const req = lib.request(url, { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'content-length': body.length }, ca: caPem, timeout: 15000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        if (text.length < 4096) text += d;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', (e) => reject(new LinkError(`cannot reach the relay's enrollment service at ${relay}: ${e.message}`)));
+    req.end(Buffer.from(body));
+  });
+  let j: { ok?: boolean; user?: string; error?: string; code?: string } = {};
+  try {
+    j = JSON.parse(r.text) as typeof j;
+  } catch {
+    /* not JSON */
+  }
+  if (r.status !== 200 || !j.ok || typeof j.user !== 'string') throw new LinkError(`the relay refused the enrollment (HTTP ${r.status}${j.error ? `: ${j.error}` : ''})`);
+  return j.user;
 }
