@@ -227,8 +227,18 @@ maybe('the command line through Mosquitto with a real toy: enroll at the enrollm
     const rms = Math.sqrt(e / (pcm.length - 1600));
     t.true(rms > 3000, `the 300 Hz tone is there (rms ${rms.toFixed(0)})`);
 
+    // send the exported Ogg Opus file back: its packets go as they are (no re-encoding)
+    r = await cli(['--data', data, 'send', opus]);
+    t.is(r.code, 0, r.err.join('\n'));
+    t.regex(r.out.at(-1)!, /^sent [0-9a-f]{8}: \d\.\d s \(Ogg Opus, packets kept as they are\)/);
+    await waitFor(() => (toy!.player?.waiting() ?? 0) === 2, 10000, 'the Ogg message at the toy');
+    const sentBack = r.out.at(-1)!.slice(5, 13);
+    const back = path.join(work, 'back.opus');
+    t.is((await cli(['--data', data, 'get', sentBack, '--ogg', back])).code, 0);
+    t.deepEqual(readOggOpus(new Uint8Array(fs.readFileSync(back))).packets, ogg.packets, 'the same packets, byte for byte');
+
     r = await cli(['--data', data, 'status']);
-    t.truthy(r.out.find((l) => l === 'messages: 1 from the toy (0 new), 1 sent (0 not sent)'), r.out.join('\n'));
+    t.truthy(r.out.find((l) => l === 'messages: 1 from the toy (0 new), 2 sent (0 not sent)'), r.out.join('\n'));
     t.false(broker.log().includes(record.brokerPassword));
   } finally {
     toy?.close();
