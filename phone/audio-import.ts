@@ -10,7 +10,8 @@
  * WAV: RIFF/WAVE with PCM 8, 16, 24 or 32-bit integer or 32/64-bit float
  * (WAVE_FORMAT_EXTENSIBLE included), 1..8 channels, 1 Hz..384 kHz; channels are
  * averaged to mono, then resampled to 16 kHz with a windowed-sinc low-pass
- * (Blackman window, 32 zero crossings, cut-off at the lower Nyquist frequency).
+ * (Blackman window, 16 zero crossings, cut-off at 0.95 × the lower Nyquist frequency;
+ * about 50 × real time for 44.1 kHz stereo on this host: `npm run bench -- parent`).
  * Every chunk bound is checked: errors are AudioImportError with code FORMAT
  * (not RIFF/WAVE, chunk past the end, no fmt or data), UNSUPPORTED (sample format,
  * channels, rate), TOO_LONG (more than `maxSeconds`, default 60 s: a message's cap),
@@ -104,11 +105,14 @@ export function parseWavMono(bytes: Uint8Array, maxSeconds = MAX_IMPORT_SECONDS)
   throw new AudioImportError('FORMAT', fmt ? 'no data chunk' : 'no fmt chunk');
 }
 
-const ZERO_CROSSINGS = 32;
+const ZERO_CROSSINGS = 16;
+/** Kernel table resolution: entries per input sample of distance. */
+const TABLE_STEPS = 512;
 
 /**
  * Resamples mono float audio from `fromRate` to `toRate` with a windowed sinc
- * (cut-off 0.95 × the lower Nyquist). Output length round(n × toRate / fromRate).
+ * (Blackman window, cut-off 0.95 × the lower Nyquist), the kernel read from a table
+ * with linear interpolation. Output length round(n × toRate / fromRate).
  */
 export function resample(samples: Float32Array, fromRate: number, toRate: number): Float32Array {
   if (fromRate === toRate) return samples.slice();
@@ -117,18 +121,33 @@ export function resample(samples: Float32Array, fromRate: number, toRate: number
   const out = new Float32Array(n);
   const cutoff = 0.95 * Math.min(1, ratio); // in units of the input Nyquist
   const half = Math.ceil(ZERO_CROSSINGS / cutoff / 2); // taps each side, in input samples
+  // h(x) for x = 0 .. half in steps of 1/TABLE_STEPS (symmetric)
+  const table = new Float64Array(half * TABLE_STEPS + 2);
+  for (let i = 0; i < table.length; i++) {
+    const x = i / TABLE_STEPS;
+    if (x >= half) continue;
+    const w = 0.42 + 0.5 * Math.cos((Math.PI * x) / half) + 0.08 * Math.cos((2 * Math.PI * x) / half);
+    const px = Math.PI * x * cutoff;
+    table[i] = cutoff * (x === 0 ? 1 : Math.sin(px) / px) * w;
+  }
+  const last = table.length - 1;
   for (let i = 0; i < n; i++) {
     const t = i / ratio; // position in input samples
     const center = Math.floor(t);
     let acc = 0;
     let wsum = 0;
-    for (let k = center - half + 1; k <= center + half; k++) {
-      const x = t - k;
-      const w = 0.42 + 0.5 * Math.cos((Math.PI * x) / half) + 0.08 * Math.cos((2 * Math.PI * x) / half); // Blackman
-      if (w <= 0) continue;
-      const px = Math.PI * x * cutoff;
-      const sinc = x === 0 ? 1 : Math.sin(px) / px;
-      const h = cutoff * sinc * w;
+    // left of t: distances t-k for k = center down; right: k-t for k = center+1 up
+    let pos = (t - center) * TABLE_STEPS;
+    for (let k = center; pos < last; k--, pos += TABLE_STEPS) {
+      const j = pos | 0;
+      const h = table[j]! + (table[j + 1]! - table[j]!) * (pos - j);
+      wsum += h;
+      if (k >= 0 && k < samples.length) acc += samples[k]! * h;
+    }
+    pos = (center + 1 - t) * TABLE_STEPS;
+    for (let k = center + 1; pos < last; k++, pos += TABLE_STEPS) {
+      const j = pos | 0;
+      const h = table[j]! + (table[j + 1]! - table[j]!) * (pos - j);
       wsum += h;
       if (k >= 0 && k < samples.length) acc += samples[k]! * h;
     }
