@@ -32,6 +32,7 @@ import { board } from './moddable/board.js';
 import { deviceConfig } from './moddable/manifest-config.js';
 import Preference from './moddable/preference.js';
 import { ParentApp } from './parent-app.js';
+import { startRadioEndpoint, type RadioEndpoint } from './radio-endpoint.js';
 import { startSimServer, type SimModel, type SimServer, type SimSnapshot } from './server.js';
 import { speakOrFixture } from './speech.js';
 import { formatWav } from './wav-file.js';
@@ -45,11 +46,15 @@ export interface SimulatorOptions {
   brokerPort: number;
   /** Print the toy's trace lines. */
   trace?: boolean;
+  /** Radio and relay endpoint for phones outside the simulator (sim/radio-endpoint.ts), 127.0.0.1 (0: any free port; default 0). */
+  radioPort?: number;
 }
 
 export interface Simulator {
   readonly webPort: number;
   readonly brokerPort: number;
+  /** The radio endpoint's port (sim/radio-endpoint.ts: the parent command line pairs through it). */
+  readonly radioPort: number;
   readonly setupCode: string;
   readonly parent: ParentApp;
   toy(): PawPost;
@@ -248,10 +253,12 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     },
   };
   const server: SimServer = await startSimServer(model, o.webPort);
+  const radio: RadioEndpoint = await startRadioEndpoint({ air, registry, port: o.radioPort ?? 0 }); // issue 15: the parent CLI's BLE and relay account
   let closed = false;
   return {
     webPort: server.port,
     brokerPort: broker.port,
+    radioPort: radio.port,
     setupCode: toyInfo.setupCode,
     parent,
     toy: () => toy,
@@ -263,6 +270,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
       closed = true;
       clearInterval(poll);
       setSimUpdateRoute(undefined);
+      await radio.close();
       await server.close();
       await parent.close();
       toy.close();

@@ -16,9 +16,11 @@ const sim = await startSimulator({
   webPort: Number(arg('port', '8080')),
   brokerPort: Number(arg('broker-port', '18830')),
   trace: process.argv.includes('--trace'),
+  radioPort: Number(arg('radio-port', '18831')),
 });
 console.log(`PawPost simulator: open http://127.0.0.1:${sim.webPort}/`);
 console.log(`  broker (aedes) on 127.0.0.1:${sim.brokerPort}; toy label code ${sim.setupCode.slice(0, 8)}… (the parent app scans it)`);
+console.log(`  parent command line: npm run parent -- --radio http://127.0.0.1:${sim.radioPort} --broker mqtt://127.0.0.1:${sim.brokerPort} ...`);
 console.log('  hold the paw 3 s to pair a new toy; Ctrl-C to stop');
 const stop = async () => {
   await sim.close();
