@@ -6,11 +6,11 @@
  *   password hash (`$7$` PBKDF2-SHA512 as written by mosquitto_passwd, or `$6$`
  *   salted SHA-512), so one registry serves both brokers;
  * - the client id must equal the username (Mosquitto: use_username_as_clientid);
- * - a toy (username = toyId, 32 lowercase hex) writes only pp/t/<toyId>/out and
- *   reads only pp/t/<toyId>/in;
- * - a phone (username `ph-` + 32 lowercase hex) reads pp/t/<toyId>/out and writes
- *   pp/t/<toyId>/in for each toy it is paired with, and nothing else;
- * - no wildcard subscriptions, no retained messages.
+ * - a toy (username = toyId, 32 lowercase hex) writes only pp/t/<toyId>/out, /ctl,
+ *   /fam and /status, and reads only pp/t/<toyId>/in and /set;
+ * - a phone (username `ph-` + 32 lowercase hex) reads pp/t/<toyId>/out, /fam and
+ *   /status and writes pp/t/<toyId>/in and /set for each toy it is paired with, and nothing else;
+ * - no wildcard subscriptions; no retained messages except a toy's own /status record (issue 15).
  *
  * Differences from Mosquitto (documented in docs/BROKER.md): a refused PUBLISH closes
  * the client's connection (Mosquitto acknowledges and drops it); a wrong client id
@@ -24,6 +24,7 @@ import { pbkdf2Sync, createHash, randomBytes, timingSafeEqual } from 'node:crypt
 import * as net from 'node:net';
 import { Aedes, type AuthenticateError } from 'aedes';
 import { toyTopics } from '../src/topics.js';
+import { familyTopics } from '../src/family-note.js';
 
 /** Accounts the broker knows. Passwords are never stored, only hashes. */
 export interface BrokerRegistry {
@@ -78,13 +79,15 @@ export function aclAllows(registry: BrokerRegistry, username: string, action: 'r
   if (topic.includes('+') || topic.includes('#')) return false;
   if (TOY_ID_RE.test(username) && registry.toys[username]) {
     const t = toyTopics(username);
-    return action === 'write' ? topic === t.out || topic === t.ctl : topic === t.in;
+    const f = familyTopics(username); // issue 15: notes to the family, its status; settings from the family
+    return action === 'write' ? topic === t.out || topic === t.ctl || topic === f.fam || topic === f.status : topic === t.in || topic === f.set;
   }
   const phone = PHONE_USER_RE.test(username) ? registry.phones[username] : undefined;
   if (!phone) return false;
   for (const toyId of phone.toys) {
     const t = toyTopics(toyId);
-    if (action === 'read' ? topic === t.out : topic === t.in) return true;
+    const f = familyTopics(toyId);
+    if (action === 'read' ? topic === t.out || topic === f.fam || topic === f.status : topic === t.in || topic === f.set) return true;
   }
   return false;
 }
@@ -106,7 +109,8 @@ export function mosquittoPhoneAcl(registry: BrokerRegistry): string {
     for (const toyId of p.toys) {
       if (!TOY_ID_RE.test(toyId)) continue;
       const t = toyTopics(toyId);
-      s += `topic read ${t.out}\ntopic write ${t.in}\n`;
+      const f = familyTopics(toyId);
+      s += `topic read ${t.out}\ntopic write ${t.in}\ntopic read ${f.fam}\ntopic read ${f.status}\ntopic write ${f.set}\n`;
     }
   }
   return s;
@@ -171,7 +175,8 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     },
     authorizePublish: (client, packet, done) => {
       const user = client?.id ?? '';
-      if (packet.retain || !aclAllows(registry, user, 'write', packet.topic)) {
+      // retained: only a toy's own status record (issue 15)
+      if ((packet.retain && packet.topic !== familyTopics(user).status) || !aclAllows(registry, user, 'write', packet.topic)) {
         refused.publish++;
         ev('broker.publish_refused', { user, topic: packet.topic });
         return done(new Error('publish not allowed'));
