@@ -51,7 +51,7 @@ export const ENCRYPTED_TOY_FILES = ['nvs.bin', 'nvs_keys.bin', 'label.svg', 'lab
 export const NVS_ENCRYPTION_SCHEME = 'xts-aes-256, per-toy keys, nvs_keys partition';
 export const MAX_BATCH = 100000;
 
-export type ProvisionErrorCode = 'EXISTS' | 'ARGS' | 'IO' | 'COLLISION';
+export type ProvisionErrorCode = 'EXISTS' | 'ARGS' | 'IO' | 'COLLISION' | 'CONTACT';
 
 export class ProvisionError extends Error {
   override readonly name = 'ProvisionError';

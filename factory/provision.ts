@@ -5,6 +5,7 @@
  *   provision --out <dir> --count <N> --maker-key <file>
  *             [--broker-host <host>] [--broker-port <port>] [--broker-ca <ca.pem|ca.der>] [--relay-pub <relay.pub>] [--nvs-size <bytes>]
  *             [--batch <id>] [--png] [--plain] [--csv] [--no-progress] [--registry <file>]...
+ *             [--manifest <manifest.json>] [--dev-batch]
  *   verify    --out <dir> [--maker-pub <file>] [--registry <earlier registry.jsonl>]... [--render]
  *
  * Exit status: 0 done, 1 verify found problems, 2 bad arguments or a typed error.
@@ -19,6 +20,7 @@ import { makerKeygen, readMakerPublicKey, readMakerSecretKey } from './maker-key
 import { DEFAULT_NVS_SIZE, ProvisionError, provisionBatch } from './provision-batch.js';
 import { verifyBatch } from './verify-batch.js';
 import { parseRegistry } from './registry.js';
+import { deviceInfoFrom, isReservedContact } from '../src/pairing-device-info.js';
 
 export const USAGE = `PawPost factory provisioning
 
@@ -27,7 +29,7 @@ usage:
   npm run provision -- provision --out <dir> --count <N> --maker-key <dir/maker.key>
                         [--broker-host <host>] [--broker-port <port>] [--broker-ca <ca.pem|ca.der>] [--relay-pub <relay.pub>] [--nvs-size <bytes>]
                         [--batch <id>] [--png] [--plain] [--csv] [--no-progress]
-                        [--registry <earlier registry.jsonl>]...
+                        [--registry <earlier registry.jsonl>]... [--manifest <manifest.json>] [--dev-batch]
   npm run provision -- verify --out <dir> [--maker-pub <dir/maker.pub>] [--registry <earlier registry.jsonl>]...
                         [--render]
 
@@ -36,6 +38,12 @@ NVS images are encrypted (XTS-AES-256, ESP-IDF format) with a keys partition per
 the plain nvs.csv beside an encrypted image. --registry (repeatable) names earlier
 batches' registries: new toys never reuse their check strings, and verify flags any repeat.
 verify --render also renders every label to pixels (ink inside the margins, QR decodes).
+The device information the toys will show (model, security contact, end of security
+updates) is read from the firmware's manifest (--manifest, default the repository's
+manifest.json, config.device): a security contact under a reserved or example name
+(example.com/.net/.org, *.example, *.test, *.invalid, *.localhost, *.local, localhost,
+pawpost.example) reaches no one, and provision refuses it unless --dev-batch says the
+batch is for development only.
 
 defaults: --broker-host mqtt.pawpost.example  --broker-port 8883  --nvs-size 0x${DEFAULT_NVS_SIZE.toString(16)}
 `;
@@ -80,7 +88,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           out: { type: 'string' }, count: { type: 'string' }, 'maker-key': { type: 'string' },
           'broker-host': { type: 'string' }, 'broker-port': { type: 'string' }, 'broker-ca': { type: 'string' }, 'relay-pub': { type: 'string' }, 'nvs-size': { type: 'string' },
           batch: { type: 'string' }, png: { type: 'boolean' }, plain: { type: 'boolean' }, csv: { type: 'boolean' }, 'no-progress': { type: 'boolean' },
-          registry: { type: 'string', multiple: true },
+          registry: { type: 'string', multiple: true }, manifest: { type: 'string' }, 'dev-batch': { type: 'boolean' },
         },
         strict: true,
       });
@@ -97,6 +105,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         for (const e of parseRegistry(text)) knownChecks.add(e.check);
       }
       const count = intArg(values.count, 'count', 0);
+      const device = checkDeviceInfo(values.manifest ?? DEFAULT_MANIFEST, values['dev-batch'] ?? false);
+      if (device.reserved) io.err(`provision: development batch: the security contact is a reserved name (${device.host}); never ship these toys\n`);
       let bar: cliProgress.SingleBar | undefined;
       if (io.isTTY && !values['no-progress'] && count > 1) {
         bar = new cliProgress.SingleBar({ format: 'provisioning [{bar}] {value}/{total} toys {eta}s left', stream: process.stderr }, cliProgress.Presets.shades_classic);
@@ -162,6 +172,44 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     err: (s) => process.stderr.write(s),
     isTTY: Boolean(process.stderr.isTTY),
   });
+}
+
+/** The repository's firmware manifest (its config.device is what the toys show over BLE). */
+export const DEFAULT_MANIFEST = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', 'manifest.json');
+
+/**
+ * Reads and checks the device information of the firmware the batch will run
+ * (issue 11; src/pairing-device-info.ts): model, security contact and end of
+ * security updates must be valid (ProvisionError ARGS naming the field), and a
+ * reserved or example security contact is refused (ProvisionError CONTACT) unless
+ * `devBatch`. Returns whether it was reserved and its host (no secret is involved).
+ */
+export function checkDeviceInfo(manifestFile: string, devBatch: boolean): { reserved: boolean; host: string } {
+  let cfg: { config?: { device?: unknown; firmwareVersion?: string } };
+  try {
+    cfg = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as typeof cfg;
+  } catch {
+    throw new ProvisionError('ARGS', `cannot read the firmware manifest ${manifestFile}`);
+  }
+  let info;
+  try {
+    info = deviceInfoFrom(cfg.config?.device, cfg.config?.firmwareVersion ?? '0.0.0');
+  } catch (e) {
+    throw new ProvisionError('ARGS', `device information in ${path.basename(manifestFile)} (config.device): ${(e as Error).message}`);
+  }
+  const host = contactHost(info.securityContact);
+  const reserved = isReservedContact(info.securityContact); // pawpost.example is under the reserved .example
+  if (reserved && !devBatch) {
+    throw new ProvisionError('CONTACT', `the security contact in ${path.basename(manifestFile)} (config.device.securityContact) is a reserved or example name (${host || 'no host'}) that reaches no one; set a real contact, or pass --dev-batch for a development batch`);
+  }
+  return { reserved, host };
+}
+
+function contactHost(contact: string): string {
+  const c = contact.trim().toLowerCase();
+  const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#:]*)/.exec(c);
+  if (m) return m[1]!.replace(/^.*@/, '');
+  return c.includes('@') ? c.slice(c.lastIndexOf('@') + 1) : '';
 }
 
 /** A CA certificate file (PEM or DER) as DER bytes; a bad file is a ProvisionError('ARGS'). */

@@ -127,6 +127,21 @@ export const MAX_PENDING_PER_TOY = 16;
 /** The dynsec role that lets a phone read a toy's /out and write its /in. */
 export const toyRole = (toyId: string) => `pp-toy-${toyId}`;
 
+/**
+ * The ACLs of a toy's role: its family reads /out (messages), /fam (sealed receipts and
+ * member notices) and /status (retained online/offline), and writes /in (messages) and
+ * /set (sealed family settings). Nothing else (issue 15, docs/BROKER.md "Family topics").
+ */
+export function toyRoleAcls(toyId: string): ['subscribeLiteral' | 'publishClientReceive' | 'publishClientSend', string][] {
+  const t = (s: string) => `pp/t/${toyId}/${s}`;
+  return [
+    ['subscribeLiteral', t('out')], ['publishClientReceive', t('out')],
+    ['subscribeLiteral', t('fam')], ['publishClientReceive', t('fam')],
+    ['subscribeLiteral', t('status')], ['publishClientReceive', t('status')],
+    ['publishClientSend', t('in')], ['publishClientSend', t('set')],
+  ];
+}
+
 export class EnrollmentService {
   readonly counters: Counters;
   private readonly now: () => number;
@@ -279,7 +294,7 @@ export class EnrollmentService {
     const role = toyRole(n.toyId);
     try {
       await d.runTolerant({ command: 'createRole', rolename: role }, ['Role already exists']);
-      for (const [acltype, topic] of [['subscribeLiteral', `pp/t/${n.toyId}/out`], ['publishClientReceive', `pp/t/${n.toyId}/out`], ['publishClientSend', `pp/t/${n.toyId}/in`]] as const) {
+      for (const [acltype, topic] of toyRoleAcls(n.toyId)) {
         await d.runTolerant({ command: 'addRoleACL', rolename: role, acltype, topic, allow: true, priority: 0 }, ['ACL with this topic already exists']);
       }
       const existing = await d.getClient(user);

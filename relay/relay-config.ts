@@ -141,11 +141,17 @@ export const ACL_TEXT = `# PawPost topic access for toys (Mosquitto acl_file). S
 # Patterns apply to every user of the password file; %u is the username. A toy may
 # publish only to its own /out and /ctl and read only its own /in. Phones are not in this
 # file: the enrollment service gives each one a dynamic-security role per paired toy
-# (read pp/t/<toyId>/out, write pp/t/<toyId>/in). Everything not granted is denied.
+# (read pp/t/<toyId>/out, /fam, /status; write pp/t/<toyId>/in, /set). Everything not granted is denied.
 pattern write pp/t/%u/out
 pattern read pp/t/%u/in
 # the toy's enrollment notices (grant / revoke, sealed for the relay) to the enrollment service
 pattern write pp/t/%u/ctl
+# family features (issue 15, docs/BROKER.md "Family topics"): sealed receipts and member notices
+# to the family on /fam, its retained online/offline record (and last will) on /status, sealed
+# family settings from the phones on /set. Phones get the other side through their dynsec role.
+pattern write pp/t/%u/fam
+pattern write pp/t/%u/status
+pattern read pp/t/%u/set
 # firmware updates (issue 14, docs/BROKER.md "Firmware updates"): every account of this file
 # reads the retained signed manifest and image chunks; only the release publisher writes them
 pattern read pp/fw/#

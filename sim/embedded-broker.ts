@@ -6,14 +6,8 @@
  *   password hash (`$7$` PBKDF2-SHA512 as written by mosquitto_passwd, or `$6$`
  *   salted SHA-512), so one registry serves both brokers;
  * - the client id must equal the username (Mosquitto: use_username_as_clientid);
- * - a toy (username = toyId, 32 lowercase hex) writes only pp/t/<toyId>/out and
- *   reads only pp/t/<toyId>/in;
- * - a phone (username `ph-` + 32 lowercase hex) reads pp/t/<toyId>/out and writes
- *   pp/t/<toyId>/in for each toy it is paired with, and nothing else;
- * - no wildcard subscriptions, no retained messages except firmware releases:
- * - firmware updates (issue 14, broker/acl `pattern read pp/fw/#` + `user pp-release`):
- *   every toy may read pp/fw/<...> (exact topics), none may write; only a release
- *   operator account (`operators`, e.g. `pp-release`) publishes there, retained.
+      // retained: firmware releases (issue 14) and a toy's own status record (issue 15) only
+      if ((packet.retain && !isFwTopic(packet.topic) && packet.topic !== familyTopics(user).status) || !aclAllows(registry, user, 'write', packet.topic)) {
  *
  * Differences from Mosquitto (documented in docs/BROKER.md): a refused PUBLISH closes
  * the client's connection (Mosquitto acknowledges and drops it); a wrong client id
@@ -27,6 +21,7 @@ import { pbkdf2Sync, createHash, randomBytes, timingSafeEqual } from 'node:crypt
 import * as net from 'node:net';
 import { Aedes, type AuthenticateError } from 'aedes';
 import { toyTopics } from '../src/topics.js';
+import { familyTopics } from '../src/family-note.js';
 
 /** Accounts the broker knows. Passwords are never stored, only hashes. */
 export interface BrokerRegistry {
@@ -99,13 +94,15 @@ export function aclAllows(registry: BrokerRegistry, username: string, action: 'r
   if (isOperator(registry, username)) return false; // issue 14: operators touch nothing else
   if (TOY_ID_RE.test(username) && registry.toys[username]) {
     const t = toyTopics(username);
-    return action === 'write' ? topic === t.out || topic === t.ctl : topic === t.in;
+    const f = familyTopics(username); // issue 15: notes to the family, its status; settings from the family
+    return action === 'write' ? topic === t.out || topic === t.ctl || topic === f.fam || topic === f.status : topic === t.in || topic === f.set;
   }
   const phone = PHONE_USER_RE.test(username) ? registry.phones[username] : undefined;
   if (!phone) return false;
   for (const toyId of phone.toys) {
     const t = toyTopics(toyId);
-    if (action === 'read' ? topic === t.out : topic === t.in) return true;
+    const f = familyTopics(toyId);
+    if (action === 'read' ? topic === t.out || topic === f.fam || topic === f.status : topic === t.in || topic === f.set) return true;
   }
   return false;
 }
@@ -127,7 +124,8 @@ export function mosquittoPhoneAcl(registry: BrokerRegistry): string {
     for (const toyId of p.toys) {
       if (!TOY_ID_RE.test(toyId)) continue;
       const t = toyTopics(toyId);
-      s += `topic read ${t.out}\ntopic write ${t.in}\n`;
+      const f = familyTopics(toyId);
+      s += `topic read ${t.out}\ntopic write ${t.in}\ntopic read ${f.fam}\ntopic read ${f.status}\ntopic write ${f.set}\n`;
     }
   }
   return s;
@@ -193,7 +191,8 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     },
     authorizePublish: (client, packet, done) => {
       const user = client?.id ?? '';
-      if ((packet.retain && !isFwTopic(packet.topic)) || !aclAllows(registry, user, 'write', packet.topic)) { // retained: firmware releases only (issue 14)
+      // retained: firmware releases (issue 14) and a toy's own status record (issue 15) only
+      if ((packet.retain && !isFwTopic(packet.topic) && packet.topic !== familyTopics(user).status) || !aclAllows(registry, user, 'write', packet.topic)) {
         refused.publish++;
         ev('broker.publish_refused', { user, topic: packet.topic });
         return done(new Error('publish not allowed'));

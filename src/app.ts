@@ -39,6 +39,9 @@ import { Counters } from './counters.js';
 import { EnrollmentNotices } from './enrollment-notices.js';
 import { ToyEnvelope, chunkKey } from './envelope.js';
 import { factoryReset, resumeFactoryReset } from './factory-reset.js';
+import { MIN_PLAUSIBLE_WALL_MS } from './envelope-format.js';
+import { encodeStatus, familyTopics } from './family-note.js';
+import { FamilyService } from './family-service.js';
 import { HeartLed } from './heart-led.js';
 import { tryLoadIdentity, type Identity } from './identity.js';
 import { Inbox } from './inbox.js';
@@ -118,6 +121,8 @@ export interface PawPost {
   session(): MqttSession | undefined;
   /** The firmware update gate (its `service` once the update modules are loaded), when the update port was given. */
   readonly update: UpdateGate | undefined;
+  /** Receipts, member notices, family settings (src/family-service.ts); undefined when the factory data did not load. */
+  readonly family?: FamilyService;
   close(): void;
 }
 
@@ -226,7 +231,30 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
       toy?.messagesChanged();
       changed();
     },
+    onReceipt: (sender, key, state) => family.receipt(sender, key, state),
   });
+
+  // Family features (issue 15): receipts, member notices, settings the toy enforces (quiet hours, volume limit).
+  const ftopics = familyTopics(identity.toyId);
+  const family = new FamilyService({
+    crypto: p.crypto,
+    random: p.random,
+    storage: p.data,
+    clock: p.clock,
+    roster,
+    sharedKeyFor: (pk) => envelope.keys.sharedKeyFor(pk),
+    toyPublicKey: identity.publicKey,
+    send: (n) => outbox.add(ftopics.fam, n),
+    speaker: p.speaker,
+    onQuietChanged: () => {
+      toy?.messagesChanged();
+      changed();
+    },
+    counters,
+    log: p.log,
+  });
+  /** Wall clock when the current MQTT session connected (the status record's "since"); 0 = unset. */
+  let connectedAt = 0;
 
   /** The MQTT session to the factory's broker (the network, where there is one, is up). */
   const connectBroker = () => {
@@ -255,8 +283,21 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
           update?.onSessionState(st, session);
           changed();
         },
-        onDirectMessage: (topic, payload) => update?.onDirectMessage(topic, payload),
+        onDirectMessage: (topic, payload) => {
+          if (topic === ftopics.set) family.onSettingsNote(payload);
+          else update?.onDirectMessage(topic, payload);
+        },
+        status: {
+          topic: ftopics.status,
+          offline: () => {
+            const w = p.clock.wallNow();
+            connectedAt = w >= MIN_PLAUSIBLE_WALL_MS ? w : 0;
+            return encodeStatus(false, connectedAt);
+          },
+          online: () => encodeStatus(true, connectedAt),
+        },
       });
+      session.subscribe(ftopics.set);
       session.start();
     } catch (e) {
       counters.inc('app.session_failed');
@@ -334,7 +375,10 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
     counters,
     log: p.log,
     onEvent: (e) => {
-      if (e.kind === 'member-added' || e.kind === 'member-removed') enrollment(e.kind, e.id);
+      if (e.kind === 'member-added' || e.kind === 'member-removed') {
+        enrollment(e.kind, e.id);
+        family.memberChanged(e.kind === 'member-added' ? 'added' : 'removed', e.id);
+      }
       if (e.kind === 'ended') toy?.pairingEnded(e.result);
       else if (e.kind === 'attempt-failed') toy?.pairingAttemptFailed();
       else if (e.kind === 'network-changed') startSession();
@@ -362,13 +406,14 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
     led,
     clock: p.clock,
     recorder,
-    player,
+    player: family.gate(player),
     pairing,
     factoryReset: doFactoryReset,
     log: p.log,
     counters,
   });
   player.attach();
+  family.start();
   toy.messagesChanged();
   if (p.update) {
     update = new UpdateGate({ port: p.update, crypto: p.crypto, storage: p.data, clock: p.clock, toyState: () => toy?.state ?? 'error', counters, log: p.log });
@@ -383,8 +428,10 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
     audioRamBytes: recordPipeline.ramBytes + playbackPipeline.ramBytes,
     session: () => session,
     update,
+    family,
     close: () => {
       outbox.close(); // first: RAM-only chunks are dropped as at a power cut, not flushed by the session's close
+      family.close();
       updateTick?.cancel();
       update?.close();
       session?.close();

@@ -6,7 +6,8 @@
  *
  * Kept on purpose (KEPT_KEYS): the enrollment notice counter ('eg.seq',
  * src/enrollment-notices.ts: the relay refuses notices whose number does not
- * rise). The toy's own send counter ('rp.tx',
+ * rise), and the family note counter ('fn.seq', src/family-service.ts: phones
+ * refuse a receipt or notice whose number does not rise). The toy's own send counter ('rp.tx',
  * src/replay-guard.ts): the identity survives the reset, and phones keep their
  * replay record for it, so its counter must keep rising or a re-paired phone
  * would refuse the toy's messages as replays. The receive replay record ('rp.rx'):
@@ -36,6 +37,7 @@
 import type { StoragePort } from '../hal/ports.js';
 import { LOCKOUT_KEY } from './pairing-lockout.js';
 import { NOTICE_SEQ_KEY } from './enrollment-notices.js';
+import { NOTE_SEQ_KEY as FAMILY_NOTE_SEQ_KEY } from './family-service.js';
 import { NETWORK_SETTINGS_KEY } from './network-settings.js';
 import { ROSTER_KEY } from './roster.js';
 import { RECEIVE_RECORD_KEY, SEND_COUNTER_KEY } from './replay-guard.js';
@@ -43,7 +45,7 @@ import { PENDING_KEY, SECURITY_VERSION_KEY } from './update-client.js';
 
 export const RESET_MARKER_KEY = 'reset.pending';
 /** Keys that survive a factory reset. */
-export const KEPT_KEYS: readonly string[] = [LOCKOUT_KEY, SEND_COUNTER_KEY, RECEIVE_RECORD_KEY, NOTICE_SEQ_KEY, SECURITY_VERSION_KEY, PENDING_KEY];
+export const KEPT_KEYS: readonly string[] = [LOCKOUT_KEY, SEND_COUNTER_KEY, RECEIVE_RECORD_KEY, NOTICE_SEQ_KEY, SECURITY_VERSION_KEY, PENDING_KEY, FAMILY_NOTE_SEQ_KEY];
 
 export class FactoryResetError extends Error {
   override readonly name = 'FactoryResetError';

@@ -61,6 +61,9 @@ interface Msg {
   chunks: string[];
   complete: boolean;
   createdMs: number;
+  /** Family receipts (issue 15): the sender, and whether this boot admitted it (a re-admission after a restart sends no second 'delivered'). */
+  sender: Uint8Array;
+  fresh: boolean;
 }
 
 export interface MessagePlayerOptions {
@@ -80,6 +83,8 @@ export interface MessagePlayerOptions {
   ttlMs?: number;
   /** The set of complete messages changed (one arrived, one was played). Must not throw. */
   onChange?: () => void;
+  /** Family receipts (src/family-service.ts): a message was stored complete ('delivered') or played to the end ('heard'). Must not throw. */
+  onReceipt?: (sender: Uint8Array, messageKey: string, state: 'delivered' | 'heard') => void;
 }
 
 const hex = (b: Uint8Array): string => {
@@ -162,7 +167,8 @@ export class MessagePlayer implements PlayerControl {
       } catch (e) {
         return this.drop(m.id, e instanceof EnvelopeError ? e.code : 'ERROR');
       }
-      if (!this.admitted.has(key)) {
+      const fresh = !this.admitted.has(key);
+      if (fresh) {
         try {
           this.o.replay.check(opened.info.sender, opened.info.counter);
         } catch (e) {
@@ -188,7 +194,7 @@ export class MessagePlayer implements PlayerControl {
         }
         this.o.counters.inc('msg.admitted');
       }
-      const msg: Msg = { key, chunks: [m.id], complete: opened.final, createdMs: opened.info.createdMs };
+      const msg: Msg = { key, chunks: [m.id], complete: opened.final, createdMs: opened.info.createdMs, sender: opened.info.sender, fresh };
       this.msgs.set(key, msg);
       if (opened.final) this.completed(msg);
       return;
@@ -210,6 +216,7 @@ export class MessagePlayer implements PlayerControl {
     this.forgetVerifier(msg.key);
     this.o.counters.inc('msg.complete');
     this.o.log?.log('info', 'msg.arrived', { chunks: msg.chunks.length });
+    if (msg.fresh) this.receipt(msg, 'delivered');
     this.changed();
   }
 
@@ -411,6 +418,15 @@ export class MessagePlayer implements PlayerControl {
       this.o.counters.inc('msg.confirm_failed');
     }
     this.o.counters.inc(`msg.${why}`);
+    if (why === 'played') this.receipt(msg, 'heard');
+  }
+
+  private receipt(msg: Msg, state: 'delivered' | 'heard'): void {
+    try {
+      this.o.onReceipt?.(msg.sender, msg.key, state);
+    } catch {
+      this.o.counters.inc('msg.receipt_threw');
+    }
   }
 
   /** Drops messages older than the time to live (7 days by default), heard or not. */

@@ -80,6 +80,13 @@ export interface MqttSessionOptions {
    * returns. A throw is caught and counted (`mqtt.callback_threw`).
    */
   onDirectMessage?: (topic: string, payload: Uint8Array) => void;
+  /**
+   * Online status on a retained topic (issue 15, docs/BROKER.md "Toy status"): `offline()` is the
+   * last will of every CONNECT (retained, QoS 1: the broker publishes it when the link dies),
+   * `online()` is published retained (QoS 0) after each CONNACK, and `offline()` again before a
+   * clean DISCONNECT (which discards the will). A throwing callback sends no status (counted).
+   */
+  status?: { topic: string; online: () => Uint8Array; offline: () => Uint8Array };
 }
 
 interface Inflight { recordId: string; messageId: number; sentAt: number }
@@ -88,7 +95,8 @@ const enc = new TextEncoder();
 const TICK_MS = 1000;
 
 export class MqttSession {
-  private readonly o: Required<Omit<MqttSessionOptions, 'counters' | 'log' | 'onError' | 'onState' | 'onDirectMessage'>>;
+  private readonly o: Required<Omit<MqttSessionOptions, 'counters' | 'log' | 'onError' | 'onState' | 'onDirectMessage' | 'status'>>;
+  private readonly status: MqttSessionOptions['status'];
   private readonly onDirect: ((topic: string, payload: Uint8Array) => void) | undefined;
   /** Exact topics added with subscribe(); re-subscribed after every CONNACK. */
   private readonly directSet = new Set<string>();
@@ -144,6 +152,7 @@ export class MqttSession {
     this.onErrorCb = opts.onError;
     this.onStateCb = opts.onState;
     this.onDirect = opts.onDirectMessage;
+    this.status = opts.status;
     this.password = typeof opts.password === 'string' ? enc.encode(opts.password) : opts.password.slice();
     this.subscriptionSet = new Set(this.o.subscriptions);
     this.txBuf = new Uint8Array(this.o.maxPacketBytes);
@@ -213,7 +222,10 @@ export class MqttSession {
   /** Sends DISCONNECT when online, closes the socket, stops reconnecting. Safe to call twice. */
   close(): void {
     if (this._state === 'closed') return;
-    if (this._state === 'online') this.sendPacket({ cmd: 'disconnect' });
+    if (this._state === 'online') {
+      this.sendStatus(false);
+      this.sendPacket({ cmd: 'disconnect' });
+    }
     this.stopTimers();
     this.reconnectTimer?.cancel();
     this.reconnectTimer = undefined;
@@ -330,7 +342,7 @@ export class MqttSession {
           this.connectStartedAt = this.o.clock.now();
           this.sendPacket({
             cmd: 'connect', clientId: this.o.clientId, clean: false, keepalive: this.o.keepaliveSec,
-            username: this.o.username, password: this.password,
+            username: this.o.username, password: this.password, will: this.statusWill(),
           });
           return;
         case 'data':
@@ -442,6 +454,30 @@ export class MqttSession {
     }
   }
 
+  /** The last will of the status topic, or undefined (no status, or its callback threw). */
+  private statusWill(): { topic: string; payload: Uint8Array; qos: QoS; retain: boolean } | undefined {
+    if (!this.status) return undefined;
+    try {
+      return { topic: this.status.topic, payload: this.status.offline(), qos: 1, retain: true };
+    } catch {
+      this.counters?.inc('mqtt.callback_threw');
+      return undefined;
+    }
+  }
+
+  /** Publishes the retained status record (QoS 0). */
+  private sendStatus(online: boolean): void {
+    if (!this.status) return;
+    let payload: Uint8Array;
+    try {
+      payload = online ? this.status.online() : this.status.offline();
+    } catch {
+      this.counters?.inc('mqtt.callback_threw');
+      return;
+    }
+    this.sendPacket({ cmd: 'publish', topic: this.status.topic, payload, qos: 0, dup: false, retain: true });
+  }
+
   private allocId(): number {
     for (;;) {
       const id = this.nextId;
@@ -493,6 +529,7 @@ export class MqttSession {
       this.counters?.inc('mqtt.online');
       this.onlineSince = this.o.clock.now();
       this.log?.log('info', 'mqtt.online', { sessionPresent: p.sessionPresent });
+      this.sendStatus(true);
       this.subId = this.allocId();
       this.sendPacket({ cmd: 'subscribe', messageId: this.subId, subscriptions: this.o.subscriptions.map((topic) => ({ topic, qos: 1 as QoS })) });
       const still = resubscribe.filter((tp) => this.directSet.has(tp));

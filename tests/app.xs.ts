@@ -25,7 +25,7 @@ test('a new toy pairs with a phone after a 3 s paw hold and goes online', async 
   t.is(rig.app.session()?.state, 'online');
   t.is(rig.broker.connects.length, 1);
   t.is(rig.broker.connects[0]!.username, rig.toyId);
-  t.deepEqual(rig.broker.subscriptions.get(rig.toyId), [rig.topics.in]);
+  t.deepEqual(rig.broker.subscriptions.get(rig.toyId), [rig.topics.in, `pp/t/${rig.toyId}/set`], 'messages, and family settings (issue 15)');
 });
 
 test('the toy connects only to the broker in its factory data: the host a phone sent is refused and counted', async (t) => {

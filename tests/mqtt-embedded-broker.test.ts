@@ -5,6 +5,7 @@
  */
 import test from 'ava';
 import { aclAllows, mosquittoHash, startEmbeddedBroker, toyTopics, verifyMosquittoHash } from '../sim/embedded-broker.js';
+import { familyTopics } from '../src/family-note.js';
 import { Device, makeAccounts, sleep, waitFor } from './mqtt-node-helpers.js';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -45,6 +46,26 @@ test('the ACL rule', (t) => {
   t.false(aclAllows(registry, phone.id, 'write', B.in));
   t.false(aclAllows(registry, phone.id, 'read', 'pp/t/#'));
   t.false(aclAllows(registry, 'ph-unknown', 'read', A.out));
+});
+
+test('the ACL rule of the family topics (issue 15): the toy writes its /fam and /status and reads /set; its family the other way round; nobody else', (t) => {
+  const { a, b, phone, registry } = makeAccounts();
+  const F = familyTopics(a.id);
+  const G = familyTopics(b.id);
+  t.true(aclAllows(registry, a.id, 'write', F.fam));
+  t.true(aclAllows(registry, a.id, 'write', F.status));
+  t.true(aclAllows(registry, a.id, 'read', F.set));
+  t.false(aclAllows(registry, a.id, 'write', F.set));
+  t.false(aclAllows(registry, a.id, 'read', F.status));
+  t.false(aclAllows(registry, b.id, 'write', F.status), 'another toy cannot write this toy\'s status');
+  t.false(aclAllows(registry, b.id, 'read', F.fam));
+  t.true(aclAllows(registry, phone.id, 'read', F.fam));
+  t.true(aclAllows(registry, phone.id, 'read', F.status));
+  t.true(aclAllows(registry, phone.id, 'write', F.set));
+  t.false(aclAllows(registry, phone.id, 'write', F.status), 'a phone cannot fake the toy\'s status');
+  t.false(aclAllows(registry, phone.id, 'write', F.fam));
+  t.false(aclAllows(registry, phone.id, 'read', G.status), 'another family\'s toy status is not readable');
+  t.false(aclAllows(registry, phone.id, 'write', G.set));
 });
 
 test.serial('aedes with the PawPost rules: delivery both ways and refusals', async (t) => {

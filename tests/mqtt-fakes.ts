@@ -23,7 +23,7 @@ export class FakeBroker {
   dropPublishes = false;
   answerPings = true;
   /** Every PUBLISH a client sent (copies), in order, with DUP flags as sent. */
-  readonly published: { clientId: string; topic: string; payload: Uint8Array; dup: boolean; messageId?: number }[] = [];
+  readonly published: { clientId: string; topic: string; payload: Uint8Array; dup: boolean; messageId?: number; retain?: boolean }[] = [];
   readonly connects: ConnectPacket[] = [];
   readonly subscriptions = new Map<string, string[]>();
   /** Retained messages by exact topic: handed to a client when it subscribes to that topic (issue 14). */
@@ -102,7 +102,10 @@ export class FakeBroker {
             if (r) s.toClient(encode({ cmd: 'publish', topic: x.topic, payload: r, qos: 0, dup: false, retain: true }));
           }
           if (p.subscriptions.some((x) => this.retained.has(x.topic))) return;
-          this.subscriptions.set(s.clientId, p.subscriptions.map((x) => x.topic));
+          // a later SUBSCRIBE (e.g. a direct topic) adds to the client's topics
+          const had = this.subscriptions.get(s.clientId) ?? [];
+          const add = p.subscriptions.map((x) => x.topic).filter((x) => !had.includes(x));
+          this.subscriptions.set(s.clientId, s.subscribed ? [...had, ...add] : p.subscriptions.map((x) => x.topic));
           if (!s.subscribed) {
             s.subscribed = true;
             this.flushDeliveries(true);
@@ -112,7 +115,8 @@ export class FakeBroker {
       case 'publish': {
         const q = p as PublishPacket;
         if (this.dropPublishes) return;
-        this.published.push({ clientId: s.clientId, topic: q.topic, payload: q.payload.slice(), dup: q.dup, messageId: q.messageId });
+        this.published.push({ clientId: s.clientId, topic: q.topic, payload: q.payload.slice(), dup: q.dup, messageId: q.messageId, retain: q.retain });
+        if (q.retain) this.retained.set(q.topic, q.payload.slice());
         if (q.qos === 1 && this.ackPublishes) s.toClient(encode({ cmd: 'puback', messageId: q.messageId! }));
         return;
       }

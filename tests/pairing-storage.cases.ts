@@ -103,7 +103,9 @@ export const storageCases: [string, (t: MiniAssert) => void][] = [
       st.write(LOCKOUT_KEY, Uint8Array.of(1, 3));
       st.write('upd.secver', Uint8Array.of(0, 0, 0, 2)); // firmware anti-rollback (issue 14): kept
       st.write('upd.pending', new Uint8Array(10)); // its pending-update record: kept
-      t.is(factoryReset(st), 4);
+      st.write('fn.seq', Uint8Array.of(0, 0, 0, 7)); // the family note counter (issue 15): kept
+      st.write('fn.set', new Uint8Array(13)); // family settings: wiped with the family
+      t.is(factoryReset(st), 5);
       t.deepEqual(st.keys(), [...KEPT_KEYS].sort());
       t.deepEqual(st.read(LOCKOUT_KEY), Uint8Array.of(1, 3));
       t.deepEqual(st.read('rp.tx'), Uint8Array.of(0, 0, 0, 9));

@@ -66,7 +66,10 @@ test('CLI: keygen, provision (no progress bar off a TTY), verify', async (t) => 
 
   const out = path.join(dir, 'batch');
   const c = io();
-  t.is(await runCli(['provision', '--out', out, '--count', '5', '--maker-key', path.join(keys, 'maker.key'), '--broker-host', 'broker.example', '--broker-port', '8884', '--png'], c), 0, c.errText);
+  // a firmware manifest with a real security contact: no --dev-batch, no warning (issue 11)
+  const manifest = path.join(dir, 'manifest.json');
+  fs.writeFileSync(manifest, JSON.stringify({ config: { device: { model: 'PawPost PP-1', securityContact: 'https://security.pawpost-toys.com/', securityUpdatesUntil: '2031-12-31' } } }));
+  t.is(await runCli(['provision', '--manifest', manifest, '--out', out, '--count', '5', '--maker-key', path.join(keys, 'maker.key'), '--broker-host', 'broker.example', '--broker-port', '8884', '--png'], c), 0, c.errText);
   t.is(c.errText, '', 'no progress bar and no noise when stderr is not a TTY');
   t.regex(c.outText, /5 toys in /);
   const toyDirs = fs.readdirSync(out).filter((n) => /^[0-9a-f]{32}$/.test(n));
@@ -89,7 +92,7 @@ test('CLI: keygen, provision (no progress bar off a TTY), verify', async (t) => 
   // refuses to overwrite an existing output set, and changes nothing in it
   const before = fs.readFileSync(path.join(out, 'registry.jsonl'), 'utf8');
   const d = io();
-  t.is(await runCli(['provision', '--out', out, '--count', '1', '--maker-key', path.join(keys, 'maker.key')], d), 2);
+  t.is(await runCli(['provision', '--dev-batch', '--out', out, '--count', '1', '--maker-key', path.join(keys, 'maker.key')], d), 2);
   t.regex(d.errText, /EXISTS.*not empty/);
   t.is(fs.readFileSync(path.join(out, 'registry.jsonl'), 'utf8'), before);
 
@@ -117,10 +120,10 @@ test('CLI: bad arguments and bad maker key files are clear errors that print no 
   t.is((await run([])).code, 2);
   t.regex((await run(['bogus'])).err, /unknown command/);
   t.regex((await run(['provision', '--out', path.join(dir, 'o')])).err, /needs --out, --count and --maker-key/);
-  t.regex((await run(['provision', '--out', path.join(dir, 'o'), '--count', '0', '--maker-key', keyFile])).err, /ARGS: count must be/);
+  t.regex((await run(['provision', '--dev-batch', '--out', path.join(dir, 'o'), '--count', '0', '--maker-key', keyFile])).err, /ARGS: count must be/);
   t.regex((await run(['provision', '--out', path.join(dir, 'o'), '--count', 'x', '--maker-key', keyFile])).err, /--count must be an integer/);
-  t.regex((await run(['provision', '--out', path.join(dir, 'o'), '--count', '1', '--maker-key', keyFile, '--nvs-size', '0x1000'])).err, /NVS size/);
-  t.regex((await run(['provision', '--out', path.join(dir, 'o'), '--count', '1', '--maker-key', keyFile, '--broker-host', 'a/b'])).err, /broker host/);
+  t.regex((await run(['provision', '--dev-batch', '--out', path.join(dir, 'o'), '--count', '1', '--maker-key', keyFile, '--nvs-size', '0x1000'])).err, /NVS size/);
+  t.regex((await run(['provision', '--dev-batch', '--out', path.join(dir, 'o'), '--count', '1', '--maker-key', keyFile, '--broker-host', 'a/b'])).err, /broker host/);
   t.regex((await run(['provision', '--out', path.join(dir, 'o'), '--count', '1', '--maker-key', path.join(dir, 'nope.key')])).err, /IO: cannot read maker key/);
   t.regex((await run(['provision', '--unknown-flag'])).err, /Unknown option/);
   fs.chmodSync(keyFile, 0o644);
@@ -396,14 +399,56 @@ test('a toy whose check string is already taken (this batch or an earlier regist
   const keys = path.join(dir, 'keys');
   await runCli(['keygen', '--dir', keys], io());
   const c = io();
-  t.is(await runCli(['provision', '--out', path.join(dir, 'c'), '--count', '2', '--maker-key', path.join(keys, 'maker.key'), '--registry', path.join(out, 'registry.jsonl')], c), 0, c.errText);
+  t.is(await runCli(['provision', '--dev-batch', '--out', path.join(dir, 'c'), '--count', '2', '--maker-key', path.join(keys, 'maker.key'), '--registry', path.join(out, 'registry.jsonl')], c), 0, c.errText);
   const v = io();
   t.is(await runCli(['verify', '--out', path.join(dir, 'c'), '--registry', path.join(out, 'registry.jsonl')], v), 0, v.errText);
   const v2 = io();
   t.is(await runCli(['verify', '--out', path.join(dir, 'c'), '--registry', path.join(dir, 'c', 'registry.jsonl')], v2), 0, 'a registry listing the same toys is no collision');
   const p = io();
-  t.is(await runCli(['provision', '--out', path.join(dir, 'd'), '--count', '1', '--maker-key', path.join(keys, 'maker.key'), '--plain'], p), 0, p.errText);
+  t.is(await runCli(['provision', '--dev-batch', '--out', path.join(dir, 'd'), '--count', '1', '--maker-key', path.join(keys, 'maker.key'), '--plain'], p), 0, p.errText);
   t.true(fs.readdirSync(path.join(dir, 'd')).filter((n) => /^[0-9a-f]{32}$/.test(n)).every((n) => fs.existsSync(path.join(dir, 'd', n, 'nvs.csv')) && !fs.existsSync(path.join(dir, 'd', n, 'nvs_keys.bin'))));
   t.regex(fs.readFileSync(path.join(dir, 'd', 'batch.json'), 'utf8'), /"nvsEncryption": "none"/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('provision refuses a reserved or example security contact unless it is a development batch (issue 11)', async (t) => {
+  const dir = tmp();
+  const keys = path.join(dir, 'keys');
+  await runCli(['keygen', '--dir', keys], io());
+  const manifest = (contact: string) => {
+    const f = path.join(dir, `m-${Math.random().toString(16).slice(2)}.json`);
+    fs.writeFileSync(f, JSON.stringify({ config: { firmwareVersion: '1.0.0', device: { model: 'PawPost PP-1', securityContact: contact, securityUpdatesUntil: '2031-12-31' } } }));
+    return f;
+  };
+  const prov = async (m: string, extra: string[] = []) => {
+    const x = io();
+    const out = path.join(dir, `o-${Math.random().toString(16).slice(2)}`);
+    const code = await runCli(['provision', '--out', out, '--count', '1', '--maker-key', path.join(keys, 'maker.key'), '--manifest', m, '--no-progress', ...extra], x);
+    return { code, err: x.errText, wrote: fs.existsSync(path.join(out, 'registry.jsonl')) };
+  };
+  for (const c of ['https://pawpost.example/security', 'mailto:security@example.com', 'https://sec.example.org/', 'https://example.net', 'https://toys.test/sec', 'https://x.invalid', 'http://localhost:8080/', 'mailto:bob@shop.example']) {
+    const r = await prov(manifest(c));
+    t.is(r.code, 2, c);
+    t.regex(r.err, /CONTACT: .*reserved or example name/, c);
+    t.false(r.wrote, `nothing written for ${c}`);
+  }
+  // the repository's own manifest carries pawpost.example: refused by default
+  const def = await prov(path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'manifest.json'));
+  t.is(def.code, 2);
+  t.regex(def.err, /pawpost\.example/);
+  // a development batch is allowed, with a warning
+  const dev = await prov(manifest('https://pawpost.example/security'), ['--dev-batch']);
+  t.is(dev.code, 0, dev.err);
+  t.regex(dev.err, /development batch/);
+  t.true(dev.wrote);
+  // a real contact needs no flag; a malformed device block is a clear error
+  const real = await prov(manifest('https://security.pawpost-toys.com/report'));
+  t.is(real.code, 0, real.err);
+  t.regex(real.err, /^$/);
+  const badDate = manifest('https://security.pawpost-toys.com/report').replace('.json', '-bad.json');
+  fs.writeFileSync(badDate, JSON.stringify({ config: { device: { model: 'PawPost PP-1', securityContact: 'https://security.pawpost-toys.com/', securityUpdatesUntil: 'soon' } } }));
+  const bad = await prov(badDate);
+  t.is(bad.code, 2);
+  t.regex(bad.err, /ARGS: device information/);
   fs.rmSync(dir, { recursive: true, force: true });
 });

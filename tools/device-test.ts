@@ -28,6 +28,8 @@ import { provisionBatch } from '../factory/provision-batch.js';
 import { mosquittoPasswdLine } from '../factory/mosquitto-passwd.js';
 import { naclCrypto } from '../src/nacl-crypto.js';
 import { PhoneEnvelope } from '../phone/phone-envelope.js';
+import { PhoneFamily, parseToyStatus } from '../phone/phone-family.js';
+import { familyTopics } from '../src/family-note.js';
 import { Roster } from '../src/roster.js';
 import { saveNetworkSettings } from '../src/network-settings.js';
 import { toyTopics } from '../src/topics.js';
@@ -360,6 +362,7 @@ async function run(sdk: Sdk): Promise<void> {
       const sealCalls = nativeCallsOf(r.lines) - nativeCallsOf(r.lines.slice(0, before2));
       figures.recordNativeCryptoCalls = sealCalls;
       check(`toy → parent: the chunks the parent opened were sealed by the native crypto (${sealCalls} libsodium calls)`, final && sealCalls > 0, `${sealCalls} calls`);
+      await familyDeviceChecks({ r, flash, client, phone, phoneSecret, toyPublic, toyId, speech, codec });
     });
     // ---------------------------------------------------------------- 5. a broker whose certificate does not chain to the factory CA
     const otherCa = makeTestCa(path.join(work, 'tls-other'));
@@ -405,6 +408,78 @@ async function run(sdk: Sdk): Promise<void> {
   if (bench) console.log(JSON.stringify(figures));
   console.log(`device: ${passed} passed, ${failed} failed`);
   process.exitCode = failed > 0 ? 1 : 0;
+}
+
+/**
+ * Family features in the SDK's runtime (issue 15; the family engineer's checks): the lin
+ * firmware publishes its retained online status, and sends the Node parent a sealed
+ * "delivered" receipt when a message is stored and a "heard" receipt when the heart
+ * played it, which the parent opens with phone/phone-family.ts.
+ */
+async function familyDeviceChecks(o: {
+  r: FirmwareRun; flash: string; client: mqtt.MqttClient; phone: PhoneEnvelope; phoneSecret: Uint8Array; toyPublic: Uint8Array; toyId: string; speech: Int16Array; codec: OpusCodecHost;
+}): Promise<void> {
+  const ft = familyTopics(o.toyId);
+  const fam = new PhoneFamily({ crypto: naclCrypto, random: nodeRandom, clock: { wallNow: () => Date.now() }, secretKey: o.phoneSecret, toyPublicKey: o.toyPublic, sharedKey: o.phone.sharedKey });
+  const notes: Uint8Array[] = [];
+  const status: Uint8Array[] = [];
+  o.client.on('message', (topic, payload) => {
+    if (topic === ft.fam) notes.push(new Uint8Array(payload));
+    if (topic === ft.status) status.push(new Uint8Array(payload));
+  });
+  await o.client.subscribeAsync([ft.fam, ft.status], { qos: 1 });
+  const until = async (cond: () => boolean, ms: number) => {
+    const end = Date.now() + ms;
+    while (!cond() && Date.now() < end) await new Promise((res) => setTimeout(res, 100));
+    return cond();
+  };
+  await until(() => status.length > 0, 5000);
+  let st: ReturnType<typeof parseToyStatus> | undefined;
+  try {
+    st = status.length ? parseToyStatus(status[0]!) : undefined;
+  } catch {
+    st = undefined;
+  }
+  check('family: the toy\'s retained status on pp/t/<id>/status says online (6 bytes, clear: state and time only)', st?.online === true, st ? JSON.stringify(st) : `${status.length} status message(s)`);
+
+  // a short message (1 s) from the parent: "delivered" when stored, "heard" after the heart played it
+  const msg = o.phone.begin();
+  const out = new Uint8Array(1275);
+  const frame = new Int16Array(FRAME_SAMPLES);
+  const chunks: Uint8Array[] = [];
+  o.codec.reset();
+  for (let i = 0; i < 50; i++) {
+    frame.set(o.speech.subarray(i * FRAME_SAMPLES, (i + 1) * FRAME_SAMPLES));
+    const c = msg.addPacket(out, o.codec.encode(frame, out));
+    if (c) chunks.push(c);
+  }
+  chunks.push(msg.finish());
+  const id = Buffer.from(msg.messageId).toString('hex');
+  const opened: string[] = [];
+  const openAll = () => {
+    while (notes.length) {
+      try {
+        const n = fam.openToyNote(notes.shift()!);
+        if (n.kind === 'receipt' && n.messageId === id) opened.push(n.state);
+      } catch (e) {
+        opened.push(`error:${(e as { code?: string }).code ?? 'unknown'}`);
+      }
+    }
+    return opened;
+  };
+  for (const c of chunks) await o.client.publishAsync(pp(o.toyId), Buffer.from(c), { qos: 1 });
+  const delivered = await until(() => openAll().includes('delivered'), 20000);
+  check('family: the lin firmware sends a sealed "delivered" receipt when the message is stored; the Node parent opens it (phone/phone-family.ts)', delivered, opened.join(',') || 'no receipt');
+  fs.appendFileSync(path.join(o.flash, 'cmd'), 'heart down\n');
+  await new Promise((res) => setTimeout(res, 300));
+  fs.appendFileSync(path.join(o.flash, 'cmd'), 'heart up\n');
+  const heard = await until(() => openAll().includes('heard'), 20000);
+  check('family: after the heart played it, a sealed "heard" receipt reaches the parent', heard && opened.filter((x) => x.startsWith('error')).length === 0, opened.join(','));
+}
+
+/** The toy's incoming message topic. */
+function pp(toyId: string): string {
+  return toyTopics(toyId).in;
 }
 
 function linPrefBlob(prefs: ReturnType<typeof linPreferencesFromNvs>, key: string): number[] {
