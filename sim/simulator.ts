@@ -21,7 +21,8 @@ import { DEFAULT_NVS_SIZE, provisionBatch } from '../factory/provision-batch.js'
 import { SAMPLE_RATE_HZ } from '../hal/ports.js';
 import type { PawPost, PawPostOptions } from '../src/app.js';
 import { formatSetupCode } from '../src/setup-code.js';
-import { toyKeyHash } from '../src/pairing-protocol.js';
+import { PairingError, toyKeyHash } from '../src/pairing-protocol.js';
+import { toyTopics } from '../src/topics.js';
 import { naclCrypto } from '../src/nacl-crypto.js';
 import { startEmbeddedBroker, type BrokerRegistry, type EmbeddedBroker } from './embedded-broker.js';
 import { air, SimAirCentral } from './moddable/ble-air.js';
@@ -29,12 +30,13 @@ import { board } from './moddable/board.js';
 import { deviceConfig } from './moddable/manifest-config.js';
 import Preference from './moddable/preference.js';
 import { ParentApp } from './parent-app.js';
-import { startSimServer, type SimModel, type SimServer, type SimSnapshot } from './server.js';
+import { startSimServer, type SimModel, type SimPhoneSnapshot, type SimServer, type SimSnapshot } from './server.js';
+import { COUNTER_NOTICES, pairingErrorInWords, toyLogInWords } from './sim-words.js';
 import { speakOrFixture } from './speech.js';
 import { formatWav } from './wav-file.js';
 
 export interface SimulatorOptions {
-  /** Where the toy's flash, the factory output and the phone's keys live. */
+  /** Where the toy's flash, the factory output and the phones' keys live. */
   dataDir: string;
   /** Web page port on 127.0.0.1 (0: any free port). */
   webPort: number;
@@ -44,11 +46,17 @@ export interface SimulatorOptions {
   trace?: boolean;
 }
 
+/** The simulated family's phones: Mum's (data dir `phone/`, the first one) and Dad's (`phone-dad/`). */
+export type PhoneId = 'mum' | 'dad';
+export const PHONE_IDS: readonly PhoneId[] = ['mum', 'dad'];
+
 export interface Simulator {
   readonly webPort: number;
   readonly brokerPort: number;
   readonly setupCode: string;
+  /** Mum's phone (the same as phones.mum). */
   readonly parent: ParentApp;
+  readonly phones: Record<PhoneId, ParentApp>;
   toy(): PawPost;
   model: SimModel;
   close(): Promise<void>;
@@ -93,64 +101,117 @@ async function provisionToy(dir: string, brokerPort: number): Promise<FactoryToy
   return { toyId: toyDir.name, setupCode: formatSetupCode({ toyId: toyDir.name, setupSecret, toyKeyHash: toyKeyHash(naclCrypto, toyPublicKey) }), passwordLine };
 }
 
+/** How long a notice (a silent case the toy itself does not show) stays on the page, ms. */
+const NOTICE_MS = 8000;
+
 export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
   fs.mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
+  // "What happened" in words (sim/sim-words.ts), and the toy's raw trace for developers
   const logLines: string[] = [];
+  const traceLines: string[] = [];
+  const stamp = () => new Date().toISOString().slice(11, 19);
   const log = (line: string) => {
-    logLines.push(`${new Date().toISOString().slice(11, 19)} ${line}`);
+    logLines.push(`${stamp()} ${line}`);
     if (logLines.length > 60) logLines.shift();
+  };
+  let notice: { text: string; at: number } | undefined;
+  const tell = (text: string) => {
+    notice = { text, at: Date.now() };
+    log(`toy: ${text}`);
   };
   board.setFsRoot(path.join(o.dataDir, 'toy-flash'));
   board.traceToStdout = o.trace ?? false;
-  board.on('trace', (l: string) => log(`toy: ${l.trimEnd()}`));
+  board.on('trace', (l: string) => {
+    traceLines.push(`${stamp()} ${l.trimEnd()}`);
+    if (traceLines.length > 80) traceLines.shift();
+    const words = toyLogInWords(l);
+    if (words) log(words);
+  });
   board.autoRender(true);
 
   const registry: BrokerRegistry = { toys: {}, phones: {} };
   // The broker must know its port before the toy is provisioned with it: bind first.
   const broker: EmbeddedBroker = await startEmbeddedBroker({ port: o.brokerPort, registry });
-  const toyInfo = await provisionToy(o.dataDir, broker.port);
+  let toyInfo: FactoryToy;
+  try {
+    toyInfo = await provisionToy(o.dataDir, broker.port);
+  } catch (e) {
+    await broker.close();
+    throw e;
+  }
   registry.toys[toyInfo.toyId] = { passwordHash: toyInfo.passwordLine.slice(toyInfo.toyId.length + 1) };
-  log(`factory: toy ${toyInfo.toyId.slice(0, 8)}… provisioned, label code ${toyInfo.setupCode.slice(0, 8)}…`);
+  log(`factory: toy ${toyInfo.toyId.slice(0, 8)}… provisioned (its label code is shown under the toy)`);
 
   const mainUrl = pathToFileURL(path.join(path.dirname(new URL(import.meta.url).pathname), '../hal/main-esp32.ts')).href;
   const main = ((await import(mainUrl)) as { default: MainFn }).default;
-  let toy: PawPost;
+  let toy!: PawPost;
+  let rebootTimer: ReturnType<typeof setTimeout> | undefined;
+  let closing = false;
+  const phones = {} as Record<PhoneId, ParentApp>;
   const boot = () => {
     toy = main({
       onChange: () => undefined,
       onFactoryReset: () => {
         log('toy: factory reset: restarting');
-        setTimeout(() => {
-          toy.close();
-          boot();
+        // The toy forgot its family: the phones' pairings are void (a real app learns it when the toy stops answering).
+        for (const id of PHONE_IDS) if (phones[id].paired) void phones[id].forget('the toy was factory reset: pair again');
+        rebootTimer = setTimeout(() => {
+          rebootTimer = undefined;
+          if (closing) return;
+          toy.close(); // closes everything main() opened (BLE, buttons, LED, audio, timers) ...
+          boot(); // ... so the simulated reboot can open it again
         }, 50);
       },
     });
   };
   boot();
 
-  const parent = new ParentApp({
-    dir: path.join(o.dataDir, 'phone'),
-    connectBle: async () => {
-      const c = new SimAirCentral(air, { notifyTimeoutMs: 30000 });
-      const r = await c.connect();
-      if (r !== 'OK') throw new Error(r === 'NOT_FOUND' || r === 'NOT_ADVERTISING' ? 'the toy is not in pairing mode' : `BLE: ${r}`);
-      return c;
-    },
-    brokerUrl: `mqtt://127.0.0.1:${broker.port}`,
-    brokerHost: '127.0.0.1',
-    brokerPort: broker.port,
-    registry,
-    log,
+  const toyTopic = toyTopics(toyInfo.toyId).in;
+  // The relay's view of delivery: the toy acknowledged a chunk on its inbox topic.
+  broker.aedes.on('ack', (packet, client) => {
+    if (client?.id !== toyInfo.toyId || !packet || !('topic' in packet) || packet.topic !== toyTopic || !packet.payload) return;
+    const payload = new Uint8Array(packet.payload as Uint8Array);
+    for (const id of PHONE_IDS) phones[id].acknowledged(payload);
   });
-  if (parent.resume()) log('parent: resumed the earlier pairing');
+  const toyConnected = () => broker.isConnected(toyInfo.toyId);
+  const makePhone = (dir: string, label: string) =>
+    new ParentApp({
+      dir: path.join(o.dataDir, dir),
+      label,
+      toyConnected,
+      connectBle: async () => {
+        const c = new SimAirCentral(air, { notifyTimeoutMs: 30000 });
+        const r = await c.connect();
+        if (r === 'NOT_FOUND' || r === 'NOT_ADVERTISING') {
+          // What the simulator knows and a phone would not: the toy is silent because its pairing is locked.
+          const lockedMs = toy.pairing?.lockout.remainingMs() ?? 0;
+          if (lockedMs > 0) throw Object.assign(new PairingError('LOCKED', 'pairing is locked'), { lockedMinutes: Math.ceil(lockedMs / 60000) });
+          throw new PairingError('NOT_PAIRING', 'the toy is not advertising');
+        }
+        if (r !== 'OK') throw new PairingError(r === 'BUSY' ? 'BUSY' : 'CLOSED', `BLE: ${r}`);
+        return c;
+      },
+      brokerUrl: `mqtt://127.0.0.1:${broker.port}`,
+      brokerHost: '127.0.0.1',
+      brokerPort: broker.port,
+      registry,
+      log,
+    });
+  phones.mum = makePhone('phone', "Mum's phone");
+  phones.dad = makePhone('phone-dad', "Dad's phone");
+  for (const id of PHONE_IDS) if (phones[id].resume()) log(`${id === 'mum' ? "Mum's" : "Dad's"} phone: resumed its earlier pairing`);
+  const parent = phones.mum;
 
   const cfg = deviceConfig as { board: { pawPin: number; heartPin: number; ledPin: number; ledMaxLevel?: number } };
   let micText = '';
+  let wifiOn = true;
   const played: { id: string; seconds: number; wav: Uint8Array }[] = [];
   let lastState = '';
   let capturing = false;
   let playedCount = 0;
+  const down: { paw: number | undefined; heart: number | undefined } = { paw: undefined, heart: undefined };
+  let lastCounters: Record<string, number> = {};
+  let lastToy: PawPost | undefined;
   const finishCapture = () => {
     capturing = false;
     const pcm = board.takeSpeaker();
@@ -160,6 +221,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
   // Keep what the speaker played for each message, for the page. The toy leaves 'playing'
   // when the last frame is handed to the speaker, whose queue then plays out for
   // SPEAKER_TAIL_MS before it closes: a capture ends when the speaker has closed.
+  // The same tick turns counter increases of silent cases into notices (COUNTER_NOTICES).
   const poll = setInterval(() => {
     const s = toy.toy.state;
     if (s === 'playing' && lastState !== 'playing') {
@@ -168,11 +230,54 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     } else if (capturing && s !== 'playing' && board.speakerOpen === 0) finishCapture();
     else if (!capturing && board.speakerOpen === 0) board.takeSpeaker(); // nothing stray opens the next capture
     lastState = s;
+    const now = toy.counters.snapshot();
+    if (lastToy === toy) for (const [k, text] of Object.entries(COUNTER_NOTICES)) if ((now[k] ?? 0) > (lastCounters[k] ?? 0)) tell(text);
+    lastCounters = now;
+    lastToy = toy;
   }, 50);
+
+  /** The gesture in progress, from the times the page pressed the buttons (the toy's own timers run from the same presses). */
+  const hold = (): SimSnapshot['toy']['hold'] => {
+    const now = Date.now();
+    const st = toy.toy.state;
+    if (st === 'recording' && down.paw !== undefined) return { kind: 'recording', ms: now - down.paw };
+    if (st !== 'holding') return undefined;
+    if (down.paw !== undefined && down.heart !== undefined) return { kind: 'combo', ms: now - Math.max(down.paw, down.heart) };
+    if (down.paw !== undefined) return { kind: 'pair', ms: now - down.paw };
+    return undefined;
+  };
+
+  const phoneSnapshot = (id: PhoneId): SimPhoneSnapshot => {
+    const ph = phones[id];
+    return {
+      id,
+      status: ph.status,
+      paired: ph.paired,
+      online: ph.relayConnected,
+      name: ph.name,
+      messages: ph.messages.map((m) => ({ from: m.from, seconds: m.seconds, url: `/audio/${m.id}.wav` })),
+      sent: ph.sent.map((m) => ({ seconds: m.seconds, at: m.at, state: m.state })),
+    };
+  };
+
+  const phoneOf = (id: unknown): ParentApp => {
+    if (id !== 'mum' && id !== 'dad') throw new Error('phone must be mum or dad');
+    return phones[id];
+  };
+
+  const pairWithWords = async (run: () => Promise<void>) => {
+    try {
+      await run();
+    } catch (e) {
+      throw new Error(pairingErrorInWords(e));
+    }
+  };
 
   const model: SimModel = {
     snapshot(): SimSnapshot {
       const c = board.ledColor(cfg.board.ledPin);
+      const lockedMs = toy.pairing?.lockout.remainingMs() ?? 0;
+      const memberIds = Object.fromEntries(PHONE_IDS.map((id) => [phones[id].memberId, id]));
       return {
         toy: {
           state: toy.toy.state,
@@ -182,16 +287,31 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
           counters: toy.counters.snapshot(),
           setupCode: toyInfo.setupCode,
           played: played.map((p) => ({ seconds: p.seconds, url: `/audio/${p.id}.wav` })),
+          waiting: toy.player?.waiting() ?? 0,
+          family: (toy.roster?.list() ?? []).map((m) => ({ name: m.name, phone: memberIds[m.id] })),
+          wifi: wifiOn,
+          online: toyConnected(),
+          lockedMinutes: lockedMs > 0 ? Math.ceil(lockedMs / 60000) : 0,
+          hold: hold(),
+          notice: notice && Date.now() - notice.at < NOTICE_MS ? notice.text : '',
         },
-        parent: {
-          status: parent.status,
-          messages: parent.messages.map((m) => ({ from: m.from, seconds: m.seconds, url: `/audio/${m.id}.wav` })),
-        },
+        parent: phoneSnapshot('mum'),
+        phones: PHONE_IDS.map(phoneSnapshot),
         log: logLines.slice(-30),
+        trace: traceLines.slice(-40),
       };
     },
     press(button, pressed) {
       const pin = button === 'paw' ? cfg.board.pawPin : cfg.board.heartPin;
+      const st = toy.toy.state;
+      if (pressed && button === 'heart' && st === 'pairing' && down.paw !== undefined)
+        tell('The heart cancels pairing mode (the heart was blue), so this is not a factory reset. To reset: release both, then hold paw + heart 10 s.');
+      else if (pressed && button === 'heart' && st === 'pairing') tell('The heart cancels pairing mode.');
+      if (pressed && button === 'paw' && st === 'playing' && down.heart === undefined)
+        tell('The paw does nothing while a message plays: press the heart to stop it, then hold the paw to answer.');
+      if (pressed && button === 'paw' && st === 'idle' && (toy.roster?.size ?? 0) === 0 && down.heart === undefined)
+        tell('No phone is paired yet: keep holding the paw 3 s to start pairing (a short squeeze records nothing).');
+      down[button] = pressed ? Date.now() : undefined;
       if (pressed && button === 'paw') {
         // A new squeeze: the child speaks now. Forget what an earlier press fed and the
         // recorder did not read (a pairing hold, a short squeeze, the end of a long text),
@@ -213,31 +333,74 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     async setMicText(text) {
       micText = text;
     },
-    async parentPair(name) {
-      await parent.pair(name, toyInfo.setupCode);
+    async parentPair(name, code) {
+      await model.phonePair('mum', name, code);
     },
     async parentSend(text) {
-      await parent.send(text);
+      await model.phoneSend('mum', text);
+    },
+    async phonePair(id, name, code) {
+      const ph = phoneOf(id);
+      if (!/\S/.test(name)) throw new Error('type a name for this phone first (the toy shows it to the family)');
+      await pairWithWords(() => ph.pair(name.trim(), (code ?? toyInfo.setupCode).trim()));
+    },
+    async phoneSend(id, text) {
+      const ph = phoneOf(id);
+      if (!ph.paired) throw new Error('pair this phone with the toy first');
+      const r = await ph.send(text);
+      return { state: r.state };
+    },
+    async phoneRemove(id, target) {
+      const ph = phoneOf(id);
+      const other = phoneOf(target);
+      if (!ph.paired) throw new Error('pair this phone with the toy first');
+      if (!other.paired) throw new Error('that phone is not in the family');
+      if (ph === other) throw new Error('a phone removes another phone');
+      await pairWithWords(() => ph.removeMember(other.memberId, toyInfo.setupCode));
+      await other.forget(`removed from the family by ${ph.name || 'another phone'}`);
+    },
+    async setToyWifi(on) {
+      wifiOn = on;
+      broker.cutOff(toyInfo.toyId, !on);
+      log(on ? 'sim: the toy\'s Wi-Fi is back: it reconnects to the relay by itself (within seconds; longer after a long outage)' : 'sim: the toy\'s Wi-Fi is off: messages for it wait at the relay');
     },
     audio(id) {
-      return parent.messages.find((m) => m.id === id)?.wav ?? played.find((p) => p.id === id)?.wav;
+      for (const ph of PHONE_IDS) {
+        const m = phones[ph].messages.find((x) => x.id === id);
+        if (m) return m.wav;
+      }
+      return played.find((p) => p.id === id)?.wav;
     },
   };
-  const server: SimServer = await startSimServer(model, o.webPort);
+  let server: SimServer;
+  try {
+    server = await startSimServer(model, o.webPort);
+  } catch (e) {
+    closing = true;
+    clearInterval(poll);
+    for (const id of PHONE_IDS) await phones[id].close();
+    toy.close();
+    board.autoRender(false);
+    await broker.close();
+    throw e;
+  }
   let closed = false;
   return {
     webPort: server.port,
     brokerPort: broker.port,
     setupCode: toyInfo.setupCode,
     parent,
+    phones,
     toy: () => toy,
     model,
     close: async () => {
       if (closed) return;
       closed = true;
+      closing = true;
       clearInterval(poll);
+      if (rebootTimer) clearTimeout(rebootTimer);
       await server.close();
-      await parent.close();
+      for (const id of PHONE_IDS) await phones[id].close();
       toy.close();
       board.autoRender(false);
       await broker.close();
