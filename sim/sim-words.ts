@@ -145,5 +145,4 @@ export const COUNTER_NOTICES: Record<string, string> = {
   'toy.play_busy': 'The toy could not play just then (its audio was busy): press the heart again.',
   'toy.pairing_refused_locked': 'Pairing is locked after too many wrong codes (amber heart): wait until the lock ends.',
   'toy.pairing_timeout': 'Pairing mode ended: no phone paired within 2 minutes.',
-  'toy.pairing_cancelled': 'Pairing mode cancelled.',
 };

@@ -114,9 +114,10 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     logLines.push(`${stamp()} ${line}`);
     if (logLines.length > 60) logLines.shift();
   };
-  let notice: { text: string; at: number } | undefined;
+  const notices: { text: string; at: number }[] = [];
   const tell = (text: string) => {
-    notice = { text, at: Date.now() };
+    notices.push({ text, at: Date.now() });
+    if (notices.length > 3) notices.shift();
     log(`toy: ${text}`);
   };
   board.setFsRoot(path.join(o.dataDir, 'toy-flash'));
@@ -293,7 +294,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
           online: toyConnected(),
           lockedMinutes: lockedMs > 0 ? Math.ceil(lockedMs / 60000) : 0,
           hold: hold(),
-          notice: notice && Date.now() - notice.at < NOTICE_MS ? notice.text : '',
+          notice: notices.filter((n) => Date.now() - n.at < NOTICE_MS).map((n) => n.text).join(' '),
         },
         parent: phoneSnapshot('mum'),
         phones: PHONE_IDS.map(phoneSnapshot),
