@@ -65,6 +65,7 @@ export function toyLogInWords(line: string): string | undefined {
     case 'pair.authenticated':
     case 'pair.network_settings':
     case 'enroll.notice':
+    case 'main.security_contact_reserved': // the simulator's manifest keeps the placeholder contact
       return undefined;
     case 'mqtt.state':
       return MQTT_STATE[f.state ?? ''];

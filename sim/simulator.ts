@@ -102,7 +102,7 @@ async function provisionToy(dir: string, brokerPort: number): Promise<FactoryToy
 }
 
 /** How long a notice (a silent case the toy itself does not show) stays on the page, ms. */
-const NOTICE_MS = 8000;
+const NOTICE_MS = 12000;
 
 export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
   fs.mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
@@ -203,6 +203,16 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
   for (const id of PHONE_IDS) if (phones[id].resume()) log(`${id === 'mum' ? "Mum's" : "Dad's"} phone: resumed its earlier pairing`);
   const parent = phones.mum;
 
+  let speechTimer: ReturnType<typeof setTimeout> | undefined;
+  let spoken: { text: string; samples: Int16Array } | undefined;
+  /** What the child says, synthesized once per text. */
+  const speech = (text: string): Int16Array => {
+    if (spoken?.text === text) return spoken.samples;
+    const { samples, synthesized } = speakOrFixture(text);
+    if (!synthesized) log('sim: espeak-ng or sox missing: the mic hears the recorded fixture instead');
+    spoken = { text, samples };
+    return samples;
+  };
   const cfg = deviceConfig as { board: { pawPin: number; heartPin: number; ledPin: number; ledMaxLevel?: number } };
   let micText = '';
   let wifiOn = true;
@@ -323,16 +333,21 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
           board.micSamplesRead -= stale;
         }
       }
-      if (pressed && button === 'paw' && micText) {
-        const { samples, synthesized } = speakOrFixture(micText);
-        if (!synthesized) log('sim: espeak-ng or sox missing: the mic hears the recorded fixture instead');
-        board.feedMic(samples);
-      }
+      // The speech is ready before the press that records it (synthesized ahead by setMicText,
+      // else now): a synthesis during the recording would stall the toy's audio. A paw press
+      // that cannot record (no family yet: a pairing hold) feeds nothing and is not delayed.
+      if (pressed && button === 'paw' && micText && (toy.roster?.size ?? 0) > 0) board.feedMic(speech(micText));
       if (pressed) board.press(pin);
       else board.release(pin);
     },
     async setMicText(text) {
       micText = text;
+      // synthesize ahead, once the typing pauses, so a paw press finds it ready
+      if (speechTimer) clearTimeout(speechTimer);
+      speechTimer = setTimeout(() => {
+        speechTimer = undefined;
+        if (micText && !closing) speech(micText);
+      }, 400);
     },
     async parentPair(name, code) {
       await model.phonePair('mum', name, code);
@@ -400,6 +415,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
       closing = true;
       clearInterval(poll);
       if (rebootTimer) clearTimeout(rebootTimer);
+      if (speechTimer) clearTimeout(speechTimer);
       await server.close();
       for (const id of PHONE_IDS) await phones[id].close();
       toy.close();

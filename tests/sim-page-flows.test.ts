@@ -33,16 +33,16 @@ function wrongKeyHash(code: string): string {
 
 browserTest('pairing from the page: wrong code in words, next try at once, a second phone, remove it', async (t) => {
   if (!haveChromium) return t.fail(`${CHROMIUM} is missing: apt-get install -y chromium`);
-  t.timeout(150000);
+  t.timeout(300000);
   const { sim, page, pageErrors, close } = await openRig();
   try {
     // the hold progress shows while the paw is held on a new toy
     let progress = '';
-    await hold(page, '#paw', 3800, async () => {
-      progress = await untilText(page, '#hold-text', /Holding the paw: .* of 3 s/, 3000);
+    await hold(page, '#paw', 4500, async () => {
+      progress = await untilText(page, '#hold-text', /Holding the paw: .* of 3 s/, 4400);
     });
     t.log(`hold progress: ${progress}`);
-    await untilText(page, '#toy-state', /pairing/, 5000);
+    await untilText(page, '#toy-state', /pairing/, 15000);
 
     // a typo in the label code: the phone says so, in words
     await page.fill('#mum-code', wrongSecret(sim.setupCode));
@@ -69,11 +69,11 @@ browserTest('pairing from the page: wrong code in words, next try at once, a sec
     t.regex(await untilText(page, '#dad-error', /failed/, 30000), /not in pairing mode/);
     // paw + heart 3 s: the progress says when to let go; Dad joins
     let combo = '';
-    await hold(page, '#both', 4500, async () => {
-      combo = await untilText(page, '#hold-text', /release now to add a phone/, 4400);
+    await hold(page, '#both', 6500, async () => {
+      combo = await untilText(page, '#hold-text', /release now to add a phone/, 6400);
     });
     t.log(`combo progress: ${combo}`);
-    await untilText(page, '#toy-state', /pairing/, 5000);
+    await untilText(page, '#toy-state', /pairing/, 15000);
     await pairPhone(page, 'dad');
     await untilText(page, '#family', /Dad \(Dad's phone\)/);
     t.is(sim.toy().roster?.size, 2);
@@ -103,7 +103,7 @@ browserTest('pairing from the page: wrong code in words, next try at once, a sec
 
 browserTest('toy offline: the phone says queued, the message is delivered when the toy is back; waiting count; the heart never darker when glowing', async (t) => {
   if (!haveChromium) return t.fail(`${CHROMIUM} is missing: apt-get install -y chromium`);
-  t.timeout(150000);
+  t.timeout(300000);
   const { page, pageErrors, close } = await openRig();
   try {
     const off = await heart(page);
@@ -156,14 +156,19 @@ browserTest('toy offline: the phone says queued, the message is delivered when t
 
 browserTest('gestures: feedback for silent cases, the pairing-cancel hint, a factory reset then a new pairing; the log in words', async (t) => {
   if (!haveChromium) return t.fail(`${CHROMIUM} is missing: apt-get install -y chromium`);
-  t.timeout(170000);
+  t.timeout(300000);
   const { sim, page, pageErrors, close } = await openRig();
   try {
     await pairingModeNewToy(page);
     await pairPhone(page, 'mum');
     // a squeeze under 0.6 s records nothing: the page says so
-    await hold(page, '#paw', 250);
-    t.regex(await untilText(page, '#toy-notice', /Too short/, 10000), /less than 0\.6 s/);
+    // (on a loaded machine the release can reach the toy late, making the squeeze long enough to record: try again then)
+    let short = '';
+    for (let i = 0; i < 4 && !short; i++) {
+      await hold(page, '#paw', 200);
+      short = await untilText(page, '#toy-notice', /Too short/, 8000).catch(() => '');
+    }
+    t.regex(short, /less than 0\.6 s/);
 
     // a paw press during playback does nothing: the page says what to do
     await page.fill('#mum-send-text', 'This is a long message for the child, so that it plays for several seconds while the child squeezes the paw.');
@@ -184,13 +189,13 @@ browserTest('gestures: feedback for silent cases, the pairing-cancel hint, a fac
     // paw + heart 10 s: the progress counts to the reset; the toy restarts with no family
     const seen = new Set<string>();
     const first = sim.toy();
-    await hold(page, '#both', 11500, async () => {
+    await hold(page, '#both', 14000, async () => {
       await until('the reset', async () => {
         const h = await text(page, '#hold-text');
         if (/release after 3 s/.test(h)) seen.add('before 3 s');
         if (/release now to add a phone/.test(h)) seen.add('3 to 10 s');
         return sim.toy() !== first;
-      }, 11000);
+      }, 13500);
     });
     t.deepEqual([...seen].sort(), ['3 to 10 s', 'before 3 s'], 'the progress told both stages');
     await untilText(page, '#mum-status', /^not paired: the toy was factory reset/);

@@ -18,7 +18,7 @@ export const inCi = process.env.CI === 'true';
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `probe` until it gives something other than undefined, null or false, and returns that. */
-export async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>, ms = 20000): Promise<T> {
+export async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>, ms = 60000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await probe();
@@ -86,7 +86,7 @@ export async function text(page: Page, selector: string): Promise<string> {
 }
 
 /** Waits until `selector`'s text matches `re`; returns the text. */
-export function untilText(page: Page, selector: string, re: RegExp, ms = 20000): Promise<string> {
+export function untilText(page: Page, selector: string, re: RegExp, ms = 60000): Promise<string> {
   return until(`${selector} to match ${re}`, async () => {
     const s = await text(page, selector);
     return re.test(s) ? s : false;
@@ -145,19 +145,19 @@ export async function openRig(): Promise<PageRig> {
 
 /** Puts a new toy in pairing mode with the paw (3 s, with margin) and waits for it. */
 export async function pairingModeNewToy(page: Page): Promise<void> {
-  await hold(page, '#paw', 3800);
-  await untilText(page, '#toy-state', /pairing/, 5000);
+  await hold(page, '#paw', 4500);
+  await untilText(page, '#toy-state', /pairing/, 15000);
 }
 
-/** Puts a toy with a family in pairing mode: paw + heart held past 3 s, released before 10 s. */
+/** Puts a toy with a family in pairing mode: paw + heart held past 3 s, released before 10 s (margins for a loaded machine). */
 export async function pairingModeFamily(page: Page): Promise<void> {
-  await hold(page, '#both', 4500);
-  await untilText(page, '#toy-state', /pairing/, 5000);
+  await hold(page, '#both', 6000);
+  await untilText(page, '#toy-state', /pairing/, 15000);
 }
 
 /** `phone` pairs from the page (the toy must be in pairing mode) and waits until it is online. */
 export async function pairPhone(page: Page, phone: 'mum' | 'dad'): Promise<void> {
   await page.click(`#${phone}-pair`);
   await untilText(page, `#${phone}-status`, /^paired .*online$/, 30000);
-  await untilText(page, '#toy-state', /idle/, 5000);
+  await untilText(page, '#toy-state', /idle/, 15000);
 }
