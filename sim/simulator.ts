@@ -104,8 +104,27 @@ async function provisionToy(dir: string, brokerPort: number): Promise<FactoryToy
 /** How long a notice (a silent case the toy itself does not show) stays on the page, ms. */
 const NOTICE_MS = 12000;
 
+/**
+ * Creates `dir` (and missing parents, mode 0700) one level at a time: a failure is the
+ * file system's own error (ENOTDIR, EACCES, EROFS, ENOENT, ...) for the level that failed.
+ * (Not `recursive: true`: Node's recursive mkdir can spin forever under /proc.)
+ */
+function makeDataDir(dir: string): void {
+  const missing: string[] = [];
+  let d = path.resolve(dir);
+  while (!fs.existsSync(d)) {
+    missing.unshift(d);
+    const up = path.dirname(d);
+    if (up === d) break;
+    d = up;
+  }
+  for (const m of missing) fs.mkdirSync(m, { mode: 0o700 });
+  if (!fs.statSync(path.resolve(dir)).isDirectory()) throw Object.assign(new Error(`${dir} is not a directory`), { code: 'ENOTDIR', path: dir });
+  fs.accessSync(path.resolve(dir), fs.constants.W_OK);
+}
+
 export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
-  fs.mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
+  makeDataDir(o.dataDir);
   // "What happened" in words (sim/sim-words.ts), and the toy's raw trace for developers
   const logLines: string[] = [];
   const traceLines: string[] = [];
