@@ -104,12 +104,14 @@ export class ParentApp {
    * pairing again with the same key must use the same id (the toy refuses a known key under a new id).
    */
   get memberId(): string {
+    if (this.member) return this.member;
     const saved = this.storage.read('phone.member');
-    if (saved) return new TextDecoder().decode(saved);
+    if (saved) return (this.member = new TextDecoder().decode(saved));
     const id = `p${randomBytes(6).toString('hex')}`;
     this.storage.write('phone.member', new TextEncoder().encode(id));
-    return id;
+    return (this.member = id);
   }
+  private member: string | undefined;
 
   private statusLine(): string {
     return `paired with toy ${this.toyId!.slice(0, 8)}… as ${this.name || 'a parent'}; the phone is ${this.relayUp ? 'online' : 'offline (reconnecting)'}`;
