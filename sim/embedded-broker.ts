@@ -154,10 +154,18 @@ export interface EmbeddedBroker {
   readonly aedes: Aedes;
   /** Counts of refusals, for the simulator page and tests. */
   readonly refused: { auth: number; publish: number; subscribe: number; clientId: number };
+  /**
+   * The simulator's "toy offline" switch: while `clientId` is cut off, its connection is
+   * closed and every new CONNECT is answered "server unavailable" (as if its network were
+   * down; not counted as a refusal). Messages for it wait in its persistent session.
+   */
+  cutOff(clientId: string, cut: boolean): void;
+  /** Whether `clientId` has a live, authenticated connection now. */
+  isConnected(clientId: string): boolean;
   close(): Promise<void>;
 }
 
-function authError(code: 2 | 4 | 5, msg: string): AuthenticateError {
+function authError(code: 2 | 3 | 4 | 5, msg: string): AuthenticateError {
   return Object.assign(new Error(msg), { returnCode: code }) as AuthenticateError;
 }
 
@@ -172,11 +180,13 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     }
   };
   const refused = { auth: 0, publish: 0, subscribe: 0, clientId: 0 };
+  const cut = new Set<string>();
   const aedes = await Aedes.createBroker({
     heartbeatInterval: 3_600_000,
     queueLimit: 1000,
     maxClientsIdLength: 64,
     authenticate: (client, username, password, done) => {
+      if (cut.has(client.id)) return done(authError(3, 'server unavailable'), false);
       const hash = username === undefined ? undefined : passwordHashOf(registry, username);
       if (!hash || !password || !verifyMosquittoHash(password, hash)) {
         refused.auth++;
@@ -208,6 +218,12 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
       done(null, sub);
     },
   });
+  // live, authenticated clients by id (for the offline switch and the page)
+  const live = new Map<string, { close(): void }>();
+  aedes.on('client', (c) => live.set(c.id, c));
+  aedes.on('clientDisconnect', (c) => {
+    if (live.get(c.id) === c) live.delete(c.id);
+  });
   const server = net.createServer((s) => aedes.handle(s));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -220,6 +236,15 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     port,
     aedes,
     refused,
+    cutOff(clientId, on) {
+      if (on) {
+        cut.add(clientId);
+        live.get(clientId)?.close();
+      } else cut.delete(clientId);
+    },
+    isConnected(clientId) {
+      return live.has(clientId);
+    },
     close() {
       closed ??= new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -20,6 +20,7 @@ import { DirStorage } from './dir-storage.js';
 import { mosquittoHash, type BrokerRegistry } from './embedded-broker.js';
 import { NodeClock } from './node-clock.js';
 import { OpusCodecHost } from './opus-codec-host.js';
+import { pairingErrorInWords } from './sim-words.js';
 import { speakOrFixture } from './speech.js';
 import { formatWav } from './wav-file.js';
 
@@ -30,6 +31,19 @@ export interface ReceivedMessage {
   from: string;
   seconds: number;
   wav: Uint8Array;
+}
+
+/**
+ * A message this phone sent, as far as the relay can tell: 'queued' (the relay holds it:
+ * the toy was not connected when it was sent), 'sent' (the relay took it while the toy
+ * was connected), 'delivered' (the toy acknowledged its last chunk at the relay).
+ */
+export interface SentMessage {
+  id: string;
+  seconds: number;
+  /** Date.now() when it was sent. */
+  at: number;
+  state: 'queued' | 'sent' | 'delivered';
 }
 
 export interface ParentAppOptions {
@@ -44,12 +58,19 @@ export interface ParentAppOptions {
   /** The relay's account registry: pairing adds this phone's account and ACL (what the company's backend would do). */
   registry: BrokerRegistry;
   log: (line: string) => void;
+  /** How the log names this phone (default "parent"). */
+  label?: string;
+  /** Whether the toy is connected to the relay now (the relay's view): a message sent meanwhile is 'queued'. Default: always. */
+  toyConnected?: () => boolean;
 }
 
 export class ParentApp {
   readonly counters = new Counters();
   readonly messages: ReceivedMessage[] = [];
+  readonly sent: SentMessage[] = [];
   status = 'not paired: put the toy in pairing mode, then press "Pair"';
+  /** The name this phone gave the toy when it paired ('' before). */
+  name = '';
   private readonly storage: DirStorage;
   private readonly clock = new NodeClock();
   private readonly codec = new OpusCodecHost();
@@ -57,9 +78,43 @@ export class ParentApp {
   private client: MqttClient | undefined;
   private toyId: string | undefined;
   private rx = new Map<string, { packets: Uint8Array[]; from: string }>();
+  private user: string | undefined;
+  private relayUp = false;
+  /** The last chunk of each message not yet delivered (matched against the relay's acknowledgements). */
+  private readonly pendingLast = new Map<string, Uint8Array>();
+  private readonly label: string;
 
   constructor(private readonly o: ParentAppOptions) {
     this.storage = new DirStorage(o.dir);
+    this.label = o.label ?? 'parent';
+  }
+
+  /** Paired with the toy (keys saved). */
+  get paired(): boolean {
+    return this.env !== undefined;
+  }
+
+  /** The phone's own MQTT connection to the relay is up. */
+  get relayConnected(): boolean {
+    return this.relayUp;
+  }
+
+  /**
+   * This phone's id in the toy's roster (1..16 of [A-Za-z0-9_-]), chosen once and kept with its key:
+   * pairing again with the same key must use the same id (the toy refuses a known key under a new id).
+   */
+  get memberId(): string {
+    if (this.member) return this.member;
+    const saved = this.storage.read('phone.member');
+    if (saved) return (this.member = new TextDecoder().decode(saved));
+    const id = `p${randomBytes(6).toString('hex')}`;
+    this.storage.write('phone.member', new TextEncoder().encode(id));
+    return (this.member = id);
+  }
+  private member: string | undefined;
+
+  private statusLine(): string {
+    return `paired with toy ${this.toyId!.slice(0, 8)}… as ${this.name || 'a parent'}; the phone is ${this.relayUp ? 'online' : 'offline (reconnecting)'}`;
   }
 
   private secretKey(): Uint8Array {
@@ -75,8 +130,10 @@ export class ParentApp {
   resume(): boolean {
     const saved = this.storage.read('phone.toy');
     if (!saved) return false;
-    const j = JSON.parse(new TextDecoder().decode(saved)) as { toyId: string; toyPublicKey: string; sharedKey: string; user: string; password: string };
+    const j = JSON.parse(new TextDecoder().decode(saved)) as { toyId: string; toyPublicKey: string; sharedKey: string; user: string; password: string; name?: string };
     this.toyId = j.toyId;
+    this.name = j.name ?? '';
+    this.user = j.user;
     this.makeEnvelope(Buffer.from(j.toyPublicKey, 'hex'), Buffer.from(j.sharedKey, 'hex'));
     this.o.registry.phones[j.user] = { passwordHash: mosquittoHash(j.password), toys: [j.toyId] };
     this.connectMqtt(j.user, j.password);
@@ -97,8 +154,14 @@ export class ParentApp {
     });
   }
 
-  /** Pairs with the toy (it must be in pairing mode) using the setup code from its label. */
+  /**
+   * Pairs with the toy (it must be in pairing mode) using the setup code from its label.
+   * A failure leaves the earlier state as it was (a paired phone stays paired) and
+   * rejects with the phone library's error (sim/sim-words.ts says it in words); the
+   * link is dropped, so the next try can start at once.
+   */
   async pair(name: string, setupCode: string): Promise<void> {
+    const before = this.status;
     this.status = 'pairing… (the toy computes its keys)';
     const network: NetworkSettings = { ssid: 'PawPost simulator', passphrase: 'simulated wifi', brokerHost: this.o.brokerHost, brokerPort: this.o.brokerPort };
     const user = `ph-${randomBytes(16).toString('hex')}`;
@@ -111,22 +174,77 @@ export class ParentApp {
         random: nodeRandom,
         setupCode,
         member: naclCrypto.boxKeyPairFromSecret(this.secretKey()),
-        memberId: `p${randomBytes(6).toString('hex')}`,
+        memberId: this.memberId,
         name,
         network,
       });
     } catch (e) {
-      this.status = `pairing failed: ${e instanceof Error ? e.message : 'error'}`;
+      this.status = this.env ? before : `pairing failed: ${pairingErrorInWords(e)}`;
       throw e;
     }
+    if (this.user) delete this.o.registry.phones[this.user];
     this.toyId = r.toyId;
+    this.name = name;
+    this.user = user;
     this.makeEnvelope(r.toyPublicKey, r.sharedKey);
     this.o.registry.phones[user] = { passwordHash: mosquittoHash(password), toys: [r.toyId] };
-    const rec = { toyId: r.toyId, toyPublicKey: Buffer.from(r.toyPublicKey).toString('hex'), sharedKey: Buffer.from(r.sharedKey).toString('hex'), user, password };
+    const rec = { toyId: r.toyId, toyPublicKey: Buffer.from(r.toyPublicKey).toString('hex'), sharedKey: Buffer.from(r.sharedKey).toString('hex'), user, password, name };
     this.storage.write('phone.toy', new TextEncoder().encode(JSON.stringify(rec)));
     r.sharedKey.fill(0);
-    this.o.log(`parent: paired with ${r.info.model} ${r.info.firmware} (${r.members} member(s))`);
+    this.o.log(`${this.label}: paired with ${r.info.model} ${r.info.firmware} as "${name}" (${r.members} phone(s) in the family)`);
     this.connectMqtt(user, password);
+  }
+
+  /**
+   * Removes another phone from the toy's family: a pairing session (the toy must be in
+   * pairing mode, paw + heart 3 s) in which this phone, a member, asks the toy to remove
+   * `memberId`. Rejects like pair(); this phone stays paired either way.
+   */
+  async removeMember(memberId: string, setupCode: string): Promise<void> {
+    if (!this.env) throw new Error('pair with the toy first');
+    const r = await pairWithToy(await this.o.connectBle(), {
+      crypto: naclCrypto,
+      random: nodeRandom,
+      setupCode,
+      member: naclCrypto.boxKeyPairFromSecret(this.secretKey()),
+      memberId: this.memberId,
+      name: this.name || 'parent',
+      remove: [memberId],
+    });
+    r.sharedKey.fill(0);
+    this.o.log(`${this.label}: removed a phone from the family (${r.members - 1} left)`);
+  }
+
+  /**
+   * Forgets the pairing (the toy no longer knows this phone: removed, or factory reset):
+   * the relay account is deleted, the saved keys go; the phone's own key and roster id stay.
+   */
+  async forget(reason: string): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    this.relayUp = false;
+    await client?.endAsync(true);
+    if (this.user) delete this.o.registry.phones[this.user];
+    this.user = undefined;
+    this.env = undefined;
+    this.toyId = undefined;
+    this.pendingLast.clear();
+    this.storage.remove('phone.toy');
+    this.status = `not paired: ${reason}`;
+    this.o.log(`${this.label}: ${reason}`);
+  }
+
+  /** The relay says the toy acknowledged `payload` on its inbox topic: marks the message it ends as delivered. */
+  acknowledged(payload: Uint8Array): void {
+    for (const [id, last] of this.pendingLast) {
+      if (last.length !== payload.length || !last.every((b, i) => b === payload[i])) continue;
+      this.pendingLast.delete(id);
+      const m = this.sent.find((x) => x.id === id);
+      if (m && m.state !== 'delivered') {
+        m.state = 'delivered';
+        this.o.log(`${this.label}: the toy received the message sent at ${new Date(m.at).toISOString().slice(11, 19)}`);
+      }
+    }
   }
 
   private connectMqtt(user: string, password: string): void {
@@ -135,11 +253,15 @@ export class ParentApp {
     const client = mqtt.connect(this.o.brokerUrl, { clientId: user, username: user, password, clean: false, reconnectPeriod: 1000, protocolVersion: 4 });
     this.client = client;
     client.on('connect', () => {
-      this.status = `paired with toy ${this.toyId!.slice(0, 8)}…, online`;
+      if (this.client !== client) return;
+      this.relayUp = true;
+      this.status = this.statusLine();
       client.subscribe(topics.out, { qos: 1 });
     });
     client.on('close', () => {
-      if (this.status.endsWith('online')) this.status = `paired with toy ${this.toyId!.slice(0, 8)}…, offline`;
+      if (this.client !== client) return;
+      this.relayUp = false;
+      this.status = this.statusLine();
     });
     client.on('error', () => this.counters.inc('parent.mqtt_error'));
     client.on('message', (_topic, payload) => this.onChunk(new Uint8Array(payload)));
@@ -172,11 +294,11 @@ export class ParentApp {
     });
     const seconds = pcm.length / SAMPLE_RATE_HZ;
     this.messages.push({ id: key.slice(0, 16), from: 'the toy', seconds, wav: formatWav(pcm, SAMPLE_RATE_HZ) });
-    this.o.log(`parent: a message from the toy arrived (${seconds.toFixed(1)} s)`);
+    this.o.log(`${this.label}: a message from the toy arrived (${seconds.toFixed(1)} s)`);
   }
 
   /** "Records" `text` with espeak-ng, encodes it, seals it for the toy, and publishes it chunk by chunk. */
-  async send(text: string): Promise<{ chunks: number; seconds: number }> {
+  async send(text: string): Promise<{ chunks: number; seconds: number; state: SentMessage['state'] }> {
     if (!this.env || !this.client || !this.toyId) throw new Error('pair with the toy first');
     const pcm = speakOrFixture(text).samples;
     const msg = this.env.begin();
@@ -194,10 +316,22 @@ export class ParentApp {
     }
     chunks.push(msg.finish());
     const topic = toyTopics(this.toyId).in;
-    for (const c of chunks) await this.client.publishAsync(topic, Buffer.from(c), { qos: 1 });
     const seconds = (frames * FRAME_SAMPLES) / SAMPLE_RATE_HZ;
-    this.o.log(`parent: sent a message (${seconds.toFixed(1)} s, ${chunks.length} sealed chunks)`);
-    return { chunks: chunks.length, seconds };
+    const entry: SentMessage = { id: `s${this.sent.length + 1}`, seconds, at: Date.now(), state: this.o.toyConnected?.() === false ? 'queued' : 'sent' };
+    // registered before publishing: the toy may acknowledge the last chunk before publishAsync resolves
+    this.pendingLast.set(entry.id, chunks[chunks.length - 1]!.slice());
+    this.sent.push(entry);
+    if (this.sent.length > 20) this.pendingLast.delete(this.sent.shift()!.id);
+    try {
+      for (const c of chunks) await this.client.publishAsync(topic, Buffer.from(c), { qos: 1 });
+    } catch (e) {
+      this.sent.splice(this.sent.indexOf(entry), 1);
+      this.pendingLast.delete(entry.id);
+      throw e;
+    }
+    const how = entry.state === 'queued' ? 'the relay keeps it until the toy is back online' : entry.state === 'delivered' ? 'the toy has it' : 'the relay passes it to the toy';
+    this.o.log(`${this.label}: sent a message (${seconds.toFixed(1)} s, ${chunks.length} sealed chunks): ${how}`);
+    return { chunks: chunks.length, seconds, state: entry.state };
   }
 
   async close(): Promise<void> {

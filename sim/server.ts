@@ -20,9 +20,42 @@ export interface SimSnapshot {
     counters: Record<string, number>;
     setupCode: string;
     played: { seconds: number; url: string }[];
+    /** Messages waiting to be heard (the heart glows while > 0). */
+    waiting: number;
+    /** The toy's family (its roster): the name each phone gave, and which simulated phone it is (undefined: another). */
+    family: { name: string; phone: string | undefined }[];
+    /** The page's Wi-Fi switch for the toy. */
+    wifi: boolean;
+    /** The toy is connected to the relay now (the relay's view). */
+    online: boolean;
+    /** Minutes left of the pairing lock after too many wrong codes (0: not locked). */
+    lockedMinutes: number;
+    /** The gesture being held: a pairing hold (3 s), paw + heart (3 s add a phone, 10 s factory reset), or a recording (60 s cap); ms held so far. */
+    hold: { kind: 'pair' | 'combo' | 'recording'; ms: number } | undefined;
+    /** What just happened that the toy itself does not show (a squeeze too short, ...); '' when nothing. */
+    notice: string;
   };
-  parent: { status: string; messages: { from: string; seconds: number; url: string }[] };
+  /** Mum's phone (the same as phones[0]). */
+  parent: SimPhoneSnapshot;
+  phones: SimPhoneSnapshot[];
+  /** What happened, in words (sim/sim-words.ts). */
   log: string[];
+  /** The toy's raw trace lines (for developers). */
+  trace: string[];
+}
+
+/** One simulated phone. */
+export interface SimPhoneSnapshot {
+  id: string;
+  status: string;
+  paired: boolean;
+  /** The phone's own connection to the relay. */
+  online: boolean;
+  /** The name it gave the toy. */
+  name: string;
+  messages: { from: string; seconds: number; url: string }[];
+  /** What it sent: 'queued' at the relay (the toy was offline), 'sent' (the relay took it), 'delivered' (the toy acknowledged it). */
+  sent: { seconds: number; at: number; state: 'queued' | 'sent' | 'delivered' }[];
 }
 
 /** What the page can do; each action may throw an Error whose message is shown to the user. */
@@ -30,8 +63,17 @@ export interface SimModel {
   snapshot(): SimSnapshot;
   press(button: 'paw' | 'heart', pressed: boolean): void;
   setMicText(text: string): Promise<void>;
-  parentPair(name: string): Promise<void>;
+  /** Mum's phone pairs (code: what was typed; default the label's). */
+  parentPair(name: string, code?: string): Promise<void>;
+  /** Mum's phone sends. */
   parentSend(text: string): Promise<void>;
+  phonePair(phone: string, name: string, code?: string): Promise<void>;
+  /** Sends from `phone`; says whether the relay queued it (toy offline) or passed it on. */
+  phoneSend(phone: string, text: string): Promise<{ state: 'queued' | 'sent' | 'delivered' }>;
+  /** `phone` removes `target` from the toy's family (the toy must be in pairing mode). */
+  phoneRemove(phone: string, target: string): Promise<void>;
+  /** The toy's Wi-Fi on or off (off: the relay cannot reach it; messages wait there). */
+  setToyWifi(on: boolean): Promise<void>;
   /** A WAV file for a message the page lists (url /audio/<id>.wav). */
   audio(id: string): Uint8Array | undefined;
 }
@@ -127,10 +169,22 @@ export async function startSimServer(model: SimModel, port: number): Promise<Sim
             await model.setMicText(str(body.text));
             return send(200, { ok: true });
           case '/api/parent/pair':
-            await model.parentPair(str(body.name, 32));
+            await model.parentPair(str(body.name, 32), body.code === undefined ? undefined : str(body.code, 120));
             return send(200, { ok: true });
           case '/api/parent/send':
             await model.parentSend(str(body.text));
+            return send(200, { ok: true });
+          case '/api/phone/pair':
+            await model.phonePair(str(body.phone, 8), str(body.name, 32), body.code === undefined ? undefined : str(body.code, 120));
+            return send(200, { ok: true });
+          case '/api/phone/send':
+            return send(200, { ok: true, ...(await model.phoneSend(str(body.phone, 8), str(body.text))) });
+          case '/api/phone/remove':
+            await model.phoneRemove(str(body.phone, 8), str(body.target, 8));
+            return send(200, { ok: true });
+          case '/api/toy/wifi':
+            if (typeof body.on !== 'boolean') throw new Error('on must be a boolean');
+            await model.setToyWifi(body.on);
             return send(200, { ok: true });
           default:
             if (simUpdateRoute(url)) return send(200, await simUpdateRoute(url)!()); // issue 14: sim/update-publisher.ts
@@ -139,7 +193,18 @@ export async function startSimServer(model: SimModel, port: number): Promise<Sim
       })
       .catch((e: unknown) => send(400, { error: e instanceof Error ? e.message : 'bad request' }));
   });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (e) {
+    clearInterval(push);
+    throw e;
+  }
   let closed = false;
   return {
     port: (server.address() as AddressInfo).port,

@@ -24,7 +24,8 @@ import type { PlatformUpdate } from '../src/update-gate.js';
 import type { DeviceInfo } from '../src/pairing-protocol.js';
 import { setSimUpdateRoute, simUpdate } from './update-publisher.js';
 import { formatSetupCode } from '../src/setup-code.js';
-import { toyKeyHash } from '../src/pairing-protocol.js';
+import { PairingError, toyKeyHash } from '../src/pairing-protocol.js';
+import { toyTopics } from '../src/topics.js';
 import { naclCrypto } from '../src/nacl-crypto.js';
 import { startEmbeddedBroker, type BrokerRegistry, type EmbeddedBroker } from './embedded-broker.js';
 import { air, SimAirCentral } from './moddable/ble-air.js';
@@ -33,12 +34,13 @@ import { deviceConfig } from './moddable/manifest-config.js';
 import Preference from './moddable/preference.js';
 import { ParentApp } from './parent-app.js';
 import { startRadioEndpoint, type RadioEndpoint } from './radio-endpoint.js';
-import { startSimServer, type SimModel, type SimServer, type SimSnapshot } from './server.js';
+import { startSimServer, type SimModel, type SimPhoneSnapshot, type SimServer, type SimSnapshot } from './server.js';
+import { COUNTER_NOTICES, pairingErrorInWords, toyLogInWords } from './sim-words.js';
 import { speakOrFixture } from './speech.js';
 import { formatWav } from './wav-file.js';
 
 export interface SimulatorOptions {
-  /** Where the toy's flash, the factory output and the phone's keys live. */
+  /** Where the toy's flash, the factory output and the phones' keys live. */
   dataDir: string;
   /** Web page port on 127.0.0.1 (0: any free port). */
   webPort: number;
@@ -50,13 +52,19 @@ export interface SimulatorOptions {
   radioPort?: number;
 }
 
+/** The simulated family's phones: Mum's (data dir `phone/`, the first one) and Dad's (`phone-dad/`). */
+export type PhoneId = 'mum' | 'dad';
+export const PHONE_IDS: readonly PhoneId[] = ['mum', 'dad'];
+
 export interface Simulator {
   readonly webPort: number;
   readonly brokerPort: number;
   /** The radio endpoint's port (sim/radio-endpoint.ts: the parent command line pairs through it). */
   readonly radioPort: number;
   readonly setupCode: string;
+  /** Mum's phone (the same as phones.mum). */
   readonly parent: ParentApp;
+  readonly phones: Record<PhoneId, ParentApp>;
   toy(): PawPost;
   /** The version the simulated toy runs (its booted slot's image; issue 14). */
   firmwareVersion(): string;
@@ -106,28 +114,73 @@ async function provisionToy(dir: string, brokerPort: number): Promise<FactoryToy
   return { toyId: toyDir.name, setupCode: formatSetupCode({ toyId: toyDir.name, setupSecret, toyKeyHash: toyKeyHash(naclCrypto, toyPublicKey) }), passwordLine };
 }
 
+/** How long a notice (a silent case the toy itself does not show) stays on the page, ms. */
+const NOTICE_MS = 12000;
+
+/**
+ * Creates `dir` (and missing parents, mode 0700) one level at a time: a failure is the
+ * file system's own error (ENOTDIR, EACCES, EROFS, ENOENT, ...) for the level that failed.
+ * (Not `recursive: true`: Node's recursive mkdir can spin forever under /proc.)
+ */
+function makeDataDir(dir: string): void {
+  const missing: string[] = [];
+  let d = path.resolve(dir);
+  while (!fs.existsSync(d)) {
+    missing.unshift(d);
+    const up = path.dirname(d);
+    if (up === d) break;
+    d = up;
+  }
+  for (const m of missing) fs.mkdirSync(m, { mode: 0o700 });
+  if (!fs.statSync(path.resolve(dir)).isDirectory()) throw Object.assign(new Error(`${dir} is not a directory`), { code: 'ENOTDIR', path: dir });
+  fs.accessSync(path.resolve(dir), fs.constants.W_OK);
+}
+
 export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
-  fs.mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
+  makeDataDir(o.dataDir);
+  // "What happened" in words (sim/sim-words.ts), and the toy's raw trace for developers
   const logLines: string[] = [];
+  const traceLines: string[] = [];
+  const stamp = () => new Date().toISOString().slice(11, 19);
   const log = (line: string) => {
-    logLines.push(`${new Date().toISOString().slice(11, 19)} ${line}`);
+    logLines.push(`${stamp()} ${line}`);
     if (logLines.length > 60) logLines.shift();
+  };
+  const notices: { text: string; at: number }[] = [];
+  const tell = (text: string) => {
+    notices.push({ text, at: Date.now() });
+    if (notices.length > 3) notices.shift();
+    log(`toy: ${text}`);
   };
   board.setFsRoot(path.join(o.dataDir, 'toy-flash'));
   board.traceToStdout = o.trace ?? false;
-  board.on('trace', (l: string) => log(`toy: ${l.trimEnd()}`));
+  board.on('trace', (l: string) => {
+    traceLines.push(`${stamp()} ${l.trimEnd()}`);
+    if (traceLines.length > 80) traceLines.shift();
+    const words = toyLogInWords(l);
+    if (words) log(words);
+  });
   board.autoRender(true);
 
   const registry: BrokerRegistry = { toys: {}, phones: {} };
   // The broker must know its port before the toy is provisioned with it: bind first.
   const broker: EmbeddedBroker = await startEmbeddedBroker({ port: o.brokerPort, registry });
-  const toyInfo = await provisionToy(o.dataDir, broker.port);
+  let toyInfo: FactoryToy;
+  try {
+    toyInfo = await provisionToy(o.dataDir, broker.port);
+  } catch (e) {
+    await broker.close();
+    throw e;
+  }
   registry.toys[toyInfo.toyId] = { passwordHash: toyInfo.passwordLine.slice(toyInfo.toyId.length + 1) };
-  log(`factory: toy ${toyInfo.toyId.slice(0, 8)}… provisioned, label code ${toyInfo.setupCode.slice(0, 8)}…`);
+  log(`factory: toy ${toyInfo.toyId.slice(0, 8)}… provisioned (its label code is shown under the toy)`);
 
   const mainUrl = pathToFileURL(path.join(path.dirname(new URL(import.meta.url).pathname), '../hal/main-esp32.ts')).href;
   const main = ((await import(mainUrl)) as { default: MainFn }).default;
-  let toy: PawPost;
+  let toy!: PawPost;
+  let rebootTimer: ReturnType<typeof setTimeout> | undefined;
+  let closing = false;
+  const phones = {} as Record<PhoneId, ParentApp>;
   // issue 14: the toy's update slots and a release key for this session only; the page's "publish signed update"
   const update = simUpdate({
     slotDir: path.join(o.dataDir, 'toy-ota'), builtInVersion: (deviceConfig as { firmwareVersion?: string }).firmwareVersion ?? '0.1.0',
@@ -149,37 +202,75 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
       onChange: () => undefined,
       onFactoryReset: () => {
         log('toy: factory reset: restarting');
-        setTimeout(() => {
-          toy.close();
-          boot();
+        // The toy forgot its family: the phones' pairings are void (a real app learns it when the toy stops answering).
+        for (const id of PHONE_IDS) if (phones[id].paired) void phones[id].forget('the toy was factory reset: pair again');
+        rebootTimer = setTimeout(() => {
+          rebootTimer = undefined;
+          if (closing) return;
+          toy.close(); // closes everything main() opened (BLE, buttons, LED, audio, timers) ...
+          boot(); // ... so the simulated reboot can open it again
         }, 50);
       },
     });
   };
   boot();
 
-  const parent = new ParentApp({
-    dir: path.join(o.dataDir, 'phone'),
-    connectBle: async () => {
-      const c = new SimAirCentral(air, { notifyTimeoutMs: 30000 });
-      const r = await c.connect();
-      if (r !== 'OK') throw new Error(r === 'NOT_FOUND' || r === 'NOT_ADVERTISING' ? 'the toy is not in pairing mode' : `BLE: ${r}`);
-      return c;
-    },
-    brokerUrl: `mqtt://127.0.0.1:${broker.port}`,
-    brokerHost: '127.0.0.1',
-    brokerPort: broker.port,
-    registry,
-    log,
+  const toyTopic = toyTopics(toyInfo.toyId).in;
+  // The relay's view of delivery: the toy acknowledged a chunk on its inbox topic.
+  broker.aedes.on('ack', (packet, client) => {
+    if (client?.id !== toyInfo.toyId || !packet || !('topic' in packet) || packet.topic !== toyTopic || !packet.payload) return;
+    const payload = new Uint8Array(packet.payload as Uint8Array);
+    for (const id of PHONE_IDS) phones[id].acknowledged(payload);
   });
-  if (parent.resume()) log('parent: resumed the earlier pairing');
+  const toyConnected = () => broker.isConnected(toyInfo.toyId);
+  const makePhone = (dir: string, label: string) =>
+    new ParentApp({
+      dir: path.join(o.dataDir, dir),
+      label,
+      toyConnected,
+      connectBle: async () => {
+        const c = new SimAirCentral(air, { notifyTimeoutMs: 30000 });
+        const r = await c.connect();
+        if (r === 'NOT_FOUND' || r === 'NOT_ADVERTISING') {
+          // What the simulator knows and a phone would not: the toy is silent because its pairing is locked.
+          const lockedMs = toy.pairing?.lockout.remainingMs() ?? 0;
+          if (lockedMs > 0) throw Object.assign(new PairingError('LOCKED', 'pairing is locked'), { lockedMinutes: Math.ceil(lockedMs / 60000) });
+          throw new PairingError('NOT_PAIRING', 'the toy is not advertising');
+        }
+        if (r !== 'OK') throw new PairingError(r === 'BUSY' ? 'BUSY' : 'CLOSED', `BLE: ${r}`);
+        return c;
+      },
+      brokerUrl: `mqtt://127.0.0.1:${broker.port}`,
+      brokerHost: '127.0.0.1',
+      brokerPort: broker.port,
+      registry,
+      log,
+    });
+  phones.mum = makePhone('phone', "Mum's phone");
+  phones.dad = makePhone('phone-dad', "Dad's phone");
+  for (const id of PHONE_IDS) if (phones[id].resume()) log(`${id === 'mum' ? "Mum's" : "Dad's"} phone: resumed its earlier pairing`);
+  const parent = phones.mum;
 
+  let speechTimer: ReturnType<typeof setTimeout> | undefined;
+  let spoken: { text: string; samples: Int16Array } | undefined;
+  /** What the child says, synthesized once per text. */
+  const speech = (text: string): Int16Array => {
+    if (spoken?.text === text) return spoken.samples;
+    const { samples, synthesized } = speakOrFixture(text);
+    if (!synthesized) log('sim: espeak-ng or sox missing: the mic hears the recorded fixture instead');
+    spoken = { text, samples };
+    return samples;
+  };
   const cfg = deviceConfig as { board: { pawPin: number; heartPin: number; ledPin: number; ledMaxLevel?: number } };
   let micText = '';
+  let wifiOn = true;
   const played: { id: string; seconds: number; wav: Uint8Array }[] = [];
   let lastState = '';
   let capturing = false;
   let playedCount = 0;
+  const down: { paw: number | undefined; heart: number | undefined } = { paw: undefined, heart: undefined };
+  let lastCounters: Record<string, number> = {};
+  let lastToy: PawPost | undefined;
   const finishCapture = () => {
     capturing = false;
     const pcm = board.takeSpeaker();
@@ -189,6 +280,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
   // Keep what the speaker played for each message, for the page. The toy leaves 'playing'
   // when the last frame is handed to the speaker, whose queue then plays out for
   // SPEAKER_TAIL_MS before it closes: a capture ends when the speaker has closed.
+  // The same tick turns counter increases of silent cases into notices (COUNTER_NOTICES).
   const poll = setInterval(() => {
     const s = toy.toy.state;
     if (s === 'playing' && lastState !== 'playing') {
@@ -197,11 +289,54 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     } else if (capturing && s !== 'playing' && board.speakerOpen === 0) finishCapture();
     else if (!capturing && board.speakerOpen === 0) board.takeSpeaker(); // nothing stray opens the next capture
     lastState = s;
+    const now = toy.counters.snapshot();
+    if (lastToy === toy) for (const [k, text] of Object.entries(COUNTER_NOTICES)) if ((now[k] ?? 0) > (lastCounters[k] ?? 0)) tell(text);
+    lastCounters = now;
+    lastToy = toy;
   }, 50);
+
+  /** The gesture in progress, from the times the page pressed the buttons (the toy's own timers run from the same presses). */
+  const hold = (): SimSnapshot['toy']['hold'] => {
+    const now = Date.now();
+    const st = toy.toy.state;
+    if (st === 'recording' && down.paw !== undefined) return { kind: 'recording', ms: now - down.paw };
+    if (st !== 'holding') return undefined;
+    if (down.paw !== undefined && down.heart !== undefined) return { kind: 'combo', ms: now - Math.max(down.paw, down.heart) };
+    if (down.paw !== undefined) return { kind: 'pair', ms: now - down.paw };
+    return undefined;
+  };
+
+  const phoneSnapshot = (id: PhoneId): SimPhoneSnapshot => {
+    const ph = phones[id];
+    return {
+      id,
+      status: ph.status,
+      paired: ph.paired,
+      online: ph.relayConnected,
+      name: ph.name,
+      messages: ph.messages.map((m) => ({ from: m.from, seconds: m.seconds, url: `/audio/${m.id}.wav` })),
+      sent: ph.sent.map((m) => ({ seconds: m.seconds, at: m.at, state: m.state })),
+    };
+  };
+
+  const phoneOf = (id: unknown): ParentApp => {
+    if (id !== 'mum' && id !== 'dad') throw new Error('phone must be mum or dad');
+    return phones[id];
+  };
+
+  const pairWithWords = async (run: () => Promise<void>) => {
+    try {
+      await run();
+    } catch (e) {
+      throw new Error(pairingErrorInWords(e));
+    }
+  };
 
   const model: SimModel = {
     snapshot(): SimSnapshot {
       const c = board.ledColor(cfg.board.ledPin);
+      const lockedMs = toy.pairing?.lockout.remainingMs() ?? 0;
+      const memberIds = Object.fromEntries(PHONE_IDS.map((id) => [phones[id].memberId, id]));
       return {
         toy: {
           state: toy.toy.state,
@@ -211,16 +346,31 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
           counters: toy.counters.snapshot(),
           setupCode: toyInfo.setupCode,
           played: played.map((p) => ({ seconds: p.seconds, url: `/audio/${p.id}.wav` })),
+          waiting: toy.player?.waiting() ?? 0,
+          family: (toy.roster?.list() ?? []).map((m) => ({ name: m.name, phone: memberIds[m.id] })),
+          wifi: wifiOn,
+          online: toyConnected(),
+          lockedMinutes: lockedMs > 0 ? Math.ceil(lockedMs / 60000) : 0,
+          hold: hold(),
+          notice: notices.filter((n) => Date.now() - n.at < NOTICE_MS).map((n) => n.text).join(' '),
         },
-        parent: {
-          status: parent.status,
-          messages: parent.messages.map((m) => ({ from: m.from, seconds: m.seconds, url: `/audio/${m.id}.wav` })),
-        },
+        parent: phoneSnapshot('mum'),
+        phones: PHONE_IDS.map(phoneSnapshot),
         log: logLines.slice(-30),
+        trace: traceLines.slice(-40),
       };
     },
     press(button, pressed) {
       const pin = button === 'paw' ? cfg.board.pawPin : cfg.board.heartPin;
+      const st = toy.toy.state;
+      if (pressed && button === 'heart' && st === 'pairing' && down.paw !== undefined)
+        tell('The heart cancels pairing mode (the heart was blue), so this is not a factory reset. To reset: release both, then hold paw + heart 10 s.');
+      else if (pressed && button === 'heart' && st === 'pairing') tell('The heart cancels pairing mode.');
+      if (pressed && button === 'paw' && st === 'playing' && down.heart === undefined)
+        tell('The paw does nothing while a message plays: press the heart to stop it, then hold the paw to answer.');
+      if (pressed && button === 'paw' && st === 'idle' && (toy.roster?.size ?? 0) === 0 && down.heart === undefined)
+        tell('No phone is paired yet: keep holding the paw 3 s to start pairing (a short squeeze records nothing).');
+      down[button] = pressed ? Date.now() : undefined;
       if (pressed && button === 'paw') {
         // A new squeeze: the child speaks now. Forget what an earlier press fed and the
         // recorder did not read (a pairing hold, a short squeeze, the end of a long text),
@@ -231,29 +381,77 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
           board.micSamplesRead -= stale;
         }
       }
-      if (pressed && button === 'paw' && micText) {
-        const { samples, synthesized } = speakOrFixture(micText);
-        if (!synthesized) log('sim: espeak-ng or sox missing: the mic hears the recorded fixture instead');
-        board.feedMic(samples);
-      }
+      // The speech is ready before the press that records it (synthesized ahead by setMicText,
+      // else now): a synthesis during the recording would stall the toy's audio. A paw press
+      // that cannot record (no family yet: a pairing hold) feeds nothing and is not delayed.
+      if (pressed && button === 'paw' && micText && (toy.roster?.size ?? 0) > 0) board.feedMic(speech(micText));
       if (pressed) board.press(pin);
       else board.release(pin);
     },
     async setMicText(text) {
       micText = text;
+      // synthesize ahead, once the typing pauses, so a paw press finds it ready
+      if (speechTimer) clearTimeout(speechTimer);
+      speechTimer = setTimeout(() => {
+        speechTimer = undefined;
+        if (micText && !closing) speech(micText);
+      }, 400);
     },
-    async parentPair(name) {
-      await parent.pair(name, toyInfo.setupCode);
+    async parentPair(name, code) {
+      await model.phonePair('mum', name, code);
     },
     async parentSend(text) {
-      await parent.send(text);
+      await model.phoneSend('mum', text);
+    },
+    async phonePair(id, name, code) {
+      const ph = phoneOf(id);
+      if (!/\S/.test(name)) throw new Error('type a name for this phone first (the toy shows it to the family)');
+      await pairWithWords(() => ph.pair(name.trim(), (code ?? toyInfo.setupCode).trim()));
+    },
+    async phoneSend(id, text) {
+      const ph = phoneOf(id);
+      if (!ph.paired) throw new Error('pair this phone with the toy first');
+      const r = await ph.send(text);
+      return { state: r.state };
+    },
+    async phoneRemove(id, target) {
+      const ph = phoneOf(id);
+      const other = phoneOf(target);
+      if (!ph.paired) throw new Error('pair this phone with the toy first');
+      if (!other.paired) throw new Error('that phone is not in the family');
+      if (ph === other) throw new Error('a phone removes another phone');
+      await pairWithWords(() => ph.removeMember(other.memberId, toyInfo.setupCode));
+      await other.forget(`removed from the family by ${ph.name || 'another phone'}`);
+    },
+    async setToyWifi(on) {
+      wifiOn = on;
+      broker.cutOff(toyInfo.toyId, !on);
+      log(on ? 'sim: the toy\'s Wi-Fi is back: it reconnects to the relay by itself (within seconds; longer after a long outage)' : 'sim: the toy\'s Wi-Fi is off: messages for it wait at the relay');
     },
     audio(id) {
-      return parent.messages.find((m) => m.id === id)?.wav ?? played.find((p) => p.id === id)?.wav;
+      for (const ph of PHONE_IDS) {
+        const m = phones[ph].messages.find((x) => x.id === id);
+        if (m) return m.wav;
+      }
+      return played.find((p) => p.id === id)?.wav;
     },
   };
-  const server: SimServer = await startSimServer(model, o.webPort);
-  const radio: RadioEndpoint = await startRadioEndpoint({ air, registry, port: o.radioPort ?? 0 }); // issue 15: the parent CLI's BLE and relay account
+  let server: SimServer | undefined;
+  let radio: RadioEndpoint; // issue 15: the parent CLI's BLE and relay account
+  try {
+    server = await startSimServer(model, o.webPort);
+    radio = await startRadioEndpoint({ air, registry, port: o.radioPort ?? 0 });
+  } catch (e) {
+    closing = true;
+    setSimUpdateRoute(undefined);
+    await server?.close();
+    clearInterval(poll);
+    for (const id of PHONE_IDS) await phones[id].close();
+    toy.close();
+    board.autoRender(false);
+    await broker.close();
+    throw e;
+  }
   let closed = false;
   return {
     webPort: server.port,
@@ -261,6 +459,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     radioPort: radio.port,
     setupCode: toyInfo.setupCode,
     parent,
+    phones,
     toy: () => toy,
     firmwareVersion: () => update.runningVersion,
     deviceInfo: () => deviceInfo!,
@@ -268,11 +467,14 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     close: async () => {
       if (closed) return;
       closed = true;
+      closing = true;
       clearInterval(poll);
       setSimUpdateRoute(undefined);
       await radio.close();
+      if (rebootTimer) clearTimeout(rebootTimer);
+      if (speechTimer) clearTimeout(speechTimer);
       await server.close();
-      await parent.close();
+      for (const id of PHONE_IDS) await phones[id].close();
       toy.close();
       board.autoRender(false);
       await broker.close();

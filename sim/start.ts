@@ -1,29 +1,39 @@
 /**
  * `npm start`: the PawPost simulator. Opens http://127.0.0.1:8080 with the toy,
- * the parent's phone and the log. Options: --port N (web page), --broker-port N,
- * --data DIR (default .sim-data; delete it for a factory-new toy), --trace.
+ * Mum's and Dad's phones and the log. `npm start -- --help` lists the options
+ * (sim/start-args.ts). Errors a user can fix (a port in use, a bad argument, a
+ * data directory that cannot be written) are one line on stderr and exit code 2,
+ * never a stack trace.
  * Run through `node --import tsx --import ./sim/moddable-register.ts` (npm start does).
  */
+import { explainStartError, parseStartArgs, START_USAGE } from './start-args.js';
 import { startSimulator } from './simulator.js';
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
-}
+const fail = (line: string): never => {
+  process.stderr.write(`pawpost simulator: ${line}\n`);
+  process.exit(2);
+};
 
-const sim = await startSimulator({
-  dataDir: arg('data', '.sim-data'),
-  webPort: Number(arg('port', '8080')),
-  brokerPort: Number(arg('broker-port', '18830')),
-  trace: process.argv.includes('--trace'),
-  radioPort: Number(arg('radio-port', '18831')),
-});
-console.log(`PawPost simulator: open http://127.0.0.1:${sim.webPort}/`);
-console.log(`  broker (aedes) on 127.0.0.1:${sim.brokerPort}; toy label code ${sim.setupCode.slice(0, 8)}… (the parent app scans it)`);
-console.log(`  parent command line: npm run parent -- --radio http://127.0.0.1:${sim.radioPort} --broker mqtt://127.0.0.1:${sim.brokerPort} ...`);
+const parsed = parseStartArgs(process.argv.slice(2));
+if (parsed.kind === 'help') {
+  process.stdout.write(START_USAGE);
+  process.exit(0);
+}
+if (parsed.kind === 'error') fail(`${parsed.message} (npm start -- --help lists the options)`);
+const args = parsed.kind === 'ok' ? parsed.args : fail('no arguments');
+
+let sim;
+try {
+  sim = await startSimulator(args);
+} catch (e) {
+  fail(explainStartError(e, args));
+}
+console.log(`PawPost simulator: open http://127.0.0.1:${sim!.webPort}/`);
+console.log(`  broker (aedes) on 127.0.0.1:${sim!.brokerPort}; toy label code ${sim!.setupCode.slice(0, 8)}… (the parent app scans it)`);
+console.log(`  parent command line: npm run parent -- --radio http://127.0.0.1:${sim!.radioPort} --broker mqtt://127.0.0.1:${sim!.brokerPort} ...`);
 console.log('  hold the paw 3 s to pair a new toy; Ctrl-C to stop');
 const stop = async () => {
-  await sim.close();
+  await sim!.close();
   process.exit(0);
 };
 process.on('SIGINT', stop);

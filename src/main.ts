@@ -139,5 +139,23 @@ export function startToy(platform: Platform, hooks: MainHooks = {}): PawPost {
     },
     { deviceInfo, onChange: hooks.onChange, onFactoryReset: hooks.onFactoryReset ?? restartDevice },
   );
-  return app;
+  return withPortsClosed(app, [ble, paw, heart, led, mic, speaker, codec, clock]);
+}
+
+/**
+ * The app closes what it built; the ports main() opened are closed after it (the clock last: it
+ * cancels every timer), so a simulated reboot can open them again (BLE: one BLEServer at a time).
+ * The returned close() is safe to call twice.
+ */
+function withPortsClosed(app: PawPost, ports: { close(): void }[]): PawPost {
+  let closed = false;
+  return {
+    ...app,
+    close: () => {
+      if (closed) return;
+      closed = true;
+      app.close();
+      for (const port of ports) port.close();
+    },
+  };
 }
