@@ -32,6 +32,7 @@ import { EnvelopeError, MAX_PACKETS, PACKET_MS, pairKey, bytesEqual, peekChunk }
 import { EnvelopeOpener } from '../src/envelope-opener.js';
 import type { NetworkSettings } from '../src/network-settings.js';
 import { toyTopics } from '../src/topics.js';
+import { PhoneFamily, familyTopics, parseToyStatus, type ToyNote } from './phone-family.js';
 import { PhoneEnvelope } from './phone-envelope.js';
 import { checkSetupCode, pairWithToy, type PairWithToyResult, type PhoneTransport } from './phone-pairing.js';
 import { decodeRecord, encodeRecord, HistoryError, MessageHistory, type HistoryFilesPort, type HistoryRecord, type MessageState } from './message-history.js';
@@ -80,6 +81,8 @@ export interface ParentPhoneOptions {
 }
 
 const PAIR_KEY = 'parent.pair';
+/** The highest toy note seq accepted (4 bytes, big-endian): replays of older receipts and notices are refused. */
+const NOTE_SEQ_KEY = 'family.seq';
 const SK_KEY = 'phone.sk';
 const PARTIAL = 'p-';
 const te = new TextEncoder();
@@ -121,6 +124,7 @@ export class ParentPhone {
   private pairing: PairingRecord | undefined;
   private env: PhoneEnvelope | undefined;
   private hist: MessageHistory | undefined;
+  private fam: PhoneFamily | undefined;
   private readonly incoming = new Map<string, Incoming>();
 
   constructor(private readonly o: ParentPhoneOptions) {
@@ -193,6 +197,9 @@ export class ParentPhone {
       counters: this.counters,
       keys: { receiveKeyFor: (pk) => (bytesEqual(pk, toyPk) ? fromToy : bytesEqual(pk, mine) ? fromMe : undefined) },
     });
+    const seqBytes = this.o.storage.read(NOTE_SEQ_KEY);
+    const lastToySeq = seqBytes && seqBytes.length === 4 ? new DataView(seqBytes.buffer, seqBytes.byteOffset, 4).getUint32(0) : 0;
+    this.fam = new PhoneFamily({ crypto: this.o.crypto, random: this.o.random, clock: this.o.clock, secretKey: sk, toyPublicKey: toyPk, sharedKey: shared, lastToySeq, counters: this.counters });
     this.pairing = rec;
     this.resumePartials();
   }
@@ -274,9 +281,49 @@ export class ParentPhone {
     return this.pairing;
   }
 
-  /** The toy's topics for this pairing. */
-  topics(): { in: string; out: string } {
-    return toyTopics(this.requirePaired().toyId);
+  /** The toy's topics for this pairing: messages (in, out) and the family's (fam: receipts and notices, status, set). */
+  topics(): { in: string; out: string; fam: string; status: string; set: string } {
+    const id = this.requirePaired().toyId;
+    return { ...toyTopics(id), ...familyTopics(id) };
+  }
+
+  /**
+   * A note from the toy (the fam topic, docs/PROTOCOL.md "Family notes"). A receipt moves
+   * the sent message's state forward (delivered, heard); a member notice is returned for
+   * the app to show. Never throws: a note that does not open (forged, for another member,
+   * a replay) is counted `family.<CODE>` and gives undefined; a receipt for a message this
+   * phone does not have is counted `parent.receipt_unknown`.
+   */
+  receiveNote(payload: Uint8Array): ToyNote | undefined {
+    const fam = this.fam;
+    if (!fam) return undefined;
+    let n: ToyNote;
+    try {
+      n = fam.openToyNote(payload);
+    } catch {
+      return undefined;
+    }
+    const seq = new Uint8Array(4);
+    new DataView(seq.buffer).setUint32(0, fam.lastToySeq);
+    this.o.storage.write(NOTE_SEQ_KEY, seq);
+    if (n.kind === 'receipt') {
+      try {
+        this.history.setState(n.messageId, n.state);
+      } catch {
+        this.counters.inc('parent.receipt_unknown');
+      }
+    }
+    return n;
+  }
+
+  /** The toy's retained status record (the status topic), or undefined when it does not parse (counted). */
+  readStatus(payload: Uint8Array): { online: boolean; sinceMs: number } | undefined {
+    try {
+      return parseToyStatus(payload);
+    } catch {
+      this.counters.inc('parent.status_malformed');
+      return undefined;
+    }
   }
 
   /**

@@ -107,7 +107,9 @@ test.serial('the parent command line drives a simulated toy: pair, send, list, g
     t.is(rows.length, 2, rows.join('\n'));
     const rx = rows.find((l) => l.includes('from Teddy'))!;
     t.regex(rx, /^[0-9a-f]{8}  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC +\d\.\d s  from Teddy +new$/);
-    t.truthy(rows.find((l) => / 1\.5 s  to the toy \(Mum\) +queued at the relay$/.test(l)), rows.join('\n'));
+    // the toy stored Mum's message: its sealed "delivered" receipt moved the state on
+    t.truthy(rows.find((l) => / 1\.5 s  to the toy \(Mum\) +delivered$/.test(l)), rows.join('\n'));
+    const sentId = rows.find((l) => l.includes('to the toy (Mum)'))!.slice(0, 8);
     const id = rx.slice(0, 8);
 
     // get it as Ogg Opus and as WAV; the .opus plays in opusdec and matches
@@ -132,6 +134,14 @@ test.serial('the parent command line drives a simulated toy: pair, send, list, g
     r = await cli([...common(mum), 'list']);
     t.regex(r.out.find((l) => l.startsWith(id))!, /heard$/, 'exported = heard');
 
+    // the child plays Mum's message: the toy's "heard" receipt reaches Mum's phone
+    sim.model.press('heart', true);
+    await sleep(150);
+    sim.model.press('heart', false);
+    await until('the message played', () => (sim.toy().player?.waiting() ?? 1) === 0 && sim.toy().toy.state === 'idle', 15000);
+    r = await cli([...common(mum), 'list']);
+    t.regex(r.out.find((l) => l.startsWith(sentId))!, /  heard$/, r.out.join('\n'));
+
     // a second phone (Dad): paw and heart 3 s
     sim.model.press('paw', true);
     sim.model.press('heart', true);
@@ -146,7 +156,10 @@ test.serial('the parent command line drives a simulated toy: pair, send, list, g
     r = await cli([...common(dad), 'status']);
     t.is(r.code, 0);
     t.truthy(r.out.find((l) => l.includes(`member ${dadId} "Dad"`)));
-    t.truthy(r.out.find((l) => l === 'relay reachable'), r.out.join('\n'));
+    t.truthy(r.out.find((l) => /^relay reachable; the toy is online since \d{4}-/.test(l)), r.out.join('\n'));
+    // Mum's phone hears that a phone was added (a label holder cannot add a silent listener)
+    r = await cli([...common(mum), 'list']);
+    t.truthy(r.out.find((l) => l.startsWith('family: "Dad" (') && l.includes('was added to the toy')), r.out.join('\n'));
 
     // Mum removes Dad (the toy in pairing mode again)
     r = await cli([...common(mum), 'remove', dadId]);

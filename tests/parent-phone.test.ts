@@ -127,6 +127,33 @@ test('states move only forward (queued → delivered → heard): the receipts en
   t.is(t.throws(() => phone.setState('0123456789abcdef0123456789abcdef', 'heard'), { instanceOf: HistoryError })!.code, 'NOT_FOUND');
 });
 
+test('receipts from the toy move a sent message to delivered; forged, replayed and unknown notes are counted, never thrown', async (t) => {
+  const { rig, phone, make } = await setup();
+  const r = await phone.send(opusPackets(1), new RigLink(rig));
+  rig.clock.advance(500);
+  const fam = phone.topics().fam;
+  const notes = rig.broker.published.filter((p) => p.topic === fam).map((p) => p.payload);
+  t.true(notes.length >= 1, 'the toy sent a receipt');
+  const n = phone.receiveNote(notes[0]!);
+  t.is(n?.kind, 'receipt');
+  t.is(phone.history.get(r.id).state, 'delivered');
+  // the same note again (a replay by the relay): refused, counted, the state stays
+  t.is(phone.receiveNote(notes[0]!), undefined);
+  t.is(phone.counters.get('family.STALE'), 1);
+  // a restarted phone keeps the last seq: the replay is still refused
+  t.is(make().receiveNote(notes[0]!), undefined);
+  // garbage and a flipped byte: typed refusals, counted
+  t.is(phone.receiveNote(new Uint8Array(3)), undefined);
+  const flipped = notes[0]!.slice();
+  flipped[flipped.length - 1]! ^= 1;
+  t.is(phone.receiveNote(flipped), undefined);
+  t.true(phone.counters.get('family.SIZE') + phone.counters.get('family.AUTH') + phone.counters.get('family.STALE') >= 3);
+  t.is(phone.history.get(r.id).state, 'delivered');
+  // a malformed status record is counted, not thrown
+  t.is(phone.readStatus(new Uint8Array([9, 9])), undefined);
+  t.is(phone.counters.get('parent.status_malformed'), 1);
+});
+
 test('export: a sent message becomes an Ogg Opus file of the same packets', async (t) => {
   const { rig, phone } = await setup();
   const packets = opusPackets(1);

@@ -176,6 +176,7 @@ async function collect(a: Args, phone: ParentPhone, io: CliIo): Promise<MqttRela
   const got = phone.counters.get('parent.received') - before;
   if (got > 0) io.out(`${got} new message(s) from ${p.toyName}`);
   if (phone.arriving > 0) io.out(`${phone.arriving} message(s) still arriving (kept; run list again)`);
+  for (const n of relay.notices) io.out(`family: ${n.name ? `"${n.name}" (${n.id})` : n.id} was ${n.change === 'added' ? 'added to' : 'removed from'} the toy${n.timeMs ? ` at ${when(n.timeMs)}` : ''}`);
   return relay;
 }
 
@@ -358,6 +359,8 @@ async function run(a: Args, io: CliIo): Promise<void> {
       let online = 'relay reachable';
       try {
         const relay = await collect(a, phone, io);
+        const st = relay.status;
+        online += st ? `; the toy is ${st.online ? `online${st.sinceMs ? ` since ${when(st.sinceMs)}` : ''}` : `offline${st.sinceMs ? ` (its last session began ${when(st.sinceMs)})` : ''}`}` : '; the toy has not reported its state yet';
         await relay.close();
       } catch (e) {
         online = `relay NOT reachable: ${e instanceof Error ? e.message : 'error'}`;

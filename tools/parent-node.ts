@@ -14,6 +14,7 @@ import { PairingError } from '../src/pairing-protocol.js';
 import type { HistoryFilesPort } from '../phone/message-history.js';
 import type { PhoneTransport } from '../phone/phone-pairing.js';
 import type { ParentLink, ParentPhone } from '../phone/parent-phone.js';
+import type { ToyNote } from '../phone/phone-family.js';
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$/;
 
@@ -125,7 +126,14 @@ export class MqttRelay implements ParentLink {
   private last = Date.now();
   /** Chunks handed to the phone. */
   seen = 0;
-  private constructor(private readonly client: MqttClient) {}
+  /** Member notices from the toy that arrived on this connection ("Dad's phone was added"). */
+  readonly notices: Extract<ToyNote, { kind: 'member' }>[] = [];
+  /** The toy's retained status record, once the relay handed it over. */
+  status: { online: boolean; sinceMs: number } | undefined;
+  private constructor(
+    private readonly client: MqttClient,
+    private readonly phone: ParentPhone,
+  ) {}
 
   /**
    * Connects with the phone's persistent session. Chunks on `topic` go to `phone` from
@@ -134,8 +142,19 @@ export class MqttRelay implements ParentLink {
    */
   static async connect(url: string, user: string, password: string, phone: ParentPhone, topic: string): Promise<MqttRelay> {
     const client = mqtt.connect(url, { clientId: user, username: user, password, clean: false, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000 });
-    const relay = new MqttRelay(client);
+    const relay = new MqttRelay(client, phone);
+    const fam = phone.topics();
     client.on('message', (t, payload) => {
+      if (t === fam.fam) {
+        relay.last = Date.now();
+        const n = phone.receiveNote(new Uint8Array(payload));
+        if (n?.kind === 'member') relay.notices.push(n);
+        return;
+      }
+      if (t === fam.status) {
+        relay.status = phone.readStatus(new Uint8Array(payload));
+        return;
+      }
       if (t !== topic) return;
       relay.seen++;
       relay.last = Date.now();
@@ -163,8 +182,10 @@ export class MqttRelay implements ParentLink {
 
   /** Subscribes (QoS 1) to the toy's topic and waits until nothing has come for `idleMs` (at most `maxMs`). */
   async sync(topic: string, idleMs: number, maxMs = 60_000): Promise<number> {
-    const granted = await this.client.subscribeAsync(topic, { qos: 1 });
-    if (granted.some((g) => g.qos === 128)) throw new LinkError(`the relay refused the subscription to ${topic}`);
+    const fam = this.phone.topics();
+    const granted = await this.client.subscribeAsync([topic, fam.fam, fam.status], { qos: 1 });
+    // the family topics are optional: a relay role made before them still carries the messages
+    if (granted.some((g) => g.topic === topic && g.qos === 128)) throw new LinkError(`the relay refused the subscription to ${topic}`);
     const start = Date.now();
     this.last = Math.max(this.last, start);
     while (Date.now() - this.last < idleMs && Date.now() - start < maxMs) await new Promise((r) => setTimeout(r, 50));
