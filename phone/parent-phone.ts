@@ -32,7 +32,7 @@ import { EnvelopeError, MAX_PACKETS, PACKET_MS, pairKey, bytesEqual, peekChunk }
 import { EnvelopeOpener } from '../src/envelope-opener.js';
 import type { NetworkSettings } from '../src/network-settings.js';
 import { toyTopics } from '../src/topics.js';
-import { PhoneFamily, familyTopics, parseToyStatus, type ToyNote } from './phone-family.js';
+import { DEFAULT_SETTINGS, PhoneFamily, checkSettings, familyTopics, parseToyStatus, type FamilySettings, type ToyNote } from './phone-family.js';
 import { PhoneEnvelope } from './phone-envelope.js';
 import { checkSetupCode, pairWithToy, type PairWithToyResult, type PhoneTransport } from './phone-pairing.js';
 import { decodeRecord, encodeRecord, HistoryError, MessageHistory, type HistoryFilesPort, type HistoryRecord, type MessageState } from './message-history.js';
@@ -83,6 +83,8 @@ export interface ParentPhoneOptions {
 const PAIR_KEY = 'parent.pair';
 /** The highest toy note seq accepted (4 bytes, big-endian): replays of older receipts and notices are refused. */
 const NOTE_SEQ_KEY = 'family.seq';
+/** The family settings this phone sent last (JSON), so a change of one keeps the others. */
+const SETTINGS_KEY = 'family.settings';
 const SK_KEY = 'phone.sk';
 const PARTIAL = 'p-';
 const te = new TextEncoder();
@@ -314,6 +316,32 @@ export class ParentPhone {
       }
     }
     return n;
+  }
+
+  /** Seals family settings for the toy (publish on topics().set). Throws FamilyNoteError BAD_SETTINGS, ParentError NOT_PAIRED. */
+  sealSettings(settings: FamilySettings): Uint8Array {
+    this.requirePaired();
+    checkSettings(settings);
+    return this.fam!.sealSettings(settings);
+  }
+
+  /** The settings this phone sent last (DEFAULT_SETTINGS before any, or when the kept copy is unreadable). */
+  lastSettings(): FamilySettings {
+    const b = this.o.storage.read(SETTINGS_KEY);
+    if (!b) return { ...DEFAULT_SETTINGS };
+    try {
+      const s = { ...DEFAULT_SETTINGS, ...(JSON.parse(td.decode(b)) as Partial<FamilySettings>) };
+      checkSettings(s);
+      return s;
+    } catch {
+      this.counters.inc('parent.settings_unreadable');
+      return { ...DEFAULT_SETTINGS };
+    }
+  }
+
+  /** Keeps the settings just sent (after the relay took them). */
+  keepSettings(settings: FamilySettings): void {
+    this.o.storage.write(SETTINGS_KEY, te.encode(JSON.stringify(settings)));
   }
 
   /** The toy's retained status record (the status topic), or undefined when it does not parse (counted). */

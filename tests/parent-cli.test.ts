@@ -181,6 +181,20 @@ test.serial('the parent command line drives a simulated toy: pair, send, list, g
     t.is(r.code, 0);
     t.truthy(r.out.find((l) => /^messages: 1 from the toy \(0 new\), 1 sent \(0 not sent\)$/.test(l)), r.out.join('\n'));
 
+    // family settings from the command line: the toy takes them (sealed on the set topic)
+    r = await cli([...common(mum), 'settings', '--volume', '40', '--quiet', '00:00-23:59', '--utc-offset', '0']);
+    t.is(r.code, 0, r.err.join('\n'));
+    t.is(r.out.at(-1), 'settings sent to the toy: quiet hours 00:00-23:59 (UTC+0 min), volume limit 40 %');
+    await until('the toy applied the settings', () => sim.toy().family?.settings.volumePercent === 40);
+    t.true(sim.toy().family!.isQuiet(), 'quiet hours now');
+    r = await cli([...common(mum), 'settings', '--quiet', 'off']);
+    t.is(r.code, 0, r.err.join('\n'));
+    t.regex(r.out.at(-1)!, /quiet hours off, volume limit 40 %$/, 'the volume kept from the last settings');
+    await until('quiet hours off at the toy', () => sim.toy().family?.isQuiet() === false);
+    r = await cli([...common(mum), 'settings', '--volume', '0']);
+    t.is(r.code, 2);
+    t.regex(r.err[0]!, /^parent: these settings are not valid: volumePercent must be an integer 1\.\.100/);
+
     // the log and the outputs never show the setup code or the broker password
     const pair = JSON.parse(fs.readFileSync(path.join(mum, 'parent.pair'), 'utf8')) as { brokerPassword: string };
     const everything = sim.model.snapshot().log.join('\n');

@@ -44,7 +44,10 @@ commands:
   get <id> --ogg OUT.opus         save a message as an Ogg Opus file (plays in any player; id: 4+ digits from list)
   get <id> --wav OUT.wav          save a message as a 16 kHz WAV file
   remove <member-id>              remove another family member from the toy (hold paw and heart 3 s first)
-  status                          the pairing, this phone's member id and account, message counts
+  status                          the pairing, this phone's member id and account, the toy online, message counts
+  settings [--quiet HH:MM-HH:MM|off] [--volume 1..100] [--utc-offset MIN]
+                                  family settings the toy enforces (sealed; the last ones sent are kept here):
+                                  quiet hours (no glow, nothing plays; messages wait) and a volume limit
 
 options:
   --data DIR        where the keys and messages are kept (default .parent-data; keep it private)
@@ -67,7 +70,7 @@ interface Args {
   opts: Map<string, string | true>;
 }
 
-const VALUE_OPTS = new Set(['data', 'broker', 'radio', 'wait', 'name', 'toy-name', 'wifi', 'wifi-pass', 'ogg', 'wav', 'relay', 'relay-pub', 'relay-ca']);
+const VALUE_OPTS = new Set(['quiet', 'volume', 'utc-offset', 'data', 'broker', 'radio', 'wait', 'name', 'toy-name', 'wifi', 'wifi-pass', 'ogg', 'wav', 'relay', 'relay-pub', 'relay-ca']);
 const FLAG_OPTS = new Set(['help']);
 
 function parseArgs(argv: string[]): Args {
@@ -295,6 +298,48 @@ async function run(a: Args, io: CliIo): Promise<void> {
       } finally {
         await relay.close();
       }
+      return;
+    }
+    case 'settings': {
+      want(a, 0, 'options only (--quiet, --volume, --utc-offset)');
+      requirePaired(phone);
+      const next = { ...phone.lastSettings() };
+      const quiet = opt(a, 'quiet');
+      if (quiet !== undefined) {
+        if (quiet === 'off') next.quietEnabled = false;
+        else {
+          const m = /^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$/.exec(quiet);
+          if (!m) throw new UsageError('--quiet takes HH:MM-HH:MM (e.g. 19:30-07:00) or off');
+          next.quietEnabled = true;
+          next.quietStartMin = Number(m[1]) * 60 + Number(m[2]);
+          next.quietEndMin = Number(m[3]) * 60 + Number(m[4]);
+        }
+      }
+      const volume = opt(a, 'volume');
+      if (volume !== undefined) {
+        if (!/^\d{1,3}$/.test(volume)) throw new UsageError('--volume takes a percentage 1..100');
+        next.volumePercent = Number(volume);
+      }
+      const offset = opt(a, 'utc-offset');
+      if (offset !== undefined) {
+        if (!/^[+-]?\d{1,4}$/.test(offset)) throw new UsageError('--utc-offset takes minutes east of UTC (e.g. 60 or -300)');
+        next.utcOffsetMin = Number(offset);
+      } else next.utcOffsetMin = -new Date().getTimezoneOffset();
+      let note: Uint8Array;
+      try {
+        note = phone.sealSettings(next);
+      } catch (e) {
+        throw new UsageError(`these settings are not valid: ${e instanceof Error ? e.message : 'error'}`);
+      }
+      const relay = await collect(a, phone, io);
+      try {
+        await relay.publish(phone.topics().set, note);
+      } finally {
+        await relay.close();
+      }
+      phone.keepSettings(next);
+      const hm = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+      io.out(`settings sent to the toy: quiet hours ${next.quietEnabled ? `${hm(next.quietStartMin)}-${hm(next.quietEndMin)} (UTC${next.utcOffsetMin >= 0 ? '+' : ''}${next.utcOffsetMin} min)` : 'off'}, volume limit ${next.volumePercent} %`);
       return;
     }
     case 'list': {
