@@ -22,6 +22,8 @@ export interface SimSnapshot {
     played: { seconds: number; url: string }[];
     /** Messages waiting to be heard (the heart glows while > 0). */
     waiting: number;
+    /** The family settings the toy enforces (sent sealed by a phone: `npm run parent -- settings`), in words; quietNow: quiet hours now. */
+    settings: { words: string; volumePercent: number; quietNow: boolean };
     /** The toy's family (its roster): the name each phone gave, and which simulated phone it is (undefined: another). */
     family: { name: string; phone: string | undefined }[];
     /** The page's Wi-Fi switch for the toy. */

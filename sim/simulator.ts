@@ -136,6 +136,17 @@ function makeDataDir(dir: string): void {
   fs.accessSync(path.resolve(dir), fs.constants.W_OK);
 }
 
+/** The toy's family settings in words for the page (quiet hours in the family's local time). */
+function settingsSnapshot(toy: PawPost): { words: string; volumePercent: number; quietNow: boolean } {
+  const f = toy.family;
+  if (!f) return { words: 'no family yet', volumePercent: 100, quietNow: false };
+  const st = f.settings;
+  const hm = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+  const quietNow = f.isQuiet();
+  const quiet = st.quietEnabled ? `quiet hours ${hm(st.quietStartMin)}-${hm(st.quietEndMin)}${quietNow ? ' (now: no glow, nothing plays)' : ''}` : 'no quiet hours';
+  return { words: `${quiet} · volume limit ${st.volumePercent} %`, volumePercent: st.volumePercent, quietNow };
+}
+
 export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
   makeDataDir(o.dataDir);
   // "What happened" in words (sim/sim-words.ts), and the toy's raw trace for developers
@@ -347,6 +358,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
           setupCode: toyInfo.setupCode,
           played: played.map((p) => ({ seconds: p.seconds, url: `/audio/${p.id}.wav` })),
           waiting: toy.player?.waiting() ?? 0,
+          settings: settingsSnapshot(toy),
           family: (toy.roster?.list() ?? []).map((m) => ({ name: m.name, phone: memberIds[m.id] })),
           wifi: wifiOn,
           online: toyConnected(),

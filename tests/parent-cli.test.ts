@@ -187,6 +187,7 @@ test.serial('the parent command line drives a simulated toy: pair, send, list, g
     t.is(r.out.at(-1), 'settings sent to the toy: quiet hours 00:00-23:59 (UTC+0 min), volume limit 40 %');
     await until('the toy applied the settings', () => sim.toy().family?.settings.volumePercent === 40);
     t.true(sim.toy().family!.isQuiet(), 'quiet hours now');
+    t.is(sim.model.snapshot().toy.settings.words, 'quiet hours 00:00-23:59 (now: no glow, nothing plays) · volume limit 40 %', 'shown on the page');
     r = await cli([...common(mum), 'settings', '--quiet', 'off']);
     t.is(r.code, 0, r.err.join('\n'));
     t.regex(r.out.at(-1)!, /quiet hours off, volume limit 40 %$/, 'the volume kept from the last settings');
