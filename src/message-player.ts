@@ -143,11 +143,13 @@ export class MessagePlayer implements PlayerControl {
       this.admit(m);
     } catch (e) {
       this.o.counters.inc('msg.consumer_error');
+      this.o.log?.log('warn', 'msg.consumer_error', { error: e instanceof Error ? e.name : 'thrown' });
     }
   }
 
   private drop(id: string, why: string): void {
     this.o.counters.inc(`msg.drop_${why}`);
+    this.o.log?.log('warn', 'msg.dropped', { why });
     try {
       this.o.inbox.confirm(id);
     } catch {

@@ -573,7 +573,10 @@ export class MqttSession {
           this.counters?.inc('mqtt.sub_refused');
           if (this.attempt < 5) this.attempt = 5;
           this.drop(new MqttError('SUB_REFUSED', 'broker refused a subscription'));
+          return;
         }
+        // from here the broker keeps what is published for the toy (a first-ever session had no subscription before)
+        this.log?.log('info', 'mqtt.subscribed', { topics: this.o.subscriptions.length });
         return;
       }
       case 'pingresp':

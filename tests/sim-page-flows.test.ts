@@ -51,7 +51,7 @@ browserTest('pairing from the page: wrong code in words, next try at once, a sec
     t.regex(err, /wrong code/);
     t.notRegex(err, /TOY_AUTH|Error/);
     t.false(err.includes(sim.setupCode.split(':')[2]!), 'no secret in the error');
-    t.regex(await text(page, '#mum-status'), /^pairing failed: wrong code/);
+    t.regex(await untilText(page, '#mum-status', /^pairing failed/, 10000), /^pairing failed: wrong code/); // the status line follows on the page's next refresh
     // a label that does not belong to this toy (its key hash differs)
     await page.fill('#mum-code', wrongKeyHash(sim.setupCode));
     await page.click('#mum-pair');

@@ -23,8 +23,9 @@ function oneLine(t: import('ava').ExecutionContext, stderr: string): string {
 }
 
 test('arguments are parsed or refused in words', (t) => {
-  t.deepEqual(parseStartArgs([]), { kind: 'ok', args: { dataDir: '.sim-data', webPort: 8080, brokerPort: 18830, trace: false } });
-  t.deepEqual(parseStartArgs(['--port', '0', '--broker-port', '1884', '--data', 'd', '--trace']), { kind: 'ok', args: { dataDir: 'd', webPort: 0, brokerPort: 1884, trace: true } });
+  t.deepEqual(parseStartArgs([]), { kind: 'ok', args: { dataDir: '.sim-data', webPort: 8080, brokerPort: 18830, trace: false, radioPort: 18831 } });
+  t.deepEqual(parseStartArgs(['--port', '0', '--broker-port', '1884', '--data', 'd', '--trace', '--radio-port', '0']), { kind: 'ok', args: { dataDir: 'd', webPort: 0, brokerPort: 1884, trace: true, radioPort: 0 } });
+  t.deepEqual(parseStartArgs(['--radio-port', 'abc']), { kind: 'error', message: '--radio-port must be a port number 0..65535, not "abc"' });
   t.deepEqual(parseStartArgs(['-h']), { kind: 'help' });
   for (const [argv, re] of [
     [['--port', 'abc'], /--port must be a port number 0..65535, not "abc"/],

@@ -294,7 +294,9 @@ async function run(sdk: Sdk): Promise<void> {
       const refused = r.lines.some((l) => /app\.broker_override_refused/.test(l));
       check('paired toy joins Wi-Fi (lin stand-in) and reaches mosquitto over TLS (test CA from NVS, server name checked) with its factory credentials; the phone-supplied broker is refused', /family=1/.test(started) && refused, started);
 
-      // parent → toy: 2 s of speech, sealed, published QoS 1
+      // parent → toy: 2 s of speech, sealed, published QoS 1 once the toy's first-ever subscription exists
+      // (the broker has no session for it before its SUBACK: a publish racing it would reach no one)
+      await r.waitFor(/mqtt\.subscribed/, 15000);
       const before = r.lines.length;
       const msg = phone.begin();
       const out = new Uint8Array(1275);
