@@ -18,3 +18,19 @@ export function alignedCorrelation(x: Int16Array, y: Int16Array, maxDelay = 800)
   }
   return best;
 }
+
+/** Normalised correlation of a against b[lag..] over their common length (one lag, no search). */
+export function correlationAt(a: ArrayLike<number>, b: ArrayLike<number>, lag: number): number {
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  const n = Math.min(a.length, b.length - lag);
+  for (let i = 0; i < n; i++) {
+    const x = a[i]!;
+    const y = b[i + lag]!;
+    ab += x * y;
+    aa += x * x;
+    bb += y * y;
+  }
+  return ab / Math.sqrt(aa * bb);
+}

@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { formatWav } from '../sim/wav-file.js';
+import { correlationAt } from './audio-compare.js';
 
 await import('../sim/moddable-register.js');
 const { startSimulator } = await import('../sim/simulator.js');
@@ -47,19 +48,6 @@ function wavFile(file: string): void {
     s[2 * i + 1] = v;
   }
   fs.writeFileSync(file, formatWav(s, rate, 2));
-}
-
-function correlation(a: Int16Array, b: Int16Array, lag: number): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  const n = Math.min(a.length, b.length - lag);
-  for (let i = 0; i < n; i++) {
-    ab += a[i]! * b[i + lag]!;
-    aa += a[i]! * a[i]!;
-    bb += b[i + lag]! * b[i + lag]!;
-  }
-  return ab / Math.sqrt(aa * bb);
 }
 
 test.serial('the parent command line drives a simulated toy: pair, send, list, get --ogg, second phone, remove, status', async (t) => {
@@ -127,7 +115,7 @@ test.serial('the parent command line drives a simulated toy: pair, send, list, g
       const a = decodeWavToMono16k(new Uint8Array(fs.readFileSync(dec))).samples;
       const host = decodeWavToMono16k(new Uint8Array(fs.readFileSync(wavOut))).samples.subarray(104);
       let best = 0;
-      for (let lag = 0; lag <= 2; lag++) best = Math.max(best, correlation(a, host, lag), correlation(host, a, lag));
+      for (let lag = 0; lag <= 2; lag++) best = Math.max(best, correlationAt(a, host, lag), correlationAt(host, a, lag));
       t.log(`the child's message: opusdec vs host codec correlation ${best.toFixed(4)}`);
       t.true(best > 0.98, `correlation ${best}`);
     } else t.log('opus-tools not installed: opusdec check skipped');
