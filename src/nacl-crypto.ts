@@ -8,8 +8,17 @@
 import nacl from 'tweetnacl';
 import { PortError, type CryptoPort, type RandomPort } from '../hal/ports.js';
 
+/**
+ * Argument checks shared by every method, the same codes as the native adapter
+ * (hal/moddable-crypto.ts): PortError('INVAL') for a value that is not a
+ * Uint8Array, PortError('SIZE') for a key, nonce, point or scalar of the wrong length.
+ */
+function bytes(b: Uint8Array, what: string): void {
+  if (!(b instanceof Uint8Array)) throw new PortError('INVAL', `${what} must be a Uint8Array`);
+}
 function need(b: Uint8Array, n: number, what: string): void {
-  if (!(b instanceof Uint8Array) || b.length !== n) throw new PortError('SIZE', `${what} must be ${n} bytes`);
+  bytes(b, what);
+  if (b.length !== n) throw new PortError('SIZE', `${what} must be ${n} bytes`);
 }
 
 /** Makes nacl.randomBytes (used by tweetnacl internally) draw from `random`. */
@@ -33,17 +42,20 @@ export const naclCrypto: CryptoPort = {
     return nacl.box.before(theirPublic, mySecret);
   },
   secretbox(message, nonce, key) {
+    bytes(message, 'message');
     need(nonce, 24, 'nonce');
     need(key, 32, 'key');
     return nacl.secretbox(message, nonce, key);
   },
   secretboxOpen(box, nonce, key) {
+    bytes(box, 'box');
     need(nonce, 24, 'nonce');
     need(key, 32, 'key');
     if (box.length < 16) return null;
     return nacl.secretbox.open(box, nonce, key);
   },
   onetimeauth(message, key) {
+    bytes(message, 'message');
     need(key, 32, 'one-time key');
     const out = new Uint8Array(16);
     (nacl as unknown as { lowlevel: { crypto_onetimeauth: (o: Uint8Array, op: number, m: Uint8Array, mp: number, n: number, k: Uint8Array) => number } }).lowlevel.crypto_onetimeauth(out, 0, message, 0, message.length, key);
@@ -55,9 +67,12 @@ export const naclCrypto: CryptoPort = {
     return nacl.scalarMult(scalar, point);
   },
   sha512(message) {
+    bytes(message, 'message');
     return nacl.hash(message);
   },
   signVerify(message, signature, publicKey) {
+    bytes(message, 'message');
+    if (!(signature instanceof Uint8Array) || !(publicKey instanceof Uint8Array)) return false;
     if (signature.length !== 64 || publicKey.length !== 32) return false;
     return nacl.sign.detached.verify(message, signature, publicKey);
   },

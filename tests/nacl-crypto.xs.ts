@@ -25,3 +25,22 @@ test('tweetnacl PRNG is wired to the RandomPort', (t) => {
 test('wrong sizes are typed errors', (t) => {
   t.throws(() => naclCrypto.secretbox(new Uint8Array(1), new Uint8Array(23), new Uint8Array(32)), (e) => (e as { code?: string }).code === 'SIZE');
 });
+
+test('a value that is not a Uint8Array is PortError INVAL, as in the native adapter (hal/moddable-crypto.ts)', (t) => {
+  const notBytes = 'x' as unknown as Uint8Array;
+  const code = (f: () => unknown) => {
+    try {
+      f();
+    } catch (e) {
+      return (e as { code?: string }).code ?? `untyped: ${String(e)}`;
+    }
+    return 'no throw';
+  };
+  t.is(code(() => naclCrypto.secretbox(notBytes, new Uint8Array(24), new Uint8Array(32))), 'INVAL', 'secretbox message');
+  t.is(code(() => naclCrypto.secretboxOpen(notBytes, new Uint8Array(24), new Uint8Array(32))), 'INVAL', 'secretboxOpen box');
+  t.is(code(() => naclCrypto.onetimeauth(notBytes, new Uint8Array(32))), 'INVAL', 'onetimeauth message');
+  t.is(code(() => naclCrypto.sha512([1, 2] as unknown as Uint8Array)), 'INVAL', 'sha512 of an array');
+  t.is(code(() => naclCrypto.boxBefore(notBytes, new Uint8Array(32))), 'INVAL', 'boxBefore key');
+  t.is(code(() => naclCrypto.signVerify(notBytes, new Uint8Array(64), new Uint8Array(32))), 'INVAL', 'signVerify message');
+  t.false(naclCrypto.signVerify(new Uint8Array(1), notBytes, new Uint8Array(32)), 'a signature that is not bytes does not verify');
+});

@@ -217,7 +217,7 @@ test('the adapter checks first: PortError INVAL and SIZE (sizes as src/nacl-cryp
   const calls = c.calls;
   t.is(code(() => c.secretbox(notBytes, new Uint8Array(24), new Uint8Array(32))), 'INVAL', 'message not bytes');
   t.is(code(() => c.sha512([1, 2] as unknown as Uint8Array)), 'INVAL', 'sha512 of an array');
-  // sizes: the same codes as the reference (which leaves a non-Uint8Array to tweetnacl's own TypeError)
+  // sizes: the same codes as the reference (src/nacl-crypto.ts checks types and sizes the same way)
   for (const [impl, name] of [[c, 'native'], [naclCrypto, 'tweetnacl']] as const) {
     t.is(code(() => impl.secretbox(new Uint8Array(1), new Uint8Array(23), new Uint8Array(32))), 'SIZE', `${name}: nonce size`);
     t.is(code(() => impl.secretbox(new Uint8Array(1), new Uint8Array(24), new Uint8Array(31))), 'SIZE', `${name}: key size`);
