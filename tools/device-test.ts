@@ -401,6 +401,8 @@ async function run(sdk: Sdk): Promise<void> {
       fs.copyFileSync(path.join(ROOT, 'manifest.json'), path.join(espApp, 'manifest.json'));
       const esp = buildEsp32Makefile(sdk, ROOT, espOut);
       check('esp32/m5atom_echo: mcconfig writes the makefile; its CREATION carries the heap and the native stack', esp.ok, esp.detail);
+      const flashLayout = checkEsp32Flash(espOut);
+      check('esp32/m5atom_echo: the partition table is ours (two equal OTA slots, storage >= 512 KiB) and app rollback is on', flashLayout.ok, flashLayout.detail);
     }
   } finally {
     sntpServer?.close();
@@ -557,6 +559,44 @@ function buildEsp32Makefile(sdk: Sdk, root: string, outDir: string): { ok: boole
   const f = cl.replace('CREATION = -c ', '').split(',');
   const ok = Number(f[f.length - 1]) === want?.nativeStack && Number(f[2]) === want?.heap?.initial;
   return { ok, detail: cl };
+}
+
+/**
+ * The ESP-IDF inputs mcconfig wrote for esp32 (its xsProj-esp32 folder under outDir):
+ * the partition table is the project's (two OTA slots, the large `storage` partition the
+ * `file` module mounts), not mcconfig's default (one app split in two and a 64 KiB
+ * storage carved from it), and sdkconfig.mc enables app rollback (pending, confirm).
+ */
+function checkEsp32Flash(outDir: string): { ok: boolean; detail: string } {
+  const find = (dir: string, name: string): string | undefined => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) {
+        const r = find(p, name);
+        if (r) return r;
+      } else if (e.name === name && dir.endsWith('xsProj-esp32')) return p;
+    }
+    return undefined;
+  };
+  const table = find(outDir, 'partitions.csv');
+  const sdkconfig = find(outDir, 'sdkconfig.mc');
+  if (!table || !sdkconfig) return { ok: false, detail: `partitions.csv ${table ? 'found' : 'missing'}, sdkconfig.mc ${sdkconfig ? 'found' : 'missing'}` };
+  const rows = new Map<string, string[]>();
+  for (const line of fs.readFileSync(table, 'utf8').split('\n')) {
+    const l = line.trim();
+    if (!l || l.startsWith('#')) continue;
+    const cols = l.split(',').map((c) => c.trim());
+    rows.set(cols[0]!, cols);
+  }
+  const size = (name: string) => Number.parseInt(rows.get(name)?.[4] ?? 'NaN', 16);
+  const ours = fs.readFileSync(path.join(ROOT, 'hal', 'esp32-partitions-ota.csv'), 'utf8');
+  const rollback = /^CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE=y$/m.test(fs.readFileSync(sdkconfig, 'utf8'));
+  const ok = !rows.has('factory') && size('ota_0') === size('ota_1') && size('ota_0') > 0 && rows.has('otadata') &&
+    size('storage') >= 0x80000 && rows.has('nvs_keys') && ours.includes(`0x${size('storage').toString(16)}`) && rollback;
+  return {
+    ok,
+    detail: `ota_0/ota_1 ${size('ota_0')}/${size('ota_1')} B, storage ${size('storage')} B, nvs_keys ${rows.has('nvs_keys')}, factory ${rows.has('factory')}, rollback ${rollback}`,
+  };
 }
 
 // ==================================================================== signed firmware updates (issue 14)
