@@ -167,7 +167,7 @@ test.serial('the parent command line drives a simulated toy: pair, send, list, g
     // status
     r = await cli([...common(mum), 'status']);
     t.is(r.code, 0);
-    t.truthy(r.out.find((l) => /^messages: 1 from the toy \(0 new\), 1 sent \(0 not sent\)$/.test(l)), r.out.join('\n'));
+    t.truthy(r.out.find((l) => /^messages: 1 from the toy \(0 new\), 1 sent \(0 waiting on this phone\)$/.test(l)), r.out.join('\n'));
 
     // family settings from the command line: the toy takes them (sealed on the set topic)
     r = await cli([...common(mum), 'settings', '--volume', '40', '--quiet', '00:00-23:59', '--utc-offset', '0']);

@@ -158,7 +158,7 @@ function waitMs(a: Args): number {
 
 const stateWords: Record<string, Record<string, string>> = {
   received: { sending: 'arriving', queued: 'new', delivered: 'new', heard: 'heard' },
-  sent: { sending: 'not sent', queued: 'queued at the relay', delivered: 'delivered', heard: 'heard' },
+  sent: { sending: 'waiting on this phone', queued: 'queued at the relay', delivered: 'delivered', heard: 'heard' },
 };
 
 function when(ms: number): string {
@@ -180,7 +180,30 @@ async function collect(a: Args, phone: ParentPhone, io: CliIo): Promise<MqttRela
   if (got > 0) io.out(`${got} new message(s) from ${p.toyName}`);
   if (phone.arriving > 0) io.out(`${phone.arriving} message(s) still arriving (kept; run list again)`);
   for (const n of relay.notices) io.out(`family: ${n.name ? `"${n.name}" (${n.id})` : n.id} was ${n.change === 'added' ? 'added to' : 'removed from'} the toy${n.timeMs ? ` at ${when(n.timeMs)}` : ''}`);
+  if (toyReady(phone, relay)) {
+    try {
+      const w = await phone.sendWaiting(relay);
+      if (w.messages.length > 0) io.out(`sent ${w.messages.length} message(s) that waited on this phone (${w.messages.map((m) => m.id.slice(0, 8)).join(', ')}): queued at the relay for the toy`);
+      if (w.settings) io.out('sent the settings that waited on this phone to the toy');
+    } catch (e) {
+      io.out(`could not send what waits on this phone (kept for the next run): ${e instanceof Error ? e.message.split('\n')[0] : 'error'}`);
+    }
+  } else {
+    const n = phone.history.list().records.filter((r) => r.direction === 'sent' && r.state === 'sending').length;
+    if (n > 0 || phone.settingsPending) io.out(`${n} message(s)${phone.settingsPending ? ' and the settings' : ''} wait on this phone: ${NOT_SEEN}`);
+  }
   return relay;
+}
+
+const NOT_SEEN = 'the toy has not connected to the relay yet (the relay would drop what is sent before that); they go with the next command once the toy has been online';
+
+/**
+ * Whether what is sent to the toy now waits at the relay: the phone has seen the toy's
+ * status record (the toy sends it once the relay queues for it), or the relay does not
+ * let this phone read the status topic (a role made before it: nothing to wait for).
+ */
+function toyReady(phone: ParentPhone, relay: MqttRelay): boolean {
+  return phone.toySeen || !relay.statusReadable;
 }
 
 function openPhone(a: Args): ParentPhone {
@@ -293,8 +316,10 @@ async function run(a: Args, io: CliIo): Promise<void> {
       const { packets, note } = packetsFromFile(a.positional[0]!);
       const relay = await collect(a, phone, io);
       try {
-        const r = await phone.send(packets, relay);
-        io.out(`sent ${r.id.slice(0, 8)}: ${(r.durationMs / 1000).toFixed(1)} s (${note}), ${r.chunks.length} sealed chunks, queued at the relay for the toy`);
+        const ready = toyReady(phone, relay);
+        const r = await phone.send(packets, ready ? relay : undefined);
+        const what = `${r.id.slice(0, 8)}: ${(r.durationMs / 1000).toFixed(1)} s (${note}), ${r.chunks.length} sealed chunks`;
+        io.out(ready ? `sent ${what}, queued at the relay for the toy` : `kept ${what}, waiting on this phone: ${NOT_SEEN.replace('they go', 'it goes')}`);
       } finally {
         await relay.close();
       }
@@ -332,14 +357,17 @@ async function run(a: Args, io: CliIo): Promise<void> {
         throw new UsageError(`these settings are not valid: ${e instanceof Error ? e.message : 'error'}`);
       }
       const relay = await collect(a, phone, io);
+      let ready: boolean;
       try {
-        await relay.publish(phone.topics().set, note);
+        ready = toyReady(phone, relay);
+        if (ready) await relay.publish(phone.topics().set, note);
       } finally {
         await relay.close();
       }
-      phone.keepSettings(next);
+      phone.keepSettings(next, !ready);
       const hm = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
-      io.out(`settings sent to the toy: quiet hours ${next.quietEnabled ? `${hm(next.quietStartMin)}-${hm(next.quietEndMin)} (UTC${next.utcOffsetMin >= 0 ? '+' : ''}${next.utcOffsetMin} min)` : 'off'}, volume limit ${next.volumePercent} %`);
+      const words = `quiet hours ${next.quietEnabled ? `${hm(next.quietStartMin)}-${hm(next.quietEndMin)} (UTC${next.utcOffsetMin >= 0 ? '+' : ''}${next.utcOffsetMin} min)` : 'off'}, volume limit ${next.volumePercent} %`;
+      io.out(ready ? `settings sent to the toy: ${words}` : `settings kept on this phone: ${words}; ${NOT_SEEN.replace('they go', 'they go to the toy')}`);
       return;
     }
     case 'list': {
@@ -414,7 +442,7 @@ async function run(a: Args, io: CliIo): Promise<void> {
       const l = phone.history.list();
       const rx = l.records.filter((r) => r.direction === 'received');
       const tx = l.records.filter((r) => r.direction === 'sent');
-      io.out(`messages: ${rx.length} from the toy (${rx.filter((r) => r.state !== 'heard').length} new), ${tx.length} sent (${tx.filter((r) => r.state === 'sending').length} not sent)`);
+      io.out(`messages: ${rx.length} from the toy (${rx.filter((r) => r.state !== 'heard').length} new), ${tx.length} sent (${tx.filter((r) => r.state === 'sending').length} waiting on this phone)`);
       if (l.corrupt.length) io.out(`damaged message files: ${l.corrupt.length}`);
       return;
     }
