@@ -37,6 +37,7 @@ import { startRadioEndpoint, type RadioEndpoint } from './radio-endpoint.js';
 import { startSimServer, type SimModel, type SimPhoneSnapshot, type SimServer, type SimSnapshot } from './server.js';
 import { COUNTER_NOTICES, pairingErrorInWords, toyLogInWords } from './sim-words.js';
 import { speakOrFixture } from './speech.js';
+import { settingsInWords } from '../phone/settings-input.js';
 import { formatWav } from './wav-file.js';
 
 export interface SimulatorOptions {
@@ -327,7 +328,15 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
       name: ph.name,
       messages: ph.messages.map((m) => ({ from: m.from, seconds: m.seconds, url: `/audio/${m.id}.wav` })),
       sent: ph.sent.map((m) => ({ seconds: m.seconds, at: m.at, state: m.state })),
+      settings: phoneSettingsSnapshot(ph),
+      notices: [...ph.notices],
     };
+  };
+
+  const phoneSettingsSnapshot = (ph: ParentApp): SimPhoneSnapshot['settings'] => {
+    const st = ph.lastSettings();
+    const hm = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+    return { quietEnabled: st.quietEnabled, quietStart: hm(st.quietStartMin), quietEnd: hm(st.quietEndMin), volumePercent: st.volumePercent, words: settingsInWords(st), waiting: ph.settingsPending };
   };
 
   const phoneOf = (id: unknown): ParentApp => {
@@ -425,6 +434,11 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
       if (!ph.paired) throw new Error('pair this phone with the toy first');
       const r = await ph.send(text);
       return { state: r.state };
+    },
+    async phoneSettings(id, input) {
+      const ph = phoneOf(id);
+      if (!ph.paired) throw new Error('pair this phone with the toy first');
+      return ph.sendSettings(input); // SettingsInputError: its message is in words
     },
     async phoneRemove(id, target) {
       const ph = phoneOf(id);

@@ -25,6 +25,8 @@ import { AudioImportError, decodeWavToMono16k, encodePcm, importOggOpus } from '
 import { HistoryError, type HistoryRecord } from '../phone/message-history.js';
 import { OggError } from '../phone/ogg-opus.js';
 import { ParentError, ParentPhone } from '../phone/parent-phone.js';
+import type { FamilySettings } from '../phone/phone-family.js';
+import { applySettingsInput, SettingsInputError, settingsInWords } from '../phone/settings-input.js';
 import { DirFiles, enrollAtRelay, HttpRadio, LinkError, MqttRelay, readRelayPublicKey, simRelayAccount } from './parent-node.js';
 
 export const USAGE = `PawPost parent command line: the family's side of the toy.
@@ -328,34 +330,18 @@ async function run(a: Args, io: CliIo): Promise<void> {
     case 'settings': {
       want(a, 0, 'options only (--quiet, --volume, --utc-offset)');
       requirePaired(phone);
-      const next = { ...phone.lastSettings() };
+      // the same parser as the simulator's page (phone/settings-input.ts): the same input sends the same settings
       const quiet = opt(a, 'quiet');
-      if (quiet !== undefined) {
-        if (quiet === 'off') next.quietEnabled = false;
-        else {
-          const m = /^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$/.exec(quiet);
-          if (!m) throw new UsageError('--quiet takes HH:MM-HH:MM (e.g. 19:30-07:00) or off');
-          next.quietEnabled = true;
-          next.quietStartMin = Number(m[1]) * 60 + Number(m[2]);
-          next.quietEndMin = Number(m[3]) * 60 + Number(m[4]);
-        }
-      }
       const volume = opt(a, 'volume');
-      if (volume !== undefined) {
-        if (!/^\d{1,3}$/.test(volume)) throw new UsageError('--volume takes a percentage 1..100');
-        next.volumePercent = Number(volume);
-      }
       const offset = opt(a, 'utc-offset');
-      if (offset !== undefined) {
-        if (!/^[+-]?\d{1,4}$/.test(offset)) throw new UsageError('--utc-offset takes minutes east of UTC (e.g. 60 or -300)');
-        next.utcOffsetMin = Number(offset);
-      } else next.utcOffsetMin = -new Date().getTimezoneOffset();
-      let note: Uint8Array;
+      let next: FamilySettings;
       try {
-        note = phone.sealSettings(next);
+        next = applySettingsInput(phone.lastSettings(), { quiet, volume, utcOffsetMin: offset ?? -new Date().getTimezoneOffset() });
       } catch (e) {
-        throw new UsageError(`these settings are not valid: ${e instanceof Error ? e.message : 'error'}`);
+        if (e instanceof SettingsInputError) throw new UsageError(`--${e.code === 'QUIET' ? 'quiet' : e.code === 'VOLUME' ? 'volume' : 'utc-offset'}: ${e.message}`);
+        throw e;
       }
+      const note = phone.sealSettings(next);
       const relay = await collect(a, phone, io);
       let ready: boolean;
       try {
@@ -365,8 +351,7 @@ async function run(a: Args, io: CliIo): Promise<void> {
         await relay.close();
       }
       phone.keepSettings(next, !ready);
-      const hm = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
-      const words = `quiet hours ${next.quietEnabled ? `${hm(next.quietStartMin)}-${hm(next.quietEndMin)} (UTC${next.utcOffsetMin >= 0 ? '+' : ''}${next.utcOffsetMin} min)` : 'off'}, volume limit ${next.volumePercent} %`;
+      const words = settingsInWords(next);
       io.out(ready ? `settings sent to the toy: ${words}` : `settings kept on this phone: ${words}; ${NOT_SEEN.replace('they go', 'they go to the toy')}`);
       return;
     }
