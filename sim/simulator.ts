@@ -466,7 +466,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
   let radio: RadioEndpoint; // issue 15: the parent CLI's BLE and relay account
   try {
     server = await startSimServer(model, o.webPort);
-    radio = await startRadioEndpoint({ air, registry, port: o.radioPort ?? 0 });
+    radio = await startRadioEndpoint({ air, registry, port: o.radioPort ?? 0, lockedMs: () => toy.pairing?.lockout.remainingMs() ?? 0 });
   } catch (e) {
     closing = true;
     setSimUpdateRoute(undefined);

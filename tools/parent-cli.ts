@@ -18,6 +18,7 @@ import { PairingError } from '../src/pairing-protocol.js';
 import { SetupCodeError } from '../src/setup-code.js';
 import { EnvelopeError } from '../src/envelope-format.js';
 import { DirStorage } from '../sim/dir-storage.js';
+import { pairingErrorInWords } from '../sim/sim-words.js';
 import { OpusCodecHost } from '../sim/opus-codec-host.js';
 import { formatWav } from '../sim/wav-file.js';
 import { FRAME_SAMPLES, SAMPLE_RATE_HZ } from '../hal/ports.js';
@@ -281,14 +282,19 @@ async function run(a: Args, io: CliIo): Promise<void> {
       const radio = radioUrl(a);
       const relay = relayOpts(a, false);
       let link: HttpRadio | undefined;
-      const { record, result } = await phone.pair(async () => (link = await HttpRadio.connect(radio)), {
-        setupCode: a.positional[0]!,
-        name,
-        toyName: opt(a, 'toy-name'),
-        brokerUrl: bu.href.replace(/\/$/, ''),
-        network: wifi !== undefined ? { ssid: wifi, passphrase: pass!, brokerHost: bu.hostname, brokerPort: Number(bu.port || 1883) } : undefined,
-      });
-      await link?.close();
+      let paired;
+      try {
+        paired = await phone.pair(async () => (link = await HttpRadio.connect(radio)), {
+          setupCode: a.positional[0]!,
+          name,
+          toyName: opt(a, 'toy-name'),
+          brokerUrl: bu.href.replace(/\/$/, ''),
+          network: wifi !== undefined ? { ssid: wifi, passphrase: pass!, brokerHost: bu.hostname, brokerPort: Number(bu.port || 1883) } : undefined,
+        });
+      } finally {
+        await link?.close(); // a failed try too: the toy advertises again at once for the next one
+      }
+      const { record, result } = paired;
       io.out(`paired with ${result.info.model} ${result.info.firmware} (toy ${record.toyId.slice(0, 8)}…), ${result.members} family member(s); this phone is member ${record.memberId} "${record.name}"`);
       // the phone's relay account: the relay's enrollment service, or the simulator's stand-in for it
       if (relay) await enrollAtRelay(phone, relay.url, relay.key, relay.ca);
@@ -400,8 +406,12 @@ async function run(a: Args, io: CliIo): Promise<void> {
       requirePaired(phone);
       const radio = radioUrl(a);
       let link: HttpRadio | undefined;
-      const r = await phone.removeMember(async () => (link = await HttpRadio.connect(radio)), a.positional[0]!);
-      await link?.close();
+      let r;
+      try {
+        r = await phone.removeMember(async () => (link = await HttpRadio.connect(radio)), a.positional[0]!);
+      } finally {
+        await link?.close();
+      }
       io.out(`removed member ${a.positional[0]} from the toy; ${r.members} family member(s) were on it before`);
       return;
     }
@@ -438,7 +448,8 @@ async function run(a: Args, io: CliIo): Promise<void> {
 
 /** One-line text for an error a parent can act on. */
 export function describe(e: unknown): string {
-  if (e instanceof PairingError) return `pairing failed: ${e.message}`;
+  // the same words as the simulator's page (sim/sim-words.ts), e.g. "wrong code", "locked for N minute(s)", "old label"
+  if (e instanceof PairingError) return `pairing failed: ${pairingErrorInWords(e)}`;
   if (e instanceof SetupCodeError) return `bad setup code: ${e.message}`;
   if (e instanceof OggError) return `not a usable Ogg Opus file (${e.code}): ${e.message}`;
   if (e instanceof AudioImportError) return `cannot use this audio (${e.code}): ${e.message}`;

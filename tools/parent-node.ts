@@ -80,6 +80,7 @@ async function post(base: string, route: string, body: unknown): Promise<Record<
     const code = typeof j.code === 'string' ? j.code : 'ERROR';
     const msg = typeof j.error === 'string' ? j.error : `HTTP ${res.status}`;
     if (code === 'NOT_FOUND' || code === 'NOT_ADVERTISING') throw new PairingError('NOT_PAIRING', 'the toy is not in pairing mode: hold its paw 3 s (or paw and heart, if a phone is paired) until the heart blinks blue');
+    if (code === 'LOCKED') throw Object.assign(new PairingError('LOCKED', msg), { lockedMinutes: typeof j.lockedMinutes === 'number' ? j.lockedMinutes : undefined });
     if (['TIMEOUT', 'CLOSED', 'BUSY'].includes(code)) throw new PairingError(code as 'TIMEOUT', msg);
     throw new LinkError(msg);
   }
