@@ -17,6 +17,7 @@ import { PhoneEnvelope } from '../phone/phone-envelope.js';
 import { DEFAULT_SETTINGS, PhoneFamily, checkSettings, familyTopics, parseToyStatus, type FamilySettings } from '../phone/phone-family.js';
 import { applySettingsInput, settingsInWords, type SettingsInput } from '../phone/settings-input.js';
 import { peekChunk } from '../src/envelope-format.js';
+import { writeOggOpus } from '../phone/ogg-opus.js';
 import { checkSetupCode, pairWithToy, type PhoneTransport } from '../phone/phone-pairing.js';
 import { toyTopics } from '../src/topics.js';
 import { DirStorage } from './dir-storage.js';
@@ -34,6 +35,10 @@ export interface ReceivedMessage {
   from: string;
   seconds: number;
   wav: Uint8Array;
+  /** The message as an Ogg Opus file, from the received packets as they are (phone/ogg-opus.ts, as `npm run parent -- get --ogg`). */
+  ogg: Uint8Array;
+  /** Date.now() when it arrived. */
+  at: number;
 }
 
 /**
@@ -442,7 +447,9 @@ export class ParentApp {
       pcm.set(frame, i * FRAME_SAMPLES);
     });
     const seconds = pcm.length / SAMPLE_RATE_HZ;
-    this.messages.push({ id: key.slice(0, 16), from: 'the toy', seconds, wav: formatWav(pcm, SAMPLE_RATE_HZ) });
+    const at = Date.now();
+    const ogg = writeOggOpus(packets, { inputRate: SAMPLE_RATE_HZ, comments: [`TITLE=PawPost message ${key.slice(0, 8)}`, 'ARTIST=the toy', `DATE=${new Date(at).toISOString()}`] });
+    this.messages.push({ id: key.slice(0, 16), from: 'the toy', seconds, wav: formatWav(pcm, SAMPLE_RATE_HZ), ogg, at });
     this.o.log(`${this.label}: a message from the toy arrived (${seconds.toFixed(1)} s)`);
   }
 

@@ -55,7 +55,8 @@ export interface SimPhoneSnapshot {
   online: boolean;
   /** The name it gave the toy. */
   name: string;
-  messages: { from: string; seconds: number; url: string }[];
+  /** Received messages: a WAV to listen to (url) and the Ogg Opus file to keep (ogg), both /audio/<id>.*; at: Date.now() on arrival. */
+  messages: { from: string; seconds: number; url: string; ogg: string; at: number }[];
   /**
    * What it sent: 'waiting' on the phone (the toy never reached the relay yet), 'queued' at the relay
    * (the toy was offline), 'sent' (the relay took it), 'delivered' (the toy has it), 'heard' (the child played it).
@@ -91,6 +92,8 @@ export interface SimModel {
   setToyWifi(on: boolean): Promise<void>;
   /** A WAV file for a message the page lists (url /audio/<id>.wav). */
   audio(id: string): Uint8Array | undefined;
+  /** The Ogg Opus file of a received message (url /audio/<id>.opus). */
+  audioOgg(id: string): Uint8Array | undefined;
 }
 
 const MAX_BODY = 4096;
@@ -161,12 +164,17 @@ export async function startSimServer(model: SimModel, port: number): Promise<Sim
       return;
     }
     if (req.method === 'GET' && url === '/api/state') return send(200, model.snapshot());
-    const audio = url.match(/^\/audio\/([A-Za-z0-9_-]{1,64})\.wav$/);
+    const audio = url.match(/^\/audio\/([A-Za-z0-9_-]{1,64})\.(wav|opus)$/);
     if (req.method === 'GET' && audio) {
-      const wav = model.audio(audio[1]!);
-      if (!wav) return send(404, { error: 'no such message' });
-      res.writeHead(200, { 'content-type': 'audio/wav', 'content-length': wav.length });
-      res.end(wav);
+      const ogg = audio[2] === 'opus';
+      const bytes = ogg ? model.audioOgg(audio[1]!) : model.audio(audio[1]!);
+      if (!bytes) return send(404, { error: 'no such message' });
+      res.writeHead(200, {
+        'content-type': ogg ? 'audio/ogg; codecs=opus' : 'audio/wav',
+        'content-length': bytes.length,
+        ...(ogg ? { 'content-disposition': `attachment; filename="pawpost-${audio[1]}.opus"` } : {}),
+      });
+      res.end(bytes);
       return;
     }
     if (req.method !== 'POST') return send(404, { error: 'not found' });

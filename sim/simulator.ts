@@ -326,7 +326,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
       paired: ph.paired,
       online: ph.relayConnected,
       name: ph.name,
-      messages: ph.messages.map((m) => ({ from: m.from, seconds: m.seconds, url: `/audio/${m.id}.wav` })),
+      messages: ph.messages.map((m) => ({ from: m.from, seconds: m.seconds, url: `/audio/${m.id}.wav`, ogg: `/audio/${m.id}.opus`, at: m.at })),
       sent: ph.sent.map((m) => ({ seconds: m.seconds, at: m.at, state: m.state })),
       settings: phoneSettingsSnapshot(ph),
       notices: [...ph.notices],
@@ -453,6 +453,13 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
       wifiOn = on;
       broker.cutOff(toyInfo.toyId, !on);
       log(on ? 'sim: the toy\'s Wi-Fi is back: it reconnects to the relay by itself (within seconds; longer after a long outage)' : 'sim: the toy\'s Wi-Fi is off: messages for it wait at the relay');
+    },
+    audioOgg(id) {
+      for (const ph of PHONE_IDS) {
+        const m = phones[ph].messages.find((x) => x.id === id);
+        if (m) return m.ogg;
+      }
+      return undefined;
     },
     audio(id) {
       for (const ph of PHONE_IDS) {
