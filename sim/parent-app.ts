@@ -311,7 +311,11 @@ export class ParentApp {
     }
     if (this.toySeen) return;
     this.toySeen = true;
-    void this.sendWaiting().catch(() => this.counters.inc('parent.waiting_send_failed'));
+    void this.sendWaiting().catch(() => {
+      // what is left keeps waiting: the status record comes again with the next (re)subscription
+      this.counters.inc('parent.waiting_send_failed');
+      this.toySeen = false;
+    });
   }
 
   /** A sealed note from the toy (fam topic): a receipt moves a sent message on; a member notice is shown. Never throws. */

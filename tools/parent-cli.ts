@@ -42,7 +42,9 @@ commands:
         [--relay URL --relay-pub FILE [--relay-ca PEM]]  enroll at a real relay's enrollment service
                                   (default: the simulator's stand-in behind --radio)
   enroll --relay URL --relay-pub FILE [--relay-ca PEM]  enroll this (paired) phone at the relay again
-  send <file.wav|file.ogg|file.opus>  send a message to the toy (WAV at any rate, or Ogg Opus of 20 ms packets; max 60 s)
+  send <file.wav|file.ogg|file.opus>  send a message to the toy (WAV at any rate, or Ogg Opus of 20 ms packets; max 60 s);
+                                  until the toy has connected to the relay once, it waits on this phone and the next
+                                  command that talks to the relay sends it (so do settings)
   list                            messages to and from the toy, newest first
   get <id> --ogg OUT.opus         save a message as an Ogg Opus file (plays in any player; id: 4+ digits from list)
   get <id> --wav OUT.wav          save a message as a 16 kHz WAV file
