@@ -86,6 +86,10 @@ const NOTE_SEQ_KEY = 'family.seq';
 /** The family settings this phone sent last (JSON), so a change of one keeps the others. */
 const SETTINGS_KEY = 'family.settings';
 const SK_KEY = 'phone.sk';
+/** Set (1 byte) once this phone has seen the toy's retained status record: the relay queues for the toy from then on. */
+const SEEN_KEY = 'family.seen';
+/** Set (1 byte) while the last settings (SETTINGS_KEY) still wait on this phone for the toy to be seen. */
+const SETTINGS_PENDING_KEY = 'family.setwait';
 const PARTIAL = 'p-';
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -249,6 +253,11 @@ export class ParentPhone {
       pairedAt: this.o.clock.wallNow(),
     };
     result.sharedKey.fill(0);
+    if (old?.toyId !== result.toyId) {
+      // another toy: not seen at the relay yet; settings kept for the old one do not apply
+      this.o.storage.remove(SEEN_KEY);
+      this.o.storage.remove(SETTINGS_PENDING_KEY);
+    }
     this.o.storage.write(PAIR_KEY, te.encode(JSON.stringify(rec)));
     this.load(rec);
     return { record: rec, result };
@@ -339,15 +348,32 @@ export class ParentPhone {
     }
   }
 
-  /** Keeps the settings just sent (after the relay took them). */
-  keepSettings(settings: FamilySettings): void {
+  /**
+   * Keeps the settings just sent (after the relay took them), or, with `pending`, settings
+   * that wait on this phone until the toy has been seen (sendWaiting() sends them).
+   */
+  keepSettings(settings: FamilySettings, pending = false): void {
     this.o.storage.write(SETTINGS_KEY, te.encode(JSON.stringify(settings)));
+    if (pending) this.o.storage.write(SETTINGS_PENDING_KEY, new Uint8Array([1]));
+    else this.o.storage.remove(SETTINGS_PENDING_KEY);
   }
 
-  /** The toy's retained status record (the status topic), or undefined when it does not parse (counted). */
+  /** The last settings wait on this phone (kept with keepSettings(…, true), not yet at the relay). */
+  get settingsPending(): boolean {
+    return this.o.storage.read(SETTINGS_PENDING_KEY) !== undefined;
+  }
+
+  /**
+   * The toy's retained status record (the status topic), or undefined when it does not parse
+   * (counted). A record that parses, online or offline, marks the toy as seen: the toy
+   * publishes it only after the broker granted its subscriptions (src/mqtt-session.ts), so
+   * from then on the relay keeps what is sent to the toy while it is away.
+   */
   readStatus(payload: Uint8Array): { online: boolean; sinceMs: number } | undefined {
     try {
-      return parseToyStatus(payload);
+      const st = parseToyStatus(payload);
+      if (!this.toySeen) this.o.storage.write(SEEN_KEY, new Uint8Array([1]));
+      return st;
     } catch {
       this.counters.inc('parent.status_malformed');
       return undefined;
@@ -355,12 +381,23 @@ export class ParentPhone {
   }
 
   /**
+   * This phone has seen the toy's status record since pairing (kept across runs). Before
+   * that the toy may never have subscribed at the relay, and a broker such as Mosquitto
+   * drops (while acknowledging) what is published for a client id that never subscribed:
+   * a message sent then would be lost, so the app keeps it (send() without a link).
+   */
+  get toySeen(): boolean {
+    return this.o.storage.read(SEEN_KEY) !== undefined;
+  }
+
+  /**
    * Seals `packets` (20 ms Opus packets, 1..3000) for the toy, stores the sealed message
    * as 'sending', publishes every chunk through `link`, then marks it 'queued' (the relay
-   * holds it for the toy). When publishing fails the message stays 'sending' in the
-   * history and the error is thrown. Throws NOT_PAIRED, BAD_INPUT, the link's error.
+   * holds it for the toy). Without a link (the toy not seen yet: toySeen) the message stays
+   * 'sending', waiting on this phone for sendWaiting(). When publishing fails the message
+   * stays 'sending' too, and the error is thrown. Throws NOT_PAIRED, BAD_INPUT, the link's error.
    */
-  async send(packets: readonly Uint8Array[], link: ParentLink): Promise<HistoryRecord> {
+  async send(packets: readonly Uint8Array[], link: ParentLink | undefined): Promise<HistoryRecord> {
     const p = this.requirePaired();
     if (packets.length < 1 || packets.length > MAX_PACKETS) throw new ParentError('BAD_INPUT', `a message has 1 to ${MAX_PACKETS} packets (60 s), not ${packets.length}`);
     const msg = this.env!.begin();
@@ -371,13 +408,42 @@ export class ParentPhone {
     }
     chunks.push(msg.finish().slice());
     const now = this.o.clock.wallNow();
-    let rec = this.hist!.add({ direction: 'sent', state: 'sending', name: p.name, at: now, createdMs: now, durationMs: packets.length * PACKET_MS, chunks });
+    const rec = this.hist!.add({ direction: 'sent', state: 'sending', name: p.name, at: now, createdMs: now, durationMs: packets.length * PACKET_MS, chunks });
+    if (!link) {
+      this.counters.inc('parent.kept');
+      return rec;
+    }
+    return this.publishSent(rec, link);
+  }
+
+  private async publishSent(rec: HistoryRecord, link: ParentLink): Promise<HistoryRecord> {
     const topic = this.topics().in;
-    for (const c of chunks) await link.publish(topic, c);
+    for (const c of rec.chunks) await link.publish(topic, c);
     this.hist!.setState(rec.id, 'queued');
-    rec = { ...rec, state: 'queued' };
     this.counters.inc('parent.sent');
-    return rec;
+    return { ...rec, state: 'queued' };
+  }
+
+  /**
+   * Sends what waits on this phone, oldest first: sent messages still 'sending' (kept
+   * before the toy was seen, or a publish that failed; a chunk the toy already has is
+   * dropped there as a duplicate) and settings kept with keepSettings(…, true), sealed
+   * again now. Call it once the toy is seen. Returns the messages sent and whether the
+   * settings went. Throws NOT_PAIRED, the link's error (what is left keeps waiting).
+   */
+  async sendWaiting(link: ParentLink): Promise<{ messages: HistoryRecord[]; settings: boolean }> {
+    this.requirePaired();
+    const waiting = this.history.list().records.filter((r) => r.direction === 'sent' && r.state === 'sending').reverse();
+    const messages: HistoryRecord[] = [];
+    for (const r of waiting) messages.push(await this.publishSent(r, link));
+    let settings = false;
+    if (this.settingsPending) {
+      const st = this.lastSettings();
+      await link.publish(this.topics().set, this.sealSettings(st));
+      this.keepSettings(st);
+      settings = true;
+    }
+    return { messages, settings };
   }
 
   /**

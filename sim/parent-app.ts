@@ -14,6 +14,10 @@ import { EnvelopeError } from '../src/envelope.js';
 import { naclCrypto } from '../src/nacl-crypto.js';
 import type { NetworkSettings } from '../src/network-settings.js';
 import { PhoneEnvelope } from '../phone/phone-envelope.js';
+import { DEFAULT_SETTINGS, PhoneFamily, checkSettings, familyTopics, parseToyStatus, type FamilySettings } from '../phone/phone-family.js';
+import { applySettingsInput, settingsInWords, type SettingsInput } from '../phone/settings-input.js';
+import { peekChunk } from '../src/envelope-format.js';
+import { writeOggOpus } from '../phone/ogg-opus.js';
 import { checkSetupCode, pairWithToy, type PhoneTransport } from '../phone/phone-pairing.js';
 import { toyTopics } from '../src/topics.js';
 import { DirStorage } from './dir-storage.js';
@@ -31,20 +35,34 @@ export interface ReceivedMessage {
   from: string;
   seconds: number;
   wav: Uint8Array;
+  /** The message as an Ogg Opus file, from the received packets as they are (phone/ogg-opus.ts, as `npm run parent -- get --ogg`). */
+  ogg: Uint8Array;
+  /** Date.now() when it arrived. */
+  at: number;
 }
 
 /**
- * A message this phone sent, as far as the relay can tell: 'queued' (the relay holds it:
- * the toy was not connected when it was sent), 'sent' (the relay took it while the toy
- * was connected), 'delivered' (the toy acknowledged its last chunk at the relay).
+ * A message this phone sent: 'waiting' on the phone (the toy has never been seen at the
+ * relay, which would drop it: sent once the toy's status record arrives), 'queued' (the
+ * relay holds it: the toy was not connected when it was sent), 'sent' (the relay took it
+ * while the toy was connected), 'delivered' (the toy acknowledged its last chunk at the
+ * relay, or its sealed receipt said so), 'heard' (the toy's sealed receipt: the child
+ * played it to the end). States only move forward.
  */
 export interface SentMessage {
   id: string;
+  /** The envelope's message id (32 hex chars): what the toy's receipts name. */
+  key: string;
   seconds: number;
   /** Date.now() when it was sent. */
   at: number;
-  state: 'queued' | 'sent' | 'delivered';
+  state: 'waiting' | 'queued' | 'sent' | 'delivered' | 'heard';
 }
+
+const RANK: Record<SentMessage['state'], number> = { waiting: 0, queued: 1, sent: 1, delivered: 2, heard: 3 };
+/** Storage keys, as phone/parent-phone.ts names them. */
+const NOTE_SEQ_KEY = 'family.seq';
+const SETTINGS_KEY = 'family.settings';
 
 export interface ParentAppOptions {
   /** Where the phone keeps its keys and counters (a directory). */
@@ -71,6 +89,10 @@ export class ParentApp {
   status = 'not paired: put the toy in pairing mode, then press "Pair"';
   /** The name this phone gave the toy when it paired ('' before). */
   name = '';
+  /** What the toy told the family (sealed member notices), in words, oldest first (at most 10). */
+  readonly notices: string[] = [];
+  /** The toy's retained status record, once seen. */
+  toyStatus: { online: boolean; sinceMs: number } | undefined;
   private readonly storage: DirStorage;
   private readonly clock = new NodeClock();
   private readonly codec = new OpusCodecHost();
@@ -82,7 +104,18 @@ export class ParentApp {
   private relayUp = false;
   /** The last chunk of each message not yet delivered (matched against the relay's acknowledgements). */
   private readonly pendingLast = new Map<string, Uint8Array>();
+  private sentCount = 0;
   private readonly label: string;
+  private fam: PhoneFamily | undefined;
+  /**
+   * The toy's status record arrived on this run: the relay keeps what is sent to the toy.
+   * In memory only: the simulator's relay (aedes) keeps no sessions across runs either.
+   */
+  private toySeen = false;
+  /** Sealed chunks of messages kept on the phone until the toy is seen (by SentMessage id). */
+  private readonly waitingChunks = new Map<string, Uint8Array[]>();
+  /** The last settings wait on the phone until the toy is seen. */
+  private settingsWaiting = false;
 
   constructor(private readonly o: ParentAppOptions) {
     this.storage = new DirStorage(o.dir);
@@ -141,6 +174,17 @@ export class ParentApp {
   }
 
   private makeEnvelope(toyPublicKey: Uint8Array, sharedKey: Uint8Array): void {
+    const seqBytes = this.storage.read(NOTE_SEQ_KEY);
+    this.fam = new PhoneFamily({
+      crypto: naclCrypto,
+      random: nodeRandom,
+      clock: this.clock,
+      secretKey: this.secretKey(),
+      toyPublicKey: new Uint8Array(toyPublicKey),
+      sharedKey: new Uint8Array(sharedKey),
+      lastToySeq: seqBytes && seqBytes.length === 4 ? new DataView(seqBytes.buffer, seqBytes.byteOffset, 4).getUint32(0) : 0,
+      counters: this.counters,
+    });
     this.env = new PhoneEnvelope({
       crypto: naclCrypto,
       random: nodeRandom,
@@ -227,8 +271,12 @@ export class ParentApp {
     if (this.user) delete this.o.registry.phones[this.user];
     this.user = undefined;
     this.env = undefined;
+    this.fam = undefined;
     this.toyId = undefined;
+    this.toyStatus = undefined;
     this.pendingLast.clear();
+    this.waitingChunks.clear();
+    this.settingsWaiting = false;
     this.storage.remove('phone.toy');
     this.status = `not paired: ${reason}`;
     this.o.log(`${this.label}: ${reason}`);
@@ -240,23 +288,128 @@ export class ParentApp {
       if (last.length !== payload.length || !last.every((b, i) => b === payload[i])) continue;
       this.pendingLast.delete(id);
       const m = this.sent.find((x) => x.id === id);
-      if (m && m.state !== 'delivered') {
-        m.state = 'delivered';
-        this.o.log(`${this.label}: the toy received the message sent at ${new Date(m.at).toISOString().slice(11, 19)}`);
-      }
+      if (m) this.advance(m, 'delivered');
     }
+  }
+
+  /** Moves a sent message's state forward (never back) and logs it. */
+  private advance(m: SentMessage, to: SentMessage['state']): void {
+    if (RANK[to] <= RANK[m.state]) return;
+    m.state = to;
+    const at = new Date(m.at).toISOString().slice(11, 19);
+    if (to === 'delivered') this.o.log(`${this.label}: the toy received the message sent at ${at}`);
+    if (to === 'heard') this.o.log(`${this.label}: the child heard the message sent at ${at}`);
+  }
+
+  /** The toy's retained status record: the first one seen sends what waited on the phone. */
+  private onStatus(payload: Uint8Array): void {
+    try {
+      this.toyStatus = parseToyStatus(payload);
+    } catch {
+      this.counters.inc('parent.status_malformed');
+      return;
+    }
+    if (this.toySeen) return;
+    this.toySeen = true;
+    void this.sendWaiting().catch(() => {
+      // what is left keeps waiting: the status record comes again with the next (re)subscription
+      this.counters.inc('parent.waiting_send_failed');
+      this.toySeen = false;
+    });
+  }
+
+  /** A sealed note from the toy (fam topic): a receipt moves a sent message on; a member notice is shown. Never throws. */
+  private onNote(payload: Uint8Array): void {
+    if (!this.fam) return;
+    let n;
+    try {
+      n = this.fam.openToyNote(payload); // counted family.<CODE> when it does not open
+    } catch {
+      return;
+    }
+    const seq = new Uint8Array(4);
+    new DataView(seq.buffer).setUint32(0, this.fam.lastToySeq);
+    this.storage.write(NOTE_SEQ_KEY, seq);
+    if (n.kind === 'receipt') {
+      const m = this.sent.find((x) => x.key === n.messageId);
+      if (m) this.advance(m, n.state);
+      else this.counters.inc('parent.receipt_unknown');
+      return;
+    }
+    const words = `${n.name ? `"${n.name}"` : n.id} was ${n.change === 'added' ? 'added to' : 'removed from'} the toy`;
+    this.notices.push(words);
+    if (this.notices.length > 10) this.notices.shift();
+    this.o.log(`${this.label}: the toy says ${words}`);
+  }
+
+  /** Publishes what waited on the phone for the toy to be seen: messages, oldest first, then the settings. */
+  private async sendWaiting(): Promise<void> {
+    const client = this.client;
+    if (!client || !this.toyId) return;
+    const topic = toyTopics(this.toyId).in;
+    for (const m of this.sent.filter((x) => x.state === 'waiting')) {
+      const chunks = this.waitingChunks.get(m.id);
+      if (!chunks) continue;
+      for (const c of chunks) await client.publishAsync(topic, Buffer.from(c), { qos: 1 });
+      this.waitingChunks.delete(m.id);
+      this.advance(m, this.o.toyConnected?.() === false ? 'queued' : 'sent');
+      this.o.log(`${this.label}: the toy is known to the relay now: sent the message kept on the phone`);
+    }
+    if (this.settingsWaiting && this.fam) {
+      const st = this.lastSettings();
+      await client.publishAsync(familyTopics(this.toyId).set, Buffer.from(this.fam.sealSettings(st)), { qos: 1 });
+      this.settingsWaiting = false;
+      this.o.log(`${this.label}: sent the family settings kept on the phone: ${settingsInWords(st)}`);
+    }
+  }
+
+  /** The settings this phone sent last (DEFAULT_SETTINGS before any). */
+  lastSettings(): FamilySettings {
+    const b = this.storage.read(SETTINGS_KEY);
+    if (!b) return { ...DEFAULT_SETTINGS };
+    try {
+      const st = { ...DEFAULT_SETTINGS, ...(JSON.parse(new TextDecoder().decode(b)) as Partial<FamilySettings>) };
+      checkSettings(st);
+      return st;
+    } catch {
+      return { ...DEFAULT_SETTINGS };
+    }
+  }
+
+  /** The last settings still wait on the phone (the toy not seen at the relay yet). */
+  get settingsPending(): boolean {
+    return this.settingsWaiting;
+  }
+
+  /**
+   * Family settings from the page, exactly as `npm run parent -- settings` sends them: the
+   * same parser (phone/settings-input.ts; a field left out keeps the last value), sealed by
+   * PhoneFamily for the toy, QoS 1 on the toy's set topic; kept on the phone while the toy
+   * has not been seen at the relay. Throws SettingsInputError (in words), Error when not paired.
+   */
+  async sendSettings(input: SettingsInput): Promise<{ words: string; state: 'sent' | 'waiting' }> {
+    if (!this.fam || !this.client || !this.toyId) throw new Error('pair with the toy first');
+    const next = applySettingsInput(this.lastSettings(), input);
+    const note = this.fam.sealSettings(next);
+    const words = settingsInWords(next);
+    if (this.toySeen) await this.client.publishAsync(familyTopics(this.toyId).set, Buffer.from(note), { qos: 1 });
+    else this.settingsWaiting = true;
+    this.storage.write(SETTINGS_KEY, new TextEncoder().encode(JSON.stringify(next)));
+    this.o.log(`${this.label}: ${this.toySeen ? 'sent the family settings' : 'kept the family settings on the phone (the toy has not connected to the relay yet)'}: ${words}`);
+    return { words, state: this.toySeen ? 'sent' : 'waiting' };
   }
 
   private connectMqtt(user: string, password: string): void {
     this.client?.end(true);
     const topics = toyTopics(this.toyId!);
+    const ftopics = familyTopics(this.toyId!);
     const client = mqtt.connect(this.o.brokerUrl, { clientId: user, username: user, password, clean: false, reconnectPeriod: 1000, protocolVersion: 4 });
     this.client = client;
     client.on('connect', () => {
       if (this.client !== client) return;
       this.relayUp = true;
       this.status = this.statusLine();
-      client.subscribe(topics.out, { qos: 1 });
+      client.subscribe([topics.out, ftopics.fam, ftopics.status], { qos: 1 });
     });
     client.on('close', () => {
       if (this.client !== client) return;
@@ -264,7 +417,12 @@ export class ParentApp {
       this.status = this.statusLine();
     });
     client.on('error', () => this.counters.inc('parent.mqtt_error'));
-    client.on('message', (_topic, payload) => this.onChunk(new Uint8Array(payload)));
+    client.on('message', (topic, payload) => {
+      if (this.client !== client) return;
+      if (topic === ftopics.status) this.onStatus(new Uint8Array(payload));
+      else if (topic === ftopics.fam) this.onNote(new Uint8Array(payload));
+      else this.onChunk(new Uint8Array(payload));
+    });
   }
 
   private onChunk(chunk: Uint8Array): void {
@@ -293,7 +451,9 @@ export class ParentApp {
       pcm.set(frame, i * FRAME_SAMPLES);
     });
     const seconds = pcm.length / SAMPLE_RATE_HZ;
-    this.messages.push({ id: key.slice(0, 16), from: 'the toy', seconds, wav: formatWav(pcm, SAMPLE_RATE_HZ) });
+    const at = Date.now();
+    const ogg = writeOggOpus(packets, { inputRate: SAMPLE_RATE_HZ, comments: [`TITLE=PawPost message ${key.slice(0, 8)}`, 'ARTIST=the toy', `DATE=${new Date(at).toISOString()}`] });
+    this.messages.push({ id: key.slice(0, 16), from: 'the toy', seconds, wav: formatWav(pcm, SAMPLE_RATE_HZ), ogg, at });
     this.o.log(`${this.label}: a message from the toy arrived (${seconds.toFixed(1)} s)`);
   }
 
@@ -317,11 +477,22 @@ export class ParentApp {
     chunks.push(msg.finish());
     const topic = toyTopics(this.toyId).in;
     const seconds = (frames * FRAME_SAMPLES) / SAMPLE_RATE_HZ;
-    const entry: SentMessage = { id: `s${this.sent.length + 1}`, seconds, at: Date.now(), state: this.o.toyConnected?.() === false ? 'queued' : 'sent' };
+    const state: SentMessage['state'] = !this.toySeen ? 'waiting' : this.o.toyConnected?.() === false ? 'queued' : 'sent';
+    const entry: SentMessage = { id: `s${++this.sentCount}`, key: peekChunk(chunks[0]!)!.messageKey, seconds, at: Date.now(), state };
     // registered before publishing: the toy may acknowledge the last chunk before publishAsync resolves
     this.pendingLast.set(entry.id, chunks[chunks.length - 1]!.slice());
     this.sent.push(entry);
-    if (this.sent.length > 20) this.pendingLast.delete(this.sent.shift()!.id);
+    if (this.sent.length > 20) {
+      const old = this.sent.shift()!.id;
+      this.pendingLast.delete(old);
+      this.waitingChunks.delete(old);
+    }
+    if (state === 'waiting') {
+      // the relay would drop it: the toy never subscribed there (src/mqtt-session.ts says "online" after its SUBACK)
+      this.waitingChunks.set(entry.id, chunks);
+      this.o.log(`${this.label}: kept a message on the phone (${seconds.toFixed(1)} s): the toy has not connected to the relay yet`);
+      return { chunks: chunks.length, seconds, state };
+    }
     try {
       for (const c of chunks) await this.client.publishAsync(topic, Buffer.from(c), { qos: 1 });
     } catch (e) {

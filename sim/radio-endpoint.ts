@@ -8,7 +8,7 @@
  * docs/BROKER.md "Phone enrollment"). Loopback only; simulator only.
  *
  * HTTP POST, JSON bodies of at most 8 KiB, bytes as base64, answers JSON:
- *   /ble/connect     {}                               → {link}         (409 {code: NOT_FOUND | NOT_ADVERTISING | BUSY | DROPPED})
+ *   /ble/connect     {}                               → {link}         (409 {code: NOT_FOUND | NOT_ADVERTISING | BUSY | DROPPED | LOCKED, lockedMinutes})
  *   /ble/read        {link, characteristic}           → {value}
  *   /ble/write       {link, characteristic, value}    → {}
  *   /ble/next        {link, characteristic}           → {value}        (409 {code: TIMEOUT | CLOSED} after notifyTimeoutMs)
@@ -32,6 +32,12 @@ export interface RadioEndpointOptions {
   registry: BrokerRegistry;
   /** How long /ble/next waits for a notification (default 30 s: the toy computes keys). */
   notifyTimeoutMs?: number;
+  /**
+   * How long the toy's pairing lock still runs (ms, 0: not locked). What the simulator knows
+   * and the air does not show (a locked toy just does not advertise): a connect that finds no
+   * toy then answers LOCKED with lockedMinutes, as the page's phones are told.
+   */
+  lockedMs?: () => number;
 }
 
 export interface RadioEndpoint {
@@ -80,6 +86,8 @@ export async function startRadioEndpoint(o: RadioEndpointOptions): Promise<Radio
         if (links.size >= MAX_LINKS) throw Object.assign(new Error('too many links'), { status: 409, code: 'BUSY' });
         const c = new SimAirCentral(o.air, { notifyTimeoutMs: o.notifyTimeoutMs ?? 30000 });
         const r = await c.connect();
+        const lockedMs = r === 'NOT_FOUND' || r === 'NOT_ADVERTISING' ? (o.lockedMs?.() ?? 0) : 0;
+        if (lockedMs > 0) throw Object.assign(new Error('pairing is locked after too many wrong codes'), { status: 409, code: 'LOCKED', lockedMinutes: Math.ceil(lockedMs / 60000) });
         if (r !== 'OK') throw Object.assign(new Error(`connect: ${r}`), { status: 409, code: r });
         const id = next++;
         links.set(id, { c, used: Date.now() });
@@ -140,8 +148,8 @@ export async function startRadioEndpoint(o: RadioEndpointOptions): Promise<Radio
         (e: unknown) => {
           if (e instanceof BadRequest) return send(400, { error: e.message, code: 'BAD_REQUEST' });
           if (e instanceof PairingError) return send(409, { error: e.message, code: e.code });
-          const x = e as { status?: number; code?: string; message?: string };
-          send(x.status ?? 409, { error: x.message ?? 'radio error', code: typeof x.code === 'string' ? x.code : 'ERROR' });
+          const x = e as { status?: number; code?: string; message?: string; lockedMinutes?: number };
+          send(x.status ?? 409, { error: x.message ?? 'radio error', code: typeof x.code === 'string' ? x.code : 'ERROR', ...(x.lockedMinutes ? { lockedMinutes: x.lockedMinutes } : {}) });
         },
       );
     });

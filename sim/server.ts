@@ -55,9 +55,17 @@ export interface SimPhoneSnapshot {
   online: boolean;
   /** The name it gave the toy. */
   name: string;
-  messages: { from: string; seconds: number; url: string }[];
-  /** What it sent: 'queued' at the relay (the toy was offline), 'sent' (the relay took it), 'delivered' (the toy acknowledged it). */
-  sent: { seconds: number; at: number; state: 'queued' | 'sent' | 'delivered' }[];
+  /** Received messages: a WAV to listen to (url) and the Ogg Opus file to keep (ogg), both /audio/<id>.*; at: Date.now() on arrival. */
+  messages: { from: string; seconds: number; url: string; ogg: string; at: number }[];
+  /**
+   * What it sent: 'waiting' on the phone (the toy never reached the relay yet), 'queued' at the relay
+   * (the toy was offline), 'sent' (the relay took it), 'delivered' (the toy has it), 'heard' (the child played it).
+   */
+  sent: { seconds: number; at: number; state: 'waiting' | 'queued' | 'sent' | 'delivered' | 'heard' }[];
+  /** The family settings this phone sent last (the form's values) and whether they still wait on the phone. */
+  settings: { quietEnabled: boolean; quietStart: string; quietEnd: string; volumePercent: number; words: string; waiting: boolean };
+  /** What the toy told this phone about the family ("Dad" was added to the toy), oldest first. */
+  notices: string[];
 }
 
 /** What the page can do; each action may throw an Error whose message is shown to the user. */
@@ -71,13 +79,21 @@ export interface SimModel {
   parentSend(text: string): Promise<void>;
   phonePair(phone: string, name: string, code?: string): Promise<void>;
   /** Sends from `phone`; says whether the relay queued it (toy offline) or passed it on. */
-  phoneSend(phone: string, text: string): Promise<{ state: 'queued' | 'sent' | 'delivered' }>;
+  phoneSend(phone: string, text: string): Promise<{ state: SimPhoneSnapshot['sent'][number]['state'] }>;
+  /**
+   * `phone` sends family settings, as `npm run parent -- settings` does (phone/settings-input.ts):
+   * quiet "HH:MM-HH:MM" or "off", volume 1..100, the family's UTC offset in minutes; a field left
+   * out keeps the last value. Throws an Error in words for bad input.
+   */
+  phoneSettings(phone: string, input: { quiet?: string; volume?: string; utcOffsetMin?: number }): Promise<{ words: string; state: 'sent' | 'waiting' }>;
   /** `phone` removes `target` from the toy's family (the toy must be in pairing mode). */
   phoneRemove(phone: string, target: string): Promise<void>;
   /** The toy's Wi-Fi on or off (off: the relay cannot reach it; messages wait there). */
   setToyWifi(on: boolean): Promise<void>;
   /** A WAV file for a message the page lists (url /audio/<id>.wav). */
   audio(id: string): Uint8Array | undefined;
+  /** The Ogg Opus file of a received message (url /audio/<id>.opus). */
+  audioOgg(id: string): Uint8Array | undefined;
 }
 
 const MAX_BODY = 4096;
@@ -148,12 +164,17 @@ export async function startSimServer(model: SimModel, port: number): Promise<Sim
       return;
     }
     if (req.method === 'GET' && url === '/api/state') return send(200, model.snapshot());
-    const audio = url.match(/^\/audio\/([A-Za-z0-9_-]{1,64})\.wav$/);
+    const audio = url.match(/^\/audio\/([A-Za-z0-9_-]{1,64})\.(wav|opus)$/);
     if (req.method === 'GET' && audio) {
-      const wav = model.audio(audio[1]!);
-      if (!wav) return send(404, { error: 'no such message' });
-      res.writeHead(200, { 'content-type': 'audio/wav', 'content-length': wav.length });
-      res.end(wav);
+      const ogg = audio[2] === 'opus';
+      const bytes = ogg ? model.audioOgg(audio[1]!) : model.audio(audio[1]!);
+      if (!bytes) return send(404, { error: 'no such message' });
+      res.writeHead(200, {
+        'content-type': ogg ? 'audio/ogg; codecs=opus' : 'audio/wav',
+        'content-length': bytes.length,
+        ...(ogg ? { 'content-disposition': `attachment; filename="pawpost-${audio[1]}.opus"` } : {}),
+      });
+      res.end(bytes);
       return;
     }
     if (req.method !== 'POST') return send(404, { error: 'not found' });
@@ -181,6 +202,16 @@ export async function startSimServer(model: SimModel, port: number): Promise<Sim
             return send(200, { ok: true });
           case '/api/phone/send':
             return send(200, { ok: true, ...(await model.phoneSend(str(body.phone, 8), str(body.text))) });
+          case '/api/phone/settings': {
+            const off = body.utcOffsetMin;
+            if (off !== undefined && (typeof off !== 'number' || !Number.isInteger(off))) throw new Error('utcOffsetMin must be a whole number of minutes');
+            const r = await model.phoneSettings(str(body.phone, 8), {
+              quiet: body.quiet === undefined ? undefined : str(body.quiet, 20),
+              volume: body.volume === undefined ? undefined : str(body.volume, 8),
+              utcOffsetMin: off as number | undefined,
+            });
+            return send(200, { ok: true, ...r });
+          }
           case '/api/phone/remove':
             await model.phoneRemove(str(body.phone, 8), str(body.target, 8));
             return send(200, { ok: true });

@@ -113,9 +113,10 @@ export function pairingErrorInWords(e: unknown): string {
       case 'TOY_AUTH':
         return 'wrong code: the toy did not accept it. Check the code on the toy\'s label and try again';
       case 'TOY_KEY':
+        if (/PP1/.test(m.message)) return 'old label: labels printed before the key check (codes starting PP1:) cannot prove the toy is genuine, so the app refuses them. Contact support for a new label';
         return 'this toy\'s key does not match its label: it may not be the toy on the label (a copied label?). Nothing was sent to it';
       case 'LOCKED':
-        return `the toy is locked after too many wrong codes: try again in ${m.lockedMinutes || 'a few'} minute(s)`;
+        return `locked for ${m.lockedMinutes || 'a few'} minute(s): too many wrong codes reached the toy. Hold its paw 3 s (or paw + heart) to clear the lock and open pairing mode, or wait`;
       case 'NOT_PAIRING':
         return 'the toy is not in pairing mode: a new toy: hold the paw 3 s; a toy with a family: hold paw + heart 3 s, then pair';
       case 'BUSY':

@@ -37,6 +37,7 @@ import { startRadioEndpoint, type RadioEndpoint } from './radio-endpoint.js';
 import { startSimServer, type SimModel, type SimPhoneSnapshot, type SimServer, type SimSnapshot } from './server.js';
 import { COUNTER_NOTICES, pairingErrorInWords, toyLogInWords } from './sim-words.js';
 import { speakOrFixture } from './speech.js';
+import { settingsInWords } from '../phone/settings-input.js';
 import { formatWav } from './wav-file.js';
 
 export interface SimulatorOptions {
@@ -325,9 +326,17 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
       paired: ph.paired,
       online: ph.relayConnected,
       name: ph.name,
-      messages: ph.messages.map((m) => ({ from: m.from, seconds: m.seconds, url: `/audio/${m.id}.wav` })),
+      messages: ph.messages.map((m) => ({ from: m.from, seconds: m.seconds, url: `/audio/${m.id}.wav`, ogg: `/audio/${m.id}.opus`, at: m.at })),
       sent: ph.sent.map((m) => ({ seconds: m.seconds, at: m.at, state: m.state })),
+      settings: phoneSettingsSnapshot(ph),
+      notices: [...ph.notices],
     };
+  };
+
+  const phoneSettingsSnapshot = (ph: ParentApp): SimPhoneSnapshot['settings'] => {
+    const st = ph.lastSettings();
+    const hm = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+    return { quietEnabled: st.quietEnabled, quietStart: hm(st.quietStartMin), quietEnd: hm(st.quietEndMin), volumePercent: st.volumePercent, words: settingsInWords(st), waiting: ph.settingsPending };
   };
 
   const phoneOf = (id: unknown): ParentApp => {
@@ -426,6 +435,11 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
       const r = await ph.send(text);
       return { state: r.state };
     },
+    async phoneSettings(id, input) {
+      const ph = phoneOf(id);
+      if (!ph.paired) throw new Error('pair this phone with the toy first');
+      return ph.sendSettings(input); // SettingsInputError: its message is in words
+    },
     async phoneRemove(id, target) {
       const ph = phoneOf(id);
       const other = phoneOf(target);
@@ -440,6 +454,13 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
       broker.cutOff(toyInfo.toyId, !on);
       log(on ? 'sim: the toy\'s Wi-Fi is back: it reconnects to the relay by itself (within seconds; longer after a long outage)' : 'sim: the toy\'s Wi-Fi is off: messages for it wait at the relay');
     },
+    audioOgg(id) {
+      for (const ph of PHONE_IDS) {
+        const m = phones[ph].messages.find((x) => x.id === id);
+        if (m) return m.ogg;
+      }
+      return undefined;
+    },
     audio(id) {
       for (const ph of PHONE_IDS) {
         const m = phones[ph].messages.find((x) => x.id === id);
@@ -452,7 +473,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
   let radio: RadioEndpoint; // issue 15: the parent CLI's BLE and relay account
   try {
     server = await startSimServer(model, o.webPort);
-    radio = await startRadioEndpoint({ air, registry, port: o.radioPort ?? 0 });
+    radio = await startRadioEndpoint({ air, registry, port: o.radioPort ?? 0, lockedMs: () => toy.pairing?.lockout.remainingMs() ?? 0 });
   } catch (e) {
     closing = true;
     setSimUpdateRoute(undefined);

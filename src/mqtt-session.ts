@@ -83,7 +83,7 @@ export interface MqttSessionOptions {
   /**
    * Online status on a retained topic (issue 15, docs/BROKER.md "Toy status"): `offline()` is the
    * last will of every CONNECT (retained, QoS 1: the broker publishes it when the link dies),
-   * `online()` is published retained (QoS 0) after each CONNACK, and `offline()` again before a
+   * `online()` is published retained (QoS 0) after the SUBACK of each connection (the broker queues for the toy from then on), and `offline()` again before a
    * clean DISCONNECT (which discards the will). A throwing callback sends no status (counted).
    */
   status?: { topic: string; online: () => Uint8Array; offline: () => Uint8Array };
@@ -529,7 +529,7 @@ export class MqttSession {
       this.counters?.inc('mqtt.online');
       this.onlineSince = this.o.clock.now();
       this.log?.log('info', 'mqtt.online', { sessionPresent: p.sessionPresent });
-      this.sendStatus(true);
+      // the "online" status follows the SUBACK (below): a phone that sees it knows the broker queues for the toy
       this.subId = this.allocId();
       this.sendPacket({ cmd: 'subscribe', messageId: this.subId, subscriptions: this.o.subscriptions.map((topic) => ({ topic, qos: 1 as QoS })) });
       const still = resubscribe.filter((tp) => this.directSet.has(tp));
@@ -577,6 +577,9 @@ export class MqttSession {
         }
         // from here the broker keeps what is published for the toy (a first-ever session had no subscription before)
         this.log?.log('info', 'mqtt.subscribed', { topics: this.o.subscriptions.length });
+        // retained "online" only now: a first-ever session had no queue before its SUBACK, so a
+        // phone holds its messages until it has seen this record (phone/parent-phone.ts)
+        this.sendStatus(true);
         return;
       }
       case 'pingresp':

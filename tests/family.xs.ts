@@ -262,6 +262,27 @@ test('status: CONNECT carries a retained "offline" last will; "online" is retain
   t.is(parseToyStatus(rig.broker.retained.get(topic)!).online, false, 'the retained record says offline');
 });
 
+test('status: "online" only after the broker granted the subscriptions (before the SUBACK a first-ever session has no queue)', async (t) => {
+  const rig = new AppRig();
+  rig.broker.denySubscribe = true;
+  rig.paw.press();
+  rig.clock.advance(3000);
+  rig.paw.release();
+  const phone = new Phone(rig, 1);
+  await phone.pair('Mum');
+  rig.clock.advance(2000);
+  const topic = familyTopics(rig.toyId).status;
+  const status = () => rig.broker.published.filter((p) => p.topic === topic && parseToyStatus(p.payload).online);
+  t.true(rig.broker.connects.length >= 1, 'the toy connected');
+  t.true((rig.app.counters.get('mqtt.sub_refused') ?? 0) >= 1, 'its SUBSCRIBE was refused');
+  t.is(status().length, 0, 'no "online" record while the broker keeps no queue for the toy');
+  // the broker grants the subscriptions on a later connection: "online" follows
+  rig.broker.denySubscribe = false;
+  for (let i = 0; i < 900 && status().length === 0; i++) rig.clock.advance(1000);
+  t.is(status().length, 1);
+  t.true((rig.broker.subscriptions.get(rig.toyId) ?? []).includes(rig.topics.in), 'subscribed before it said online');
+});
+
 // ---------------------------------------------------------------- settings
 
 test('settings: a member\'s sealed volume limit and quiet hours are applied, stored, and kept across a restart; bad, stale or foreign settings are refused and the old ones kept', async (t) => {

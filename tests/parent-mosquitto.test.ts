@@ -238,7 +238,7 @@ maybe('the command line through Mosquitto with a real toy: enroll at the enrollm
     t.deepEqual(readOggOpus(new Uint8Array(fs.readFileSync(back))).packets, ogg.packets, 'the same packets, byte for byte');
 
     r = await cli(['--data', data, 'status']);
-    t.truthy(r.out.find((l) => l === 'messages: 1 from the toy (0 new), 2 sent (0 not sent)'), r.out.join('\n'));
+    t.truthy(r.out.find((l) => l === 'messages: 1 from the toy (0 new), 2 sent (0 waiting on this phone)'), r.out.join('\n'));
     t.false(broker.log().includes(record.brokerPassword));
   } finally {
     toy?.close();

@@ -23,7 +23,8 @@ test('trace lines become sentences; noise stays in the technical log', (t) => {
 
 test('pairing failures in words', (t) => {
   t.regex(pairingErrorInWords(new PairingError('TOY_AUTH', 'x')), /^wrong code/);
-  t.regex(pairingErrorInWords(Object.assign(new PairingError('LOCKED', 'x'), { lockedMinutes: 7 })), /locked .* try again in 7 minute/);
+  t.regex(pairingErrorInWords(Object.assign(new PairingError('LOCKED', 'x'), { lockedMinutes: 7 })), /^locked for 7 minute\(s\): .*Hold its paw 3 s .* to clear the lock/);
+  t.regex(pairingErrorInWords(new PairingError('TOY_KEY', 'this setup code has no toy key check (an old PP1 label): the toy cannot be authenticated')), /^old label: /);
   t.regex(pairingErrorInWords(new PairingError('NOT_PAIRING', 'x')), /not in pairing mode: .*hold the paw 3 s/);
   t.regex(pairingErrorInWords(new PairingError('TOY_KEY', 'x')), /key does not match its label/);
   t.regex(pairingErrorInWords(new PairingError('REFUSED', 'toy answered DUPLICATE to register')), /already in the toy's family/);

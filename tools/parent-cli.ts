@@ -18,6 +18,7 @@ import { PairingError } from '../src/pairing-protocol.js';
 import { SetupCodeError } from '../src/setup-code.js';
 import { EnvelopeError } from '../src/envelope-format.js';
 import { DirStorage } from '../sim/dir-storage.js';
+import { pairingErrorInWords } from '../sim/sim-words.js';
 import { OpusCodecHost } from '../sim/opus-codec-host.js';
 import { formatWav } from '../sim/wav-file.js';
 import { FRAME_SAMPLES, SAMPLE_RATE_HZ } from '../hal/ports.js';
@@ -25,6 +26,8 @@ import { AudioImportError, decodeWavToMono16k, encodePcm, importOggOpus } from '
 import { HistoryError, type HistoryRecord } from '../phone/message-history.js';
 import { OggError } from '../phone/ogg-opus.js';
 import { ParentError, ParentPhone } from '../phone/parent-phone.js';
+import type { FamilySettings } from '../phone/phone-family.js';
+import { applySettingsInput, SettingsInputError, settingsInWords } from '../phone/settings-input.js';
 import { DirFiles, enrollAtRelay, HttpRadio, LinkError, MqttRelay, readRelayPublicKey, simRelayAccount } from './parent-node.js';
 
 export const USAGE = `PawPost parent command line: the family's side of the toy.
@@ -39,7 +42,9 @@ commands:
         [--relay URL --relay-pub FILE [--relay-ca PEM]]  enroll at a real relay's enrollment service
                                   (default: the simulator's stand-in behind --radio)
   enroll --relay URL --relay-pub FILE [--relay-ca PEM]  enroll this (paired) phone at the relay again
-  send <file.wav|file.ogg|file.opus>  send a message to the toy (WAV at any rate, or Ogg Opus of 20 ms packets; max 60 s)
+  send <file.wav|file.ogg|file.opus>  send a message to the toy (WAV at any rate, or Ogg Opus of 20 ms packets; max 60 s);
+                                  until the toy has connected to the relay once, it waits on this phone and the next
+                                  command that talks to the relay sends it (so do settings)
   list                            messages to and from the toy, newest first
   get <id> --ogg OUT.opus         save a message as an Ogg Opus file (plays in any player; id: 4+ digits from list)
   get <id> --wav OUT.wav          save a message as a 16 kHz WAV file
@@ -158,7 +163,7 @@ function waitMs(a: Args): number {
 
 const stateWords: Record<string, Record<string, string>> = {
   received: { sending: 'arriving', queued: 'new', delivered: 'new', heard: 'heard' },
-  sent: { sending: 'not sent', queued: 'queued at the relay', delivered: 'delivered', heard: 'heard' },
+  sent: { sending: 'waiting on this phone', queued: 'queued at the relay', delivered: 'delivered', heard: 'heard' },
 };
 
 function when(ms: number): string {
@@ -180,7 +185,30 @@ async function collect(a: Args, phone: ParentPhone, io: CliIo): Promise<MqttRela
   if (got > 0) io.out(`${got} new message(s) from ${p.toyName}`);
   if (phone.arriving > 0) io.out(`${phone.arriving} message(s) still arriving (kept; run list again)`);
   for (const n of relay.notices) io.out(`family: ${n.name ? `"${n.name}" (${n.id})` : n.id} was ${n.change === 'added' ? 'added to' : 'removed from'} the toy${n.timeMs ? ` at ${when(n.timeMs)}` : ''}`);
+  if (toyReady(phone, relay)) {
+    try {
+      const w = await phone.sendWaiting(relay);
+      if (w.messages.length > 0) io.out(`sent ${w.messages.length} message(s) that waited on this phone (${w.messages.map((m) => m.id.slice(0, 8)).join(', ')}): queued at the relay for the toy`);
+      if (w.settings) io.out('sent the settings that waited on this phone to the toy');
+    } catch (e) {
+      io.out(`could not send what waits on this phone (kept for the next run): ${e instanceof Error ? e.message.split('\n')[0] : 'error'}`);
+    }
+  } else {
+    const n = phone.history.list().records.filter((r) => r.direction === 'sent' && r.state === 'sending').length;
+    if (n > 0 || phone.settingsPending) io.out(`${n} message(s)${phone.settingsPending ? ' and the settings' : ''} wait on this phone: ${NOT_SEEN}`);
+  }
   return relay;
+}
+
+const NOT_SEEN = 'the toy has not connected to the relay yet (the relay would drop what is sent before that); they go with the next command once the toy has been online';
+
+/**
+ * Whether what is sent to the toy now waits at the relay: the phone has seen the toy's
+ * status record (the toy sends it once the relay queues for it), or the relay does not
+ * let this phone read the status topic (a role made before it: nothing to wait for).
+ */
+function toyReady(phone: ParentPhone, relay: MqttRelay): boolean {
+  return phone.toySeen || !relay.statusReadable;
 }
 
 function openPhone(a: Args): ParentPhone {
@@ -256,14 +284,19 @@ async function run(a: Args, io: CliIo): Promise<void> {
       const radio = radioUrl(a);
       const relay = relayOpts(a, false);
       let link: HttpRadio | undefined;
-      const { record, result } = await phone.pair(async () => (link = await HttpRadio.connect(radio)), {
-        setupCode: a.positional[0]!,
-        name,
-        toyName: opt(a, 'toy-name'),
-        brokerUrl: bu.href.replace(/\/$/, ''),
-        network: wifi !== undefined ? { ssid: wifi, passphrase: pass!, brokerHost: bu.hostname, brokerPort: Number(bu.port || 1883) } : undefined,
-      });
-      await link?.close();
+      let paired;
+      try {
+        paired = await phone.pair(async () => (link = await HttpRadio.connect(radio)), {
+          setupCode: a.positional[0]!,
+          name,
+          toyName: opt(a, 'toy-name'),
+          brokerUrl: bu.href.replace(/\/$/, ''),
+          network: wifi !== undefined ? { ssid: wifi, passphrase: pass!, brokerHost: bu.hostname, brokerPort: Number(bu.port || 1883) } : undefined,
+        });
+      } finally {
+        await link?.close(); // a failed try too: the toy advertises again at once for the next one
+      }
+      const { record, result } = paired;
       io.out(`paired with ${result.info.model} ${result.info.firmware} (toy ${record.toyId.slice(0, 8)}…), ${result.members} family member(s); this phone is member ${record.memberId} "${record.name}"`);
       // the phone's relay account: the relay's enrollment service, or the simulator's stand-in for it
       if (relay) await enrollAtRelay(phone, relay.url, relay.key, relay.ca);
@@ -293,8 +326,10 @@ async function run(a: Args, io: CliIo): Promise<void> {
       const { packets, note } = packetsFromFile(a.positional[0]!);
       const relay = await collect(a, phone, io);
       try {
-        const r = await phone.send(packets, relay);
-        io.out(`sent ${r.id.slice(0, 8)}: ${(r.durationMs / 1000).toFixed(1)} s (${note}), ${r.chunks.length} sealed chunks, queued at the relay for the toy`);
+        const ready = toyReady(phone, relay);
+        const r = await phone.send(packets, ready ? relay : undefined);
+        const what = `${r.id.slice(0, 8)}: ${(r.durationMs / 1000).toFixed(1)} s (${note}), ${r.chunks.length} sealed chunks`;
+        io.out(ready ? `sent ${what}, queued at the relay for the toy` : `kept ${what}, waiting on this phone: ${NOT_SEEN.replace('they go', 'it goes')}`);
       } finally {
         await relay.close();
       }
@@ -303,43 +338,29 @@ async function run(a: Args, io: CliIo): Promise<void> {
     case 'settings': {
       want(a, 0, 'options only (--quiet, --volume, --utc-offset)');
       requirePaired(phone);
-      const next = { ...phone.lastSettings() };
+      // the same parser as the simulator's page (phone/settings-input.ts): the same input sends the same settings
       const quiet = opt(a, 'quiet');
-      if (quiet !== undefined) {
-        if (quiet === 'off') next.quietEnabled = false;
-        else {
-          const m = /^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$/.exec(quiet);
-          if (!m) throw new UsageError('--quiet takes HH:MM-HH:MM (e.g. 19:30-07:00) or off');
-          next.quietEnabled = true;
-          next.quietStartMin = Number(m[1]) * 60 + Number(m[2]);
-          next.quietEndMin = Number(m[3]) * 60 + Number(m[4]);
-        }
-      }
       const volume = opt(a, 'volume');
-      if (volume !== undefined) {
-        if (!/^\d{1,3}$/.test(volume)) throw new UsageError('--volume takes a percentage 1..100');
-        next.volumePercent = Number(volume);
-      }
       const offset = opt(a, 'utc-offset');
-      if (offset !== undefined) {
-        if (!/^[+-]?\d{1,4}$/.test(offset)) throw new UsageError('--utc-offset takes minutes east of UTC (e.g. 60 or -300)');
-        next.utcOffsetMin = Number(offset);
-      } else next.utcOffsetMin = -new Date().getTimezoneOffset();
-      let note: Uint8Array;
+      let next: FamilySettings;
       try {
-        note = phone.sealSettings(next);
+        next = applySettingsInput(phone.lastSettings(), { quiet, volume, utcOffsetMin: offset ?? -new Date().getTimezoneOffset() });
       } catch (e) {
-        throw new UsageError(`these settings are not valid: ${e instanceof Error ? e.message : 'error'}`);
+        if (e instanceof SettingsInputError) throw new UsageError(`--${e.code === 'QUIET' ? 'quiet' : e.code === 'VOLUME' ? 'volume' : 'utc-offset'}: ${e.message}`);
+        throw e;
       }
+      const note = phone.sealSettings(next);
       const relay = await collect(a, phone, io);
+      let ready: boolean;
       try {
-        await relay.publish(phone.topics().set, note);
+        ready = toyReady(phone, relay);
+        if (ready) await relay.publish(phone.topics().set, note);
       } finally {
         await relay.close();
       }
-      phone.keepSettings(next);
-      const hm = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
-      io.out(`settings sent to the toy: quiet hours ${next.quietEnabled ? `${hm(next.quietStartMin)}-${hm(next.quietEndMin)} (UTC${next.utcOffsetMin >= 0 ? '+' : ''}${next.utcOffsetMin} min)` : 'off'}, volume limit ${next.volumePercent} %`);
+      phone.keepSettings(next, !ready);
+      const words = settingsInWords(next);
+      io.out(ready ? `settings sent to the toy: ${words}` : `settings kept on this phone: ${words}; ${NOT_SEEN.replace('they go', 'they go to the toy')}`);
       return;
     }
     case 'list': {
@@ -387,8 +408,12 @@ async function run(a: Args, io: CliIo): Promise<void> {
       requirePaired(phone);
       const radio = radioUrl(a);
       let link: HttpRadio | undefined;
-      const r = await phone.removeMember(async () => (link = await HttpRadio.connect(radio)), a.positional[0]!);
-      await link?.close();
+      let r;
+      try {
+        r = await phone.removeMember(async () => (link = await HttpRadio.connect(radio)), a.positional[0]!);
+      } finally {
+        await link?.close();
+      }
       io.out(`removed member ${a.positional[0]} from the toy; ${r.members} family member(s) were on it before`);
       return;
     }
@@ -414,7 +439,7 @@ async function run(a: Args, io: CliIo): Promise<void> {
       const l = phone.history.list();
       const rx = l.records.filter((r) => r.direction === 'received');
       const tx = l.records.filter((r) => r.direction === 'sent');
-      io.out(`messages: ${rx.length} from the toy (${rx.filter((r) => r.state !== 'heard').length} new), ${tx.length} sent (${tx.filter((r) => r.state === 'sending').length} not sent)`);
+      io.out(`messages: ${rx.length} from the toy (${rx.filter((r) => r.state !== 'heard').length} new), ${tx.length} sent (${tx.filter((r) => r.state === 'sending').length} waiting on this phone)`);
       if (l.corrupt.length) io.out(`damaged message files: ${l.corrupt.length}`);
       return;
     }
@@ -425,7 +450,8 @@ async function run(a: Args, io: CliIo): Promise<void> {
 
 /** One-line text for an error a parent can act on. */
 export function describe(e: unknown): string {
-  if (e instanceof PairingError) return `pairing failed: ${e.message}`;
+  // the same words as the simulator's page (sim/sim-words.ts), e.g. "wrong code", "locked for N minute(s)", "old label"
+  if (e instanceof PairingError) return `pairing failed: ${pairingErrorInWords(e)}`;
   if (e instanceof SetupCodeError) return `bad setup code: ${e.message}`;
   if (e instanceof OggError) return `not a usable Ogg Opus file (${e.code}): ${e.message}`;
   if (e instanceof AudioImportError) return `cannot use this audio (${e.code}): ${e.message}`;

@@ -80,6 +80,7 @@ async function post(base: string, route: string, body: unknown): Promise<Record<
     const code = typeof j.code === 'string' ? j.code : 'ERROR';
     const msg = typeof j.error === 'string' ? j.error : `HTTP ${res.status}`;
     if (code === 'NOT_FOUND' || code === 'NOT_ADVERTISING') throw new PairingError('NOT_PAIRING', 'the toy is not in pairing mode: hold its paw 3 s (or paw and heart, if a phone is paired) until the heart blinks blue');
+    if (code === 'LOCKED') throw Object.assign(new PairingError('LOCKED', msg), { lockedMinutes: typeof j.lockedMinutes === 'number' ? j.lockedMinutes : undefined });
     if (['TIMEOUT', 'CLOSED', 'BUSY'].includes(code)) throw new PairingError(code as 'TIMEOUT', msg);
     throw new LinkError(msg);
   }
@@ -130,6 +131,8 @@ export class MqttRelay implements ParentLink {
   readonly notices: Extract<ToyNote, { kind: 'member' }>[] = [];
   /** The toy's retained status record, once the relay handed it over. */
   status: { online: boolean; sinceMs: number } | undefined;
+  /** The relay let this phone read the toy's status topic (false: a relay role made before the family topics). */
+  statusReadable = false;
   private constructor(
     private readonly client: MqttClient,
     private readonly phone: ParentPhone,
@@ -186,6 +189,7 @@ export class MqttRelay implements ParentLink {
     const granted = await this.client.subscribeAsync([topic, fam.fam, fam.status], { qos: 1 });
     // the family topics are optional: a relay role made before them still carries the messages
     if (granted.some((g) => g.topic === topic && g.qos === 128)) throw new LinkError(`the relay refused the subscription to ${topic}`);
+    this.statusReadable = granted.some((g) => g.topic === fam.status && g.qos !== 128);
     const start = Date.now();
     this.last = Math.max(this.last, start);
     while (Date.now() - this.last < idleMs && Date.now() - start < maxMs) await new Promise((r) => setTimeout(r, 50));
