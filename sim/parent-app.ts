@@ -26,6 +26,7 @@ import { NodeClock } from './node-clock.js';
 import { OpusCodecHost } from './opus-codec-host.js';
 import { pairingErrorInWords } from './sim-words.js';
 import { speakOrFixture } from './speech.js';
+import { packetsFromAudioBytes } from './audio-file-packets.js';
 import { formatWav } from './wav-file.js';
 
 const nodeRandom = { fill: (b: Uint8Array) => void b.set(randomBytes(b.length)) };
@@ -461,20 +462,41 @@ export class ParentApp {
   async send(text: string): Promise<{ chunks: number; seconds: number; state: SentMessage['state'] }> {
     if (!this.env || !this.client || !this.toyId) throw new Error('pair with the toy first');
     const pcm = speakOrFixture(text).samples;
-    const msg = this.env.begin();
     const out = new Uint8Array(1275);
     const frame = new Int16Array(FRAME_SAMPLES);
-    const chunks: Uint8Array[] = [];
+    const packets: Uint8Array[] = [];
     this.codec.reset();
     const frames = Math.min(Math.ceil(pcm.length / FRAME_SAMPLES), 3000);
     for (let i = 0; i < frames; i++) {
       frame.fill(0);
       frame.set(pcm.subarray(i * FRAME_SAMPLES, (i + 1) * FRAME_SAMPLES));
       const n = this.codec.encode(frame, out);
-      const c = msg.addPacket(out, n);
+      packets.push(out.slice(0, n));
+    }
+    return this.sendPackets(packets, 'spoken');
+  }
+
+  /**
+   * Sends the audio file a parent chose (WAV at any rate, or Ogg Opus: sim/audio-file-packets.ts,
+   * as `npm run parent -- send` does). Throws AudioImportError (in words) for a file it cannot use.
+   */
+  async sendFile(bytes: Uint8Array): Promise<{ chunks: number; seconds: number; state: SentMessage['state']; note: string }> {
+    if (!this.env || !this.client || !this.toyId) throw new Error('pair with the toy first');
+    const { packets, note } = packetsFromAudioBytes(bytes);
+    return { ...(await this.sendPackets(packets, note)), note };
+  }
+
+  /** Seals Opus packets as one message for the toy and publishes it chunk by chunk (or keeps it while the toy was never seen). */
+  private async sendPackets(packets: readonly Uint8Array[], what: string): Promise<{ chunks: number; seconds: number; state: SentMessage['state'] }> {
+    if (!this.env || !this.client || !this.toyId) throw new Error('pair with the toy first');
+    const msg = this.env.begin();
+    const chunks: Uint8Array[] = [];
+    for (const p of packets) {
+      const c = msg.addPacket(p, p.length);
       if (c) chunks.push(c);
     }
     chunks.push(msg.finish());
+    const frames = packets.length;
     const topic = toyTopics(this.toyId).in;
     const seconds = (frames * FRAME_SAMPLES) / SAMPLE_RATE_HZ;
     const state: SentMessage['state'] = !this.toySeen ? 'waiting' : this.o.toyConnected?.() === false ? 'queued' : 'sent';
@@ -501,7 +523,7 @@ export class ParentApp {
       throw e;
     }
     const how = entry.state === 'queued' ? 'the relay keeps it until the toy is back online' : entry.state === 'delivered' ? 'the toy has it' : 'the relay passes it to the toy';
-    this.o.log(`${this.label}: sent a message (${seconds.toFixed(1)} s, ${chunks.length} sealed chunks): ${how}`);
+    this.o.log(`${this.label}: sent a message (${seconds.toFixed(1)} s, ${what}, ${chunks.length} sealed chunks): ${how}`);
     return { chunks: chunks.length, seconds, state: entry.state };
   }
 

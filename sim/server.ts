@@ -3,6 +3,7 @@
  * the state with Server-Sent Events, and takes the page's actions as JSON POSTs.
  * No dependency beyond node:http. Binds to loopback only.
  */
+import { MAX_AUDIO_FILE_BYTES } from './audio-file-packets.js';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -80,6 +81,8 @@ export interface SimModel {
   phonePair(phone: string, name: string, code?: string): Promise<void>;
   /** Sends from `phone`; says whether the relay queued it (toy offline) or passed it on. */
   phoneSend(phone: string, text: string): Promise<{ state: SimPhoneSnapshot['sent'][number]['state'] }>;
+  /** A phone sends an audio file (WAV at any rate or Ogg Opus, sim/audio-file-packets.ts); errors in words. */
+  phoneSendFile(phone: string, bytes: Uint8Array): Promise<{ state: SimPhoneSnapshot['sent'][number]['state']; note: string; seconds: number }>;
   /**
    * `phone` sends family settings, as `npm run parent -- settings` does (phone/settings-input.ts):
    * quiet "HH:MM-HH:MM" or "off", volume 1..100, the family's UTC offset in minutes; a field left
@@ -97,6 +100,23 @@ export interface SimModel {
 }
 
 const MAX_BODY = 4096;
+
+/** The raw body of a file upload, at most `max` bytes (a larger one is refused in words). */
+function readBytes(req: http.IncomingMessage, max: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        reject(new Error(`the file is larger than ${Math.round(max / 1024 / 1024)} MB (a message is at most 60 s)`));
+        req.destroy();
+      } else parts.push(c);
+    });
+    req.on('end', () => resolve(new Uint8Array(Buffer.concat(parts))));
+    req.on('error', reject);
+  });
+}
 
 function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
@@ -178,6 +198,13 @@ export async function startSimServer(model: SimModel, port: number): Promise<Sim
       return;
     }
     if (req.method !== 'POST') return send(404, { error: 'not found' });
+    const upload = url.match(/^\/api\/phone\/send-file\?phone=([a-z]{1,8})$/);
+    if (upload) {
+      readBytes(req, MAX_AUDIO_FILE_BYTES)
+        .then(async (bytes) => send(200, { ok: true, ...(await model.phoneSendFile(upload[1]!, bytes)) }))
+        .catch((e: unknown) => send(400, { error: e instanceof Error ? e.message : 'bad request' }));
+      return;
+    }
     readJson(req)
       .then(async (body) => {
         switch (url) {

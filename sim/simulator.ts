@@ -429,6 +429,12 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
       if (!/\S/.test(name)) throw new Error('type a name for this phone first (the toy shows it to the family)');
       await pairWithWords(() => ph.pair(name.trim(), (code ?? toyInfo.setupCode).trim()));
     },
+    async phoneSendFile(id, bytes) {
+      const ph = phoneOf(id);
+      if (!ph.paired) throw new Error('pair this phone with the toy first');
+      const r = await ph.sendFile(bytes); // AudioImportError: its message is in words
+      return { state: r.state, note: r.note, seconds: r.seconds };
+    },
     async phoneSend(id, text) {
       const ph = phoneOf(id);
       if (!ph.paired) throw new Error('pair this phone with the toy first');

@@ -22,7 +22,8 @@ import { pairingErrorInWords } from '../sim/sim-words.js';
 import { OpusCodecHost } from '../sim/opus-codec-host.js';
 import { formatWav } from '../sim/wav-file.js';
 import { FRAME_SAMPLES, SAMPLE_RATE_HZ } from '../hal/ports.js';
-import { AudioImportError, decodeWavToMono16k, encodePcm, importOggOpus } from '../phone/audio-import.js';
+import { AudioImportError } from '../phone/audio-import.js';
+import { packetsFromAudioBytes, type FilePackets } from '../sim/audio-file-packets.js';
 import { HistoryError, type HistoryRecord } from '../phone/message-history.js';
 import { OggError } from '../phone/ogg-opus.js';
 import { ParentError, ParentPhone } from '../phone/parent-phone.js';
@@ -251,23 +252,8 @@ function writeOutput(file: string, bytes: Uint8Array): void {
 }
 
 /** Opus packets for the toy from a WAV or Ogg Opus file (by its first bytes, not its name). */
-function packetsFromFile(file: string): { packets: Uint8Array[]; note: string } {
-  const bytes = readInput(file);
-  const magic = String.fromCharCode(...bytes.subarray(0, 4));
-  if (magic === 'OggS') {
-    const f = importOggOpus(bytes);
-    return { packets: f.packets, note: 'Ogg Opus, packets kept as they are' };
-  }
-  if (magic === 'RIFF') {
-    const pcm = decodeWavToMono16k(bytes);
-    const codec = new OpusCodecHost();
-    try {
-      return { packets: encodePcm(pcm.samples, codec), note: `WAV at ${pcm.sourceRate} Hz, sent as 16 kHz mono Opus` };
-    } finally {
-      codec.close();
-    }
-  }
-  throw new ParentError('BAD_INPUT', `${file}: neither a WAV nor an Ogg Opus file`);
+function packetsFromFile(file: string): FilePackets {
+  return packetsFromAudioBytes(readInput(file)); // AudioImportError: "cannot use this audio (FORMAT): ..."
 }
 
 async function run(a: Args, io: CliIo): Promise<void> {
