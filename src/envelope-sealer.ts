@@ -24,9 +24,16 @@
  * zero bytes up to a multiple of padBlock (at most 2048), so chunk sizes no
  * longer follow the Opus packet sizes (traffic analysis, docs/SECURITY.md).
  *
+ * Two ways in: addPacket(packet) copies a packet; or, without the copy (the toy's
+ * record path, src/toy-recorder.ts), reservePacket() makes room for the next packet
+ * and the encoder writes it straight into the lent `plaintext` at `packetAt`
+ * (at most `packetRoom` bytes), then commitPacket(length) publishes it.
+ *
  * Ownership: packets passed to addPacket are lent (copied before return); each
- * returned chunk is a new buffer owned by the caller. The plaintext buffer is
- * allocated once per message and zeroed after each chunk and at finish/abort.
+ * returned chunk is a new buffer owned by the caller. The plaintext buffer (2048 B)
+ * is the sealer's, made once and lent to one message at a time (a second message
+ * begun while one is open gets its own); it is zeroed after each chunk and at
+ * finish/abort.
  * Errors: EnvelopeError TOO_LARGE (packet size), TOO_LONG (over 60 s), EMPTY,
  * STATE (after finish/abort), STORAGE/EXHAUSTED (send counter), MALFORMED (recipients).
  * Portable.
@@ -67,6 +74,10 @@ import {
   writeU32,
 } from './envelope-format.js';
 import { SendCounter } from './replay-guard.js';
+import { MIN_ENCODE_ROOM } from '../audio/codec-port.js';
+
+/** Least room reservePacket() lends (bytes): the encoder's minimum (audio/codec-port.ts MIN_ENCODE_ROOM). */
+export const MIN_PACKET_ROOM = MIN_ENCODE_ROOM;
 
 /** Default packets per chunk: 15 × 20 ms = 300 ms of audio. */
 export const DEFAULT_PACKETS_PER_CHUNK = 15;
@@ -111,6 +122,9 @@ export class EnvelopeSealer {
   private readonly packetsPerChunk: number;
   private readonly padBlock: number;
   private readonly sealKey: Uint8Array;
+  /** The plaintext buffer lent to the open message (RAM fixed at construction). */
+  private readonly plain = new Uint8Array(MAX_CHUNK_PLAINTEXT);
+  private holder: OutgoingMessage | undefined;
   constructor(private readonly opts: EnvelopeSealerOptions) {
     if (!(opts.senderPublicKey instanceof Uint8Array) || opts.senderPublicKey.length !== KEY_BYTES)
       throw new EnvelopeError('MALFORMED', 'sender public key must be 32 bytes');
@@ -152,7 +166,16 @@ export class EnvelopeSealer {
     const contentKey = d.slice(32, 64);
     d.fill(0);
     this.counters.inc('envelope.sealed_messages');
-    return new OutgoingMessage(this.opts.crypto, this.opts.senderPublicKey, recipientPairKeys, messageId, contentKey, counter, createdS, this.packetsPerChunk, this.padBlock, this.counters);
+    // The sealer's plaintext buffer, unless the message it was lent to is still open.
+    const plain = this.holder && !this.holder.isDone ? new Uint8Array(MAX_CHUNK_PLAINTEXT) : this.plain;
+    const msg = new OutgoingMessage(this.opts.crypto, this.opts.senderPublicKey, recipientPairKeys, messageId, contentKey, counter, createdS, this.packetsPerChunk, this.padBlock, this.counters, plain);
+    if (plain === this.plain) this.holder = msg;
+    return msg;
+  }
+
+  /** Bytes of the plaintext buffer the sealer lends (the record path's packet buffer). */
+  get ramBytes(): number {
+    return this.plain.byteLength;
   }
 }
 
@@ -162,7 +185,10 @@ export class OutgoingMessage {
   chunksOut = 0;
   /** Packets accepted so far (each 20 ms). */
   packets = 0;
-  private readonly plain = new Uint8Array(MAX_CHUNK_PLAINTEXT);
+  /** After reservePacket(): where the packet's bytes go in `plaintext`, and how many at most. */
+  packetAt = -1;
+  packetRoom = 0;
+  private readonly plain: Uint8Array;
   private used = 0;
   private inChunk = 0;
   private done = false;
@@ -186,7 +212,9 @@ export class OutgoingMessage {
     private readonly packetsPerChunk: number,
     private readonly padBlock: number,
     private readonly counters: Counters,
+    plaintext: Uint8Array = new Uint8Array(MAX_CHUNK_PLAINTEXT),
   ) {
+    this.plain = plaintext;
     const n = recipients.length;
     this.keys = recipients.map((k) => k.slice());
     const h = this.header;
@@ -206,6 +234,56 @@ export class OutgoingMessage {
     }
     wrapPlain.fill(0);
     this.wraps = wraps;
+  }
+
+  /** The chunk plaintext buffer (lent: the encoder writes the reserved packet into it; read nothing else). */
+  get plaintext(): Uint8Array {
+    return this.plain;
+  }
+
+  /** True after finish() or abort(). */
+  get isDone(): boolean {
+    return this.done;
+  }
+
+  /**
+   * Makes room for the next packet without copying it: when the current chunk holds
+   * packetsPerChunk packets or less than 2 + MIN_PACKET_ROOM bytes are left, it is
+   * sealed first and returned (as addPacket does). Then `packetAt` is where the
+   * packet's bytes go in `plaintext` and `packetRoom` (MIN_PACKET_ROOM..1275) how
+   * many at most; commitPacket(length) publishes it. Reserving again before the
+   * commit is allowed (same room). Throws TOO_LONG (the 3001st packet; call finish()),
+   * STATE.
+   */
+  reservePacket(): Uint8Array | undefined {
+    if (this.done) throw new EnvelopeError('STATE', 'message already finished');
+    if (this.packets >= MAX_PACKETS) {
+      this.counters.inc('envelope.too_long');
+      throw new EnvelopeError('TOO_LONG', 'a message holds at most 60 s of audio');
+    }
+    let out: Uint8Array | undefined;
+    if (this.inChunk >= this.packetsPerChunk || MAX_CHUNK_PLAINTEXT - this.used - 2 < MIN_PACKET_ROOM) out = this.seal(false);
+    const room = MAX_CHUNK_PLAINTEXT - this.used - 2;
+    this.packetAt = this.used + 2;
+    this.packetRoom = room < MAX_PACKET_BYTES ? room : MAX_PACKET_BYTES;
+    return out;
+  }
+
+  /**
+   * Publishes the packet written at `packetAt` (length 1..packetRoom bytes). Throws
+   * TOO_LARGE (length out of range; the reservation stays), STATE (nothing reserved).
+   */
+  commitPacket(length: number): void {
+    if (this.packetAt < 0 || this.done) throw new EnvelopeError('STATE', 'no packet reserved');
+    if ((length | 0) !== length || length < MIN_PACKET_BYTES || length > this.packetRoom) throw new EnvelopeError('TOO_LARGE', 'packet must be 1..packetRoom bytes');
+    const p = this.plain;
+    const o = this.used;
+    p[o] = length >>> 8;
+    p[o + 1] = length & 0xff;
+    this.used = o + 2 + length;
+    this.packetAt = -1;
+    this.inChunk++;
+    this.packets++;
   }
 
   /** Milliseconds of audio accepted so far. */
@@ -230,6 +308,7 @@ export class OutgoingMessage {
     }
     let out: Uint8Array | undefined;
     if (this.inChunk >= this.packetsPerChunk || this.used + 2 + length > MAX_CHUNK_PLAINTEXT) out = this.seal(false);
+    this.packetAt = -1;
     const p = this.plain;
     let o = this.used;
     p[o++] = length >>> 8;
@@ -260,6 +339,7 @@ export class OutgoingMessage {
     for (const k of this.keys) k.fill(0);
     this.plain.fill(0);
     this.used = 0;
+    this.packetAt = -1;
     this.wraps = undefined;
   }
 
