@@ -73,6 +73,36 @@ async function runAll(metered: boolean, nativeBin?: string) {
   }
 }
 
+/**
+ * The toy's own heap growth while recording: the same app, with the broker lean (it
+ * allocates nothing: tests/mqtt-fakes.ts) and the manual clock allocation-free per
+ * fire. Growth is measured after a forced GC; a WeakRef shows whether a collection
+ * ran during the run (then the figure would read low and is flagged). What remains
+ * of the harness is measured as the idle baseline (the same time, no recording).
+ */
+async function leanRecord() {
+  const s = await XsSession.start(ENTRY, { name: 'toy-entry-lean' });
+  try {
+    await pairToy(s, false);
+    await s.call('record', 2); // warm-up message (the broker still answers in full)
+    await s.call('lean');
+    await s.call('recordLean', 2); // warm-up in lean mode
+    const grow = async (cmd: string) => {
+      await s.call('collect');
+      await s.call('watch');
+      const h0 = (await s.call('noop')).heapCount ?? 0;
+      const r = await s.call(cmd, SECONDS);
+      const gcRan = (await s.call<boolean>('collected')).result;
+      return { slots: (r.heapCount ?? 0) - h0, gcRan, result: r.result };
+    };
+    const idle = await grow('idleLean');
+    const rec = await grow('recordLean');
+    return { idle, rec };
+  } finally {
+    await s.close();
+  }
+}
+
 const PARTS: [string, string][] = [
   ['toy', "the toy's own JS (src/, audio/)"],
   ['crypto', 'crypto port, pure JS (tweetnacl)'],
@@ -124,6 +154,12 @@ export const section: BenchSection = {
       const chunkData = (r.erasesByPrefix.ib ?? 0) + (p.erasesByPrefix.ib ?? 0);
       rows.push({ what: 'received + played: flash erases, all', value: all * (60 / SECONDS), unit: 'erases / min of audio', note: `${all} in ${SECONDS} s: the chunk records themselves (ib) are ${chunkData}` });
       rows.push({ what: 'received + played: flash erases beyond the chunk records (seen, adm, replay, metadata)', value: (all - chunkData) * (60 / SECONDS), unit: 'erases / min of audio', note: 'a 60 s message would be 1/6 of this: these are per message' });
+    }
+    {
+      const lean = await leanRecord();
+      const flag = (x: { gcRan: boolean }) => (x.gcRan ? ' A COLLECTION RAN DURING THE RUN: this reads low' : '');
+      rows.push({ what: "record: live heap slots grown, the toy's own (broker lean, harness allocation-free)", value: lean.rec.slots / SECONDS, unit: 'slots / s of audio', note: `${lean.rec.slots} slots over ${SECONDS} s + 2.5 s, ${lean.rec.result} PUBLISHes acknowledged; includes the toy's timers (clock entries); target < 100${flag(lean.rec)}` });
+      rows.push({ what: 'record: same time idle, lean harness (baseline, not subtracted)', value: lean.idle.slots / SECONDS, unit: 'slots / s', note: `${lean.idle.slots} slots: keepalive, LED, the lean broker's timer${flag(lean.idle)}` });
     }
     rows.push(...(await nativeRows(plain)));
     rows.push({ what: 'chunks opened before the first frame reached the speaker', value: plain.play.end.opensAtFirstFrame, unit: 'chunk opens', note: 'heart press to first speaker write' });

@@ -331,6 +331,14 @@ export interface CryptoPort {
   secretboxOpen(box: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array | null;
   /** Poly1305 one-time authenticator (crypto_onetimeauth): the 16-byte tag of `message` under a 32-byte one-time key. */
   onetimeauth(message: Uint8Array, key: Uint8Array): Uint8Array;
+  /**
+   * Optional, allocation-free crypto_secretbox (the sealer uses it when present, issue 13):
+   * the `length` message bytes at buf[offset+16..) are encrypted in place and the 16-byte
+   * tag is written at buf[offset..offset+16), giving secretbox()'s box in place. Lent buffers.
+   */
+  secretboxInPlace?(buf: Uint8Array, offset: number, length: number, nonce: Uint8Array, key: Uint8Array): void;
+  /** Optional, allocation-free onetimeauth: the tag of buf[offset..offset+length) into `out16` (16 bytes, lent). */
+  onetimeauthInto?(out16: Uint8Array, buf: Uint8Array, offset: number, length: number, key: Uint8Array): void;
   /** Raw X25519 scalar multiplication (crypto_scalarmult). */
   scalarMult(scalar: Uint8Array, point: Uint8Array): Uint8Array;
   /** SHA-512 (crypto_hash). */
