@@ -44,7 +44,7 @@ export class ToyRecorder implements RecorderControl, PacketSink {
   packetBuffer: Uint8Array = NO_BUFFER;
   packetOffset = 0;
   private msg: OutgoingMessage | undefined;
-  private held: Uint8Array[] = [];
+  private readonly held: Uint8Array[] = [];
   private keep = true;
   private stopping = false;
   private chunksSent = 0;
@@ -68,7 +68,7 @@ export class ToyRecorder implements RecorderControl, PacketSink {
     }
     this.o.beforeStart?.();
     this.msg = msg;
-    this.held = [];
+    this.held.length = 0;
     this.keep = true;
     this.stopping = false;
     this.failed = false;
@@ -116,15 +116,21 @@ export class ToyRecorder implements RecorderControl, PacketSink {
     this.msg!.commitPacket(length);
   }
 
+  /** `chunk` is lent by the sealer (valid until its next call): held chunks are copied, sent ones are copied by the outbox. */
   private emit(chunk: Uint8Array): void {
     const msg = this.msg!;
     if (msg.durationMs < MIN_RECORD_MS && !this.stopping) {
-      this.held.push(chunk);
+      this.held.push(chunk.slice());
       return;
     }
-    for (const h of this.held) this.out(h);
-    this.held = [];
+    this.sendHeld();
     this.out(chunk);
+  }
+
+  private sendHeld(): void {
+    const held = this.held;
+    for (let i = 0; i < held.length; i++) this.out(held[i]!);
+    held.length = 0;
   }
 
   private out(chunk: Uint8Array): void {
@@ -140,7 +146,7 @@ export class ToyRecorder implements RecorderControl, PacketSink {
     if ((this.keep || this.chunksSent > 0) && msg.packets > 0) {
       try {
         const last = msg.finish();
-        for (const h of this.held) this.out(h);
+        this.sendHeld();
         this.out(last);
         this.o.counters.inc('rec.messages');
         this.o.log?.log('info', 'rec.queued', { chunks: this.chunksSent, ms: msg.durationMs });
@@ -153,7 +159,7 @@ export class ToyRecorder implements RecorderControl, PacketSink {
       msg.abort();
       this.o.counters.inc('rec.discarded');
     }
-    this.held = [];
+    this.held.length = 0;
     this.msg = undefined;
     this.packetBuffer = NO_BUFFER;
     this.stopping = false;
@@ -167,6 +173,6 @@ export class ToyRecorder implements RecorderControl, PacketSink {
       this.msg.abort();
       this.msg = undefined;
     }
-    this.held = [];
+    this.held.length = 0;
   }
 }
