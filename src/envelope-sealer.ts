@@ -134,6 +134,7 @@ export class EnvelopeSealer {
   private readonly sealKey: Uint8Array;
   /** The sealing buffer lent to the open message (RAM fixed at construction). */
   private readonly buf = new Uint8Array(MAX_CHUNK_BYTES);
+  private readonly views = new Map<number, Uint8Array>();
   private holder: OutgoingMessage | undefined;
   constructor(private readonly opts: EnvelopeSealerOptions) {
     if (!(opts.senderPublicKey instanceof Uint8Array) || opts.senderPublicKey.length !== KEY_BYTES)
@@ -178,7 +179,7 @@ export class EnvelopeSealer {
     this.counters.inc('envelope.sealed_messages');
     // The sealer's sealing buffer, unless the message it was lent to is still open.
     const buf = this.holder && !this.holder.isDone ? new Uint8Array(MAX_CHUNK_BYTES) : this.buf;
-    const msg = new OutgoingMessage(this.opts.crypto, this.opts.senderPublicKey, recipientPairKeys, messageId, contentKey, counter, createdS, this.packetsPerChunk, this.padBlock, this.counters, buf);
+    const msg = new OutgoingMessage(this.opts.crypto, this.opts.senderPublicKey, recipientPairKeys, messageId, contentKey, counter, createdS, this.packetsPerChunk, this.padBlock, this.counters, buf, buf === this.buf ? this.views : new Map());
     if (buf === this.buf) this.holder = msg;
     return msg;
   }
@@ -204,6 +205,8 @@ export class OutgoingMessage {
   private readonly tk = new Uint8Array(TAG_BYTES + KEY_BYTES);
   private readonly tkKey: Uint8Array;
   private readonly tag16 = new Uint8Array(TAG_BYTES);
+  /** Chunk views of the sealing buffer by (start, end): the sealer's, shared by the messages it lends its buffer to. */
+  private readonly views: Map<number, Uint8Array>;
   private used = 0;
   private inChunk = 0;
   private done = false;
@@ -228,8 +231,10 @@ export class OutgoingMessage {
     private readonly padBlock: number,
     private readonly counters: Counters,
     sealBuffer: Uint8Array = new Uint8Array(MAX_CHUNK_BYTES),
+    views: Map<number, Uint8Array> = new Map(),
   ) {
     this.buf = sealBuffer;
+    this.views = views;
     this.plain = sealBuffer.subarray(PLAIN_AT, PLAIN_AT + MAX_CHUNK_PLAINTEXT);
     this.tkKey = this.tk.subarray(TAG_BYTES, TAG_BYTES + KEY_BYTES);
     const n = recipients.length;
@@ -411,6 +416,14 @@ export class OutgoingMessage {
     this.chunksOut++;
     if (index === 0) this.wraps = undefined;
     this.counters.inc('envelope.sealed_chunks');
-    return buf.subarray(headerAt, tagsAt + n * TAG_BYTES);
+    // the padded chunks give few (start, end) pairs: their views are kept (up to 8)
+    const end = tagsAt + n * TAG_BYTES;
+    const k = headerAt * 4096 + end;
+    let view = this.views.get(k);
+    if (!view) {
+      view = buf.subarray(headerAt, end);
+      if (this.views.size < 8) this.views.set(k, view);
+    }
+    return view;
   }
 }

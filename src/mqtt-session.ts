@@ -128,6 +128,7 @@ export class MqttSession {
   private readonly inflight: Inflight[] = [];
   /** Outbox records sent at least once (DUP on resend). */
   private readonly sentOnce = new Set<string>();
+  private readonly txViews = new Map<number, Uint8Array>();
   /** In-flight entries acknowledged, kept for reuse (at most maxInflight). */
   private readonly spare: Inflight[] = [];
 
@@ -430,9 +431,17 @@ export class MqttSession {
     return this.writeTx(n);
   }
 
-  /** Writes txBuf[0, n) (the socket copies it). Returns false when the connection was dropped. */
+  /**
+   * Writes txBuf[0, n) (the socket copies it). Returns false when the connection was dropped.
+   * Views of the tx buffer are kept by length (up to 8): the padded chunks give few lengths,
+   * so a publish makes no new view.
+   */
   private writeTx(n: number): boolean {
-    const bytes = this.txBuf.subarray(0, n);
+    let bytes = this.txViews.get(n);
+    if (!bytes) {
+      bytes = this.txBuf.subarray(0, n);
+      if (this.txViews.size < 8) this.txViews.set(n, bytes);
+    }
     this.lastTx = this.o.clock.now();
     if (this.txQueue.length > 0) {
       this.txQueue.push(bytes.slice());

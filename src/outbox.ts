@@ -121,6 +121,8 @@ export class Outbox {
   /** The last topic added and its UTF-8 bytes (a message's chunks share one topic: no encode per chunk). */
   private lastTopic = '';
   private lastTopicBytes: Uint8Array = new Uint8Array(0);
+  /** Entries removed after their PUBACK, reused by add() (at most maxRam + 1 kept). */
+  private readonly spare: Entry[] = [];
 
   /** Loads the ids of stored records (keys only; records are read when sent). */
   constructor(opts: OutboxOptions) {
@@ -188,7 +190,12 @@ export class Outbox {
       }
     }
     this.nextSeq++;
-    const entry: Entry = { key, value: behind ? v : undefined, topicLength: t.length, topic: behind ? topic : '', addedAt: behind ? this.clock!.now() : 0 };
+    const entry = this.spare.pop() ?? { key, value: undefined, topicLength: 0, topic: '', addedAt: 0 };
+    entry.key = key;
+    entry.value = behind ? v : undefined;
+    entry.topicLength = t.length;
+    entry.topic = behind ? topic : '';
+    entry.addedAt = behind ? this.clock!.now() : 0;
     this.list.push(entry);
     this.counters?.inc('outbox.added');
     if (behind) {
@@ -288,6 +295,10 @@ export class Outbox {
       }
     }
     this.removeAt(i);
+    if (this.spare.length <= this.maxRam) {
+      e.key = '';
+      this.spare.push(e);
+    }
     this.counters?.inc('outbox.sent');
   }
 

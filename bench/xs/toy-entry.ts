@@ -256,11 +256,3 @@ onXsCommand('idleLean', (seconds) => {
 
 onXsCommand('noop', () => 0);
 
-(globalThis as any).__patch = (what: string) => {
-  const app = rig!.app as any;
-  if (what === 'send') app.recorder.o.send = () => 'OK';
-  if (what === 'pump') { const ss = app.session(); ss.pump = () => undefined; }
-  if (what === 'skip') { app.recorder.packetRoom = () => 0; }
-  if (what === 'sealfake') { const c = new Uint8Array(900); const proto = Object.getPrototypeOf(app.recorder.o.begin()); proto.seal = function (this: any) { this.used = 0; this.inChunk = 0; this.chunksOut++; return c; }; }
-  return 'ok';
-};
