@@ -15,9 +15,10 @@
  * DURABILITY POINT: a chunk is durable at its broker PUBACK or `persistAfterMs`
  * after add(), whichever comes first (at add() while offline). A power cut before
  * that loses the chunk; after it, the chunk is delivered. The recorder adds a
- * message's last chunk within one flush (<= 3 ticks, 60 ms) of the paw's release,
- * so with the default 1,500 ms a whole message is durable at most 2 s after the
- * paw is released (docs/AUDIO.md, tests/outbox-write-behind.test.ts).
+ * message's last chunk at the paw's release (src/toy-recorder.ts seals it in the
+ * release handler), so with the default 1,500 ms a whole message is durable at most
+ * 2 s after the paw is released (docs/AUDIO.md, tests/outbox-write-behind.test.ts).
+ * One timer at most waits for the oldest RAM chunk's deadline (not one per chunk).
  * A flash write that fails keeps the chunk in RAM (counted `outbox.persist_failed`)
  * and is tried again at the next deadline.
  *
