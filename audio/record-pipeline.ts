@@ -26,7 +26,7 @@
 import type { ClockPort, CodecPort, MicPort, PortStatus, TimerHandle } from '../hal/ports.js';
 import { FRAME_MS, FRAME_SAMPLES, PortError } from '../hal/ports.js';
 import type { Counters } from '../src/counters.js';
-import { CodecError, errorCode, MAX_PACKET_BYTES } from './codec-port.js';
+import { CodecError, errorCode } from './codec-port.js';
 
 /**
  * Where encoded packets go (the sealer's plaintext in the toy). Called by the
@@ -284,26 +284,3 @@ export class RecordPipeline {
   }
 }
 
-/**
- * A PacketSink that hands each packet to a callback (tests, tools, benches; the toy's
- * sink is the sealer, src/toy-recorder.ts). Its one 1,275-byte buffer is lent to the
- * encoder and then to `onPacket` (valid only during the call). `accept = false`
- * makes it skip frames.
- */
-export class PacketCallbackSink implements PacketSink {
-  readonly packetBuffer = new Uint8Array(MAX_PACKET_BYTES);
-  readonly packetOffset = 0;
-  /** Packets handed on, and their bytes. */
-  packets = 0;
-  bytes = 0;
-  accept = true;
-  constructor(private readonly onPacket: (packet: Uint8Array, length: number) => void) {}
-  packetRoom(): number {
-    return this.accept ? MAX_PACKET_BYTES : 0;
-  }
-  commitPacket(length: number): void {
-    this.packets++;
-    this.bytes += length;
-    this.onPacket(this.packetBuffer, length);
-  }
-}

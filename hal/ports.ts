@@ -193,7 +193,9 @@ export interface CodecPort {
    * (lent; default offset 0 and maxBytes = what is left of `out`, at most 1275).
    * maxBytes must be MIN_ENCODE_ROOM (256)..1275 inside `out`, else CodecError('SIZE')
    * (audio/codec-port.ts checkPacketOut). Returns the packet length in bytes,
-   * 1..maxBytes; nothing outside that range is written.
+   * 1..maxBytes; nothing outside out[offset..offset+maxBytes) is written, but the room
+   * after the packet may be (libopus uses it as scratch): a caller that needs those
+   * bytes zero zeroes them after (the sealer zeroes its padding before sealing).
    */
   encode(pcm: Int16Array, out: Uint8Array, offset?: number, maxBytes?: number): number;
   /**

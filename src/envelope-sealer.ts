@@ -416,13 +416,13 @@ export class OutgoingMessage {
     this.chunksOut++;
     if (index === 0) this.wraps = undefined;
     this.counters.inc('envelope.sealed_chunks');
-    // the padded chunks give few (start, end) pairs: their views are kept (up to 8)
+    // the padded chunks give few (start, end) pairs: their views are kept (up to 4)
     const end = tagsAt + n * TAG_BYTES;
     const k = headerAt * 4096 + end;
     let view = this.views.get(k);
     if (!view) {
       view = buf.subarray(headerAt, end);
-      if (this.views.size < 8) this.views.set(k, view);
+      if (this.views.size < 4) this.views.set(k, view);
     }
     return view;
   }

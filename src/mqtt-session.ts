@@ -433,14 +433,14 @@ export class MqttSession {
 
   /**
    * Writes txBuf[0, n) (the socket copies it). Returns false when the connection was dropped.
-   * Views of the tx buffer are kept by length (up to 8): the padded chunks give few lengths,
+   * Views of the tx buffer are kept by length (up to 4): the padded chunks give few lengths,
    * so a publish makes no new view.
    */
   private writeTx(n: number): boolean {
     let bytes = this.txViews.get(n);
     if (!bytes) {
       bytes = this.txBuf.subarray(0, n);
-      if (this.txViews.size < 8) this.txViews.set(n, bytes);
+      if (this.txViews.size < 4) this.txViews.set(n, bytes);
     }
     this.lastTx = this.o.clock.now();
     if (this.txQueue.length > 0) {

@@ -8,7 +8,8 @@
  * (`refused`). Portable (runs in XS).
  */
 import { PlaybackPipeline } from '../audio/playback-pipeline.js';
-import { PacketCallbackSink, RecordPipeline } from '../audio/record-pipeline.js';
+import { RecordPipeline } from '../audio/record-pipeline.js';
+import { PacketCallbackSink } from './fakes/packet-callback-sink.js';
 import { FRAME_MS, type ClockPort, type CodecPort, type TimerHandle } from '../hal/ports.js';
 import type { Counters } from '../src/counters.js';
 import { FakeMic, type FrameSource } from './fakes/fake-mic.js';

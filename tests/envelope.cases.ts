@@ -65,8 +65,9 @@ export const envelopeCases: EnvelopeCase[] = [
         if (lent) {
           // and the allocation-free crypto calls (as hal/moddable-crypto.ts has them): same bytes
           const c = w.crypto as CountingCrypto & Pick<CryptoPort, 'secretboxInPlace' | 'onetimeauthInto'>;
-          c.secretboxInPlace = naclCrypto.secretboxInPlace;
-          c.onetimeauthInto = naclCrypto.onetimeauthInto;
+          // bound: in the native tier naclCrypto is the device's ModdableCrypto, whose methods use `this`
+          c.secretboxInPlace = (b, o, l, n, k) => naclCrypto.secretboxInPlace!(b, o, l, n, k);
+          c.onetimeauthInto = (t16, b, o, l, k) => naclCrypto.onetimeauthInto!(t16, b, o, l, k);
         }
         const msg = w.toy.begin();
         const chunks: Uint8Array[] = [];

@@ -1,6 +1,7 @@
 import { CodecError, MIN_ENCODE_ROOM } from '../audio/codec-port.js';
 import { FakeCodec } from '../audio/fake-codec.js';
-import { PacketCallbackSink, RecordPipeline, type PacketSink } from '../audio/record-pipeline.js';
+import { RecordPipeline, type PacketSink } from '../audio/record-pipeline.js';
+import { PacketCallbackSink } from './fakes/packet-callback-sink.js';
 import { FRAME_SAMPLES, type CodecPort } from '../hal/ports.js';
 import { Counters } from '../src/counters.js';
 import { throwsCode, type AudioCase, type CaseT } from './audio-cases.js';

@@ -10,7 +10,8 @@
  */
 import { FakeCodec } from '../../audio/fake-codec.js';
 import { PlaybackPipeline } from '../../audio/playback-pipeline.js';
-import { PacketCallbackSink, RecordPipeline } from '../../audio/record-pipeline.js';
+import { RecordPipeline } from '../../audio/record-pipeline.js';
+import { PacketCallbackSink } from '../../tests/fakes/packet-callback-sink.js';
 import { ModdableOpusCodec } from '../../hal/moddable-codec.js';
 import { FRAME_SAMPLES, type CodecPort } from '../../hal/ports.js';
 import { onXsCommand } from '../../tests/xs/commands.js';
