@@ -135,7 +135,8 @@ export class EnvelopeSealer {
   /** The sealing buffer lent to the open message (RAM fixed at construction). */
   private readonly buf = new Uint8Array(MAX_CHUNK_BYTES);
   private readonly views = new Map<number, Uint8Array>();
-  private holder: OutgoingMessage | undefined;
+  /** True while the sealing buffer is lent to a message not finished or aborted (the message itself is not kept). */
+  private lent = false;
   constructor(private readonly opts: EnvelopeSealerOptions) {
     if (!(opts.senderPublicKey instanceof Uint8Array) || opts.senderPublicKey.length !== KEY_BYTES)
       throw new EnvelopeError('MALFORMED', 'sender public key must be 32 bytes');
@@ -178,10 +179,16 @@ export class EnvelopeSealer {
     d.fill(0);
     this.counters.inc('envelope.sealed_messages');
     // The sealer's sealing buffer, unless the message it was lent to is still open.
-    const buf = this.holder && !this.holder.isDone ? new Uint8Array(MAX_CHUNK_BYTES) : this.buf;
-    const msg = new OutgoingMessage(this.opts.crypto, this.opts.senderPublicKey, recipientPairKeys, messageId, contentKey, counter, createdS, this.packetsPerChunk, this.padBlock, this.counters, buf, buf === this.buf ? this.views : new Map());
-    if (buf === this.buf) this.holder = msg;
+    const own = !this.lent;
+    const buf = own ? this.buf : new Uint8Array(MAX_CHUNK_BYTES);
+    const msg = new OutgoingMessage(this.opts.crypto, this.opts.senderPublicKey, recipientPairKeys, messageId, contentKey, counter, createdS, this.packetsPerChunk, this.padBlock, this.counters, buf, own ? this.views : new Map(), own ? this : undefined);
+    if (own) this.lent = true;
     return msg;
+  }
+
+  /** Called by the message the sealing buffer was lent to, at finish() or abort() (zeroed by then). */
+  returnBuffer(buf: Uint8Array): void {
+    if (buf === this.buf) this.lent = false;
   }
 
   /** Bytes of the sealing buffer the sealer lends (it holds the record path's plaintext, where packets are encoded). */
@@ -232,6 +239,7 @@ export class OutgoingMessage {
     private readonly counters: Counters,
     sealBuffer: Uint8Array = new Uint8Array(MAX_CHUNK_BYTES),
     views: Map<number, Uint8Array> = new Map(),
+    private readonly owner?: { returnBuffer(buf: Uint8Array): void },
   ) {
     this.buf = sealBuffer;
     this.views = views;
@@ -357,10 +365,12 @@ export class OutgoingMessage {
 
   /** Drops the message and zeroes its keys and its sealing buffer. Safe to call twice. */
   abort(): void {
+    const first = !this.done;
     this.done = true;
     this.contentKey.fill(0);
     for (const k of this.keys) k.fill(0);
     this.buf.fill(0);
+    if (first) this.owner?.returnBuffer(this.buf);
     this.used = 0;
     this.packetAt = -1;
     this.wraps = undefined;
