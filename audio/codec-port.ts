@@ -12,6 +12,13 @@ import { FRAME_SAMPLES } from '../hal/ports.js';
 export const MAX_PACKET_BYTES = 1275;
 /** Smallest packet a pipeline accepts: 1 byte (an Opus TOC byte alone is a valid DTX packet). */
 export const MIN_PACKET_BYTES = 1;
+/**
+ * Least room an encoder may be lent for one packet (bytes): a sink whose free room
+ * is smaller closes its chunk first (src/envelope-sealer.ts reservePacket). At the
+ * toy's 16 kbps VBR a 20 ms packet is about 40 bytes, so this cap never binds in
+ * practice; when it would, the encoder spends fewer bits on that one frame.
+ */
+export const MIN_ENCODE_ROOM = 256;
 /** Target bitrate in bits per second. */
 export const OPUS_BITRATE_BPS = 16000;
 
@@ -51,9 +58,16 @@ export function checkPacket(packet: Uint8Array, length: number): void {
   if (length > packet.length) throw new CodecError('SIZE', `packet length ${length} exceeds its buffer (${packet.length})`);
 }
 
-/** Throws CodecError('SIZE') unless `out` can hold the largest packet. */
-export function checkPacketOut(out: Uint8Array): void {
-  if (out.length < MAX_PACKET_BYTES) throw new CodecError('SIZE', `packet buffer ${out.length} bytes, need ${MAX_PACKET_BYTES}`);
+/**
+ * The room an encode may use: `maxBytes` at `out[offset..]` (default: what is left
+ * of `out`, at most MAX_PACKET_BYTES). Throws CodecError('SIZE') unless offset is an
+ * integer >= 0 and the room is MIN_ENCODE_ROOM..MAX_PACKET_BYTES bytes inside `out`.
+ */
+export function checkPacketOut(out: Uint8Array, offset = 0, maxBytes = Math.min(MAX_PACKET_BYTES, out.length - offset)): number {
+  if ((offset | 0) !== offset || offset < 0 || offset > out.length) throw new CodecError('SIZE', `packet offset ${offset} outside its buffer (${out.length})`);
+  if ((maxBytes | 0) !== maxBytes || maxBytes < MIN_ENCODE_ROOM || maxBytes > MAX_PACKET_BYTES || offset + maxBytes > out.length)
+    throw new CodecError('SIZE', `packet room ${maxBytes} bytes at ${offset} of ${out.length}, need ${MIN_ENCODE_ROOM}..${MAX_PACKET_BYTES} inside it`);
+  return maxBytes;
 }
 
 /** Error code of any thrown value, for counters: CodecError/PortError code, else 'UNKNOWN'. */

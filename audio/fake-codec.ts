@@ -26,22 +26,22 @@ export class FakeCodec implements CodecPort {
   private seq = 0;
   private closed = false;
 
-  /** Encodes pcm (FRAME_SAMPLES, lent) into out (>= 1275 bytes, lent). Returns 20..60. */
-  encode(pcm: Int16Array, out: Uint8Array): number {
+  /** Encodes pcm (FRAME_SAMPLES, lent) into out[offset..offset+maxBytes) (lent; see CodecPort.encode). Returns 20..60. */
+  encode(pcm: Int16Array, out: Uint8Array, offset = 0, maxBytes?: number): number {
     this.encodeCalls++;
     if (this.closed) throw new CodecError('CLOSED', 'fake codec closed');
     checkPcmFrame(pcm);
-    checkPacketOut(out);
+    checkPacketOut(out, offset, maxBytes);
     if (this.failNextEncodes > 0) {
       this.failNextEncodes--;
       throw new CodecError('ENCODE', 'fake encode failure');
     }
     const length = 20 + (this.seq % 41);
     const v = pcm[0]! & 0xffff;
-    out[0] = v >> 8;
-    out[1] = v & 0xff;
-    out[2] = this.seq & 0xff;
-    out.fill(0xa5, 3, length);
+    out[offset] = v >> 8;
+    out[offset + 1] = v & 0xff;
+    out[offset + 2] = this.seq & 0xff;
+    out.fill(0xa5, offset + 3, offset + length);
     this.seq++;
     return length;
   }

@@ -1,44 +1,59 @@
 /**
- * RecordPipeline: mic → PCM FrameRing → encoder → PacketRing, driven by the
- * ClockPort every FRAME_MS (20 ms). Portable; allocates nothing per frame.
+ * RecordPipeline: mic adapter's slot → encoder → the sink's buffer, driven by the
+ * ClockPort every FRAME_MS (20 ms). Portable; allocates nothing per frame and holds
+ * no audio buffer of its own (issue 13: the record PCM ring and packet ring are gone).
  *
- * Each tick: (1) every frame the mic has ready is read straight into a slot the
- * PCM ring lends (no copy); when the ring is full the frame is read into a
- * drop buffer and counted (`framesDropped`, counter audio.rec.frameOverrun);
- * (2) up to `maxEncodesPerTick` frames are encoded straight into the packet
- * ring's write scratch and queued. When the packet ring is full (the consumer is
- * late) the encoded packet is kept and retried first on the next tick or
- * drainPackets() (back-pressure reaches the PCM ring, then the mic; nothing
- * queued is lost).
+ * Each tick encodes up to `maxEncodesPerTick` of the frames the mic has ready:
+ * the mic adapter lends its oldest slot (`MicPort.peek`, its own ring is the
+ * capture buffer and it fills it on its own timer, so capture never waits on this
+ * tick), the sink lends room in its buffer (`PacketSink.packetRoom`: the sealer's
+ * plaintext tail, src/toy-recorder.ts), the codec encodes straight from the one into
+ * the other (`CodecPort.encode(pcm, out, offset, maxBytes)`), the sink publishes
+ * the packet (`commitPacket`) and the mic slot is released. No copy of PCM or packet.
  *
- * The consumer (the envelope sealer) takes packets with `drainPackets(cb)`,
- * which lends each packet (valid only during cb), or reads `packets` itself.
+ * A sink that answers 0 room does not want this frame (a discarded or failed
+ * message): it is released unencoded and counted (`framesSkipped`).
  *
- * Life: start() → 'recording'; stop() reads what the mic still holds, stops
- * the mic → 'flushing'; once every PCM frame is encoded and queued →
- * 'finished' (onFinished is called once; packets may still wait in the packet ring,
- * `isDrained()` tells when the consumer has taken them all).
+ * Life: start(sink) → 'recording'; stop() encodes every frame the mic still holds
+ * (no tick limit), stops the mic → 'finished' (onFinished is called once, before
+ * stop() returns).
  *
- * Errors never escape a tick: a codec that throws (CodecError or anything),
- * returns a bad length, or a mic adapter that throws are counted (`encodeErrors`,
- * `micErrors`, counters audio.rec.*) and routed to onError; that one frame is
- * dropped, the pipeline keeps running.
+ * Errors never escape a tick: a codec that throws (CodecError or anything) or
+ * returns a bad length, a sink that throws, or a mic adapter that throws are
+ * counted (`encodeErrors`, `micErrors`, counters audio.rec.*) and routed to onError;
+ * that one frame is dropped, the pipeline keeps running.
  */
 import type { ClockPort, CodecPort, MicPort, PortStatus, TimerHandle } from '../hal/ports.js';
 import { FRAME_MS, FRAME_SAMPLES, PortError } from '../hal/ports.js';
 import type { Counters } from '../src/counters.js';
-import { CodecError, errorCode, isPacketLength } from './codec-port.js';
-import { FrameRing, type RingStatus } from './frame-ring.js';
-import { PacketRing } from './packet-ring.js';
+import { CodecError, errorCode } from './codec-port.js';
+
+/**
+ * Where encoded packets go (the sealer's plaintext in the toy). Called by the
+ * pipeline within one tick, in this order per frame: packetRoom(), then the encoder
+ * writes into packetBuffer at packetOffset, then commitPacket(length).
+ */
+export interface PacketSink {
+  /**
+   * Makes room for one packet (the sink may close and hand on what it holds first).
+   * Returns the bytes the packet may take (MIN_ENCODE_ROOM..1275), or 0 when the
+   * sink does not want this frame (it is skipped). Must not throw (a throw drops the frame).
+   */
+  packetRoom(): number;
+  /** The buffer the packet is encoded into, valid after packetRoom() answered room (lent until commitPacket). */
+  readonly packetBuffer: Uint8Array;
+  /** Where in packetBuffer, valid after packetRoom(). */
+  readonly packetOffset: number;
+  /** Publishes the packet of `length` bytes (1..room) just written. */
+  commitPacket(length: number): void;
+}
 
 export interface RecordPipelineOptions {
   clock: ClockPort;
   mic: MicPort;
   codec: CodecPort;
-  /** PCM ring slots (default 8 = 160 ms, 5,120 bytes). */
-  frameRingFrames?: number;
-  /** Packet ring bytes (default 4096: about 2 s at 16 kbps). */
-  packetRingBytes?: number;
+  /** Where packets go; may also be given to start(). */
+  sink?: PacketSink;
   /** Frames encoded per tick at most, to catch up after a stall (default 4). */
   maxEncodesPerTick?: number;
   /** Event counters (audio.rec.*), optional. */
@@ -49,21 +64,15 @@ export interface RecordPipelineOptions {
   onFinished?: () => void;
 }
 
-export type RecordState = 'idle' | 'recording' | 'flushing' | 'finished' | 'closed';
+export type RecordState = 'idle' | 'recording' | 'finished' | 'closed';
 
 export class RecordPipeline {
-  /** The PCM ring between mic and encoder. */
-  readonly pcm: FrameRing;
-  /** The packet ring the consumer drains. */
-  readonly packets: PacketRing;
-  /** Frames read from the mic into the PCM ring (or pushed with pushFrame). */
-  framesCaptured = 0;
-  /** Frames the mic delivered while the PCM ring was full (lost at the source). */
-  framesDropped = 0;
-  /** Frames encoded and queued as packets; their packet bytes. */
+  /** Frames the sink did not want (0 room): released unencoded. */
+  framesSkipped = 0;
+  /** Frames encoded and committed to the sink; their packet bytes. */
   framesEncoded = 0;
   bytesEncoded = 0;
-  /** Frames lost to a codec error or a bad packet length from the codec. */
+  /** Frames lost to a codec error, a bad packet length or a sink that threw. */
   encodeErrors = 0;
   /** Mic adapter calls that threw. */
   micErrors = 0;
@@ -72,6 +81,11 @@ export class RecordPipeline {
   /** Ticks run. */
   ticks = 0;
 
+  /** Frames taken from the mic or pushFrame (encoded, skipped or lost to an encode error). */
+  get framesCaptured(): number {
+    return this.framesEncoded + this.framesSkipped + this.encodeErrors;
+  }
+
   private readonly clock: ClockPort;
   private readonly mic: MicPort;
   private readonly codec: CodecPort;
@@ -79,42 +93,46 @@ export class RecordPipeline {
   private readonly counters: Counters | undefined;
   private readonly onError: ((e: unknown) => void) | undefined;
   private readonly onFinished: (() => void) | undefined;
-  private readonly dropFrame = new Int16Array(FRAME_SAMPLES);
   private readonly onTick: () => void;
+  private sink: PacketSink | undefined;
   private timer: TimerHandle | undefined;
-  private pendingLength = 0;
   private st: RecordState = 'idle';
 
   constructor(opts: RecordPipelineOptions) {
     this.clock = opts.clock;
     this.mic = opts.mic;
     this.codec = opts.codec;
-    this.pcm = new FrameRing(opts.frameRingFrames ?? 8);
-    this.packets = new PacketRing(opts.packetRingBytes ?? 4096);
+    this.sink = opts.sink;
     this.maxEncodes = opts.maxEncodesPerTick ?? 4;
     this.counters = opts.counters;
     this.onError = opts.onError;
     this.onFinished = opts.onFinished;
-    this.onTick = () => this.tick();
+    this.onTick = () => {
+      if (this.st !== 'recording') return;
+      this.ticks++;
+      this.encodeAvailable(this.maxEncodes);
+    };
   }
 
   get state(): RecordState {
     return this.st;
   }
 
-  /** Bytes of audio buffers this pipeline holds (fixed at construction). */
+  /** Bytes of audio buffers this pipeline holds: none (the mic adapter's ring and the sink's buffer are theirs). */
   get ramBytes(): number {
-    return this.pcm.bytes + this.packets.bytes + this.dropFrame.byteLength;
+    return 0;
   }
 
   /**
-   * Starts a new recording: clears both rings, resets the codec, starts the mic
-   * and the 20 ms tick. 'OK', 'BUSY' (recording, flushing, or the mic is busy)
-   * or 'OFF' (closed).
+   * Starts a new recording into `sink` (default: the one given at construction):
+   * resets the codec, starts the mic and the 20 ms tick. 'OK', 'BUSY' (recording,
+   * or the mic is busy) or 'OFF' (closed, or no sink).
    */
-  start(): PortStatus {
+  start(sink?: PacketSink): PortStatus {
     if (this.st === 'closed') return 'OFF';
-    if (this.st === 'recording' || this.st === 'flushing') return 'BUSY';
+    if (this.st === 'recording') return 'BUSY';
+    if (sink) this.sink = sink;
+    if (!this.sink) return 'OFF';
     let s: PortStatus;
     try {
       s = this.mic.start();
@@ -123,9 +141,6 @@ export class RecordPipeline {
       return 'BUSY';
     }
     if (s !== 'OK') return s;
-    this.pcm.clear();
-    this.packets.clear();
-    this.pendingLength = 0;
     try {
       this.codec.reset();
     } catch (e) {
@@ -137,57 +152,37 @@ export class RecordPipeline {
     return 'OK';
   }
 
-  /** Ends capture: takes what the mic still holds, stops it; encoding goes on until the PCM ring is empty. */
+  /** Ends capture: encodes every frame the mic still holds, stops the mic → 'finished'. */
   stop(): void {
     if (this.st !== 'recording') return;
-    this.capture();
+    this.ticks++;
+    this.encodeAvailable(Infinity);
     this.safeMicStop();
-    this.st = 'flushing';
-    this.tick();
+    this.finish();
   }
 
   /**
-   * Queues one frame from a push-style source (instead of the mic). 'OK', 'FULL'
-   * (counted as an overrun) or 'OFF' (not recording). A frame that is not
-   * FRAME_SAMPLES long throws PortError('SIZE') and is counted (badFrames).
+   * Encodes one frame from a push-style source (instead of the mic) into the sink
+   * at once. 'OK' (encoded, skipped or lost to a counted error) or 'OFF' (not
+   * recording). A frame that is not FRAME_SAMPLES long throws PortError('SIZE') and
+   * is counted (badFrames).
    */
-  pushFrame(frame: Int16Array): RingStatus | 'OFF' {
+  pushFrame(frame: Int16Array): 'OK' | 'OFF' {
     if (frame.length !== FRAME_SAMPLES) {
       this.badFrames++;
       this.counters?.inc('audio.rec.badFrame');
       throw new PortError('SIZE', `frame of ${frame.length} samples, expected ${FRAME_SAMPLES}`);
     }
     if (this.st !== 'recording') return 'OFF';
-    const s = this.pcm.push(frame);
-    if (s === 'OK') this.framesCaptured++;
-    else this.count('frameOverrun');
-    return s;
+    this.encodeFrame(frame);
+    return 'OK';
   }
 
   /** One 20 ms step (the clock calls it; tests may call it directly). Never throws. */
   tick(): void {
-    if (this.st !== 'recording' && this.st !== 'flushing') return;
+    if (this.st !== 'recording') return;
     this.ticks++;
-    if (this.st === 'recording') this.capture();
-    this.encode();
-    if (this.st === 'flushing' && this.pcm.count === 0 && this.pendingLength === 0) this.finish();
-  }
-
-  /**
-   * Lends each queued packet to cb in order (the bytes are valid only during cb),
-   * at most `max`. Returns how many were lent. A packet held back by a full ring is
-   * queued right after. If cb throws, that packet stays queued and the error
-   * propagates to the caller.
-   */
-  drainPackets(cb: (packet: Uint8Array, length: number) => void, max = Infinity): number {
-    const n = this.packets.drain(cb, max);
-    if (this.pendingLength > 0 && this.packets.commit(this.pendingLength) === 'OK') this.pendingLength = 0;
-    return n;
-  }
-
-  /** True when the recording is finished and the consumer has drained every packet. */
-  isDrained(): boolean {
-    return this.st === 'finished' && this.packets.count === 0;
+    this.encodeAvailable(this.maxEncodes);
   }
 
   /** Stops the mic and the tick. Safe to call twice. */
@@ -199,69 +194,58 @@ export class RecordPipeline {
     this.st = 'closed';
   }
 
-  private capture(): void {
-    let n: number;
+  /**
+   * Encodes up to `max` frames from the mic's lent slot into the sink (the hot path:
+   * one mic call per frame, one try for the mic calls, one for the encode; encodeFrame
+   * is the same for pushFrame).
+   */
+  private encodeAvailable(max: number): void {
+    const mic = this.mic;
+    const codec = this.codec;
+    const sink = this.sink!;
     try {
-      n = this.mic.available();
+      // next() releases the frame encoded before and lends the next: one mic call per frame
+      for (let frame = mic.peek(), k = 0; frame !== null; frame = mic.next()) {
+        try {
+          const room = sink.packetRoom();
+          if (room > 0) {
+            const length = codec.encode(frame, sink.packetBuffer, sink.packetOffset, room);
+            if (!(length >= 1 && length <= room) || (length | 0) !== length) throw new CodecError('SIZE', `encoder returned length ${length}`);
+            sink.commitPacket(length);
+            this.framesEncoded++;
+            this.bytesEncoded += length;
+          } else this.framesSkipped++;
+        } catch (e) {
+          this.encodeErrors++;
+          this.fault('encodeError', e);
+        }
+        if (++k === max) {
+          mic.release();
+          return;
+        }
+      }
     } catch (e) {
       this.fault('micError', e);
-      return;
-    }
-    for (; n > 0; n--) {
-      const slot = this.pcm.space > 0 ? this.pcm.reserve() : null;
-      let s: PortStatus;
-      try {
-        s = this.mic.read(slot ?? this.dropFrame);
-      } catch (e) {
-        if (slot) this.pcm.unreserve();
-        this.fault('micError', e);
-        return;
-      }
-      if (s !== 'OK') {
-        if (slot) this.pcm.unreserve();
-        return;
-      }
-      if (slot) {
-        this.pcm.commit();
-        this.framesCaptured++;
-      } else {
-        this.pcm.overruns++;
-        this.framesDropped++;
-        this.count('frameOverrun');
-      }
     }
   }
 
-  private encode(): void {
-    for (let k = 0; k < this.maxEncodes; k++) {
-      if (this.pendingLength > 0) {
-        if (this.packets.commit(this.pendingLength) === 'FULL') {
-          this.count('packetFull');
-          return;
-        }
-        this.pendingLength = 0;
-      }
-      if (this.pcm.count === 0) return;
-      const frame = this.pcm.peek()!;
-      const out = this.packets.reserve();
-      let length: number;
-      try {
-        length = this.codec.encode(frame, out);
-        if (!isPacketLength(length)) throw new CodecError('SIZE', `encoder returned length ${length}`);
-      } catch (e) {
-        this.pcm.release();
-        this.encodeErrors++;
-        this.fault('encodeError', e);
-        continue;
-      }
-      this.pcm.release();
-      this.framesEncoded++;
-      this.bytesEncoded += length;
-      if (this.packets.commit(length) === 'FULL') {
-        this.pendingLength = length;
-        this.count('packetFull');
+  /** Encodes one lent frame into the sink. Never throws. */
+  private encodeFrame(frame: Int16Array): void {
+    const sink = this.sink!;
+    try {
+      const room = sink.packetRoom();
+      if (room <= 0) {
+        this.framesSkipped++;
         return;
       }
+      const length = this.codec.encode(frame, sink.packetBuffer, sink.packetOffset, room);
+      if (!(length >= 1 && length <= room) || (length | 0) !== length) throw new CodecError('SIZE', `encoder returned length ${length}`);
+      sink.commitPacket(length);
+      this.framesEncoded++;
+      this.bytesEncoded += length;
+    } catch (e) {
+      this.encodeErrors++;
+      this.fault('encodeError', e);
     }
   }
 
@@ -286,10 +270,6 @@ export class RecordPipeline {
     }
   }
 
-  private count(what: string): void {
-    this.counters?.inc(`audio.rec.${what}`);
-  }
-
   private fault(what: string, e: unknown): void {
     if (what === 'micError') this.micErrors++;
     this.counters?.inc(`audio.rec.${what}`);
@@ -303,3 +283,4 @@ export class RecordPipeline {
     }
   }
 }
+

@@ -41,7 +41,7 @@ async function xsRows(): Promise<BenchRow[]> {
     const recParts = await core('rec');
     const playParts = await core('play');
     const partsNote = (p: Record<string, number>) => `fakes ${Math.round(((p.fakes ?? 0) / FRAMES) * PER_S)}, step clock + driver ${Math.round(((p.harness ?? 0) / FRAMES) * PER_S)} steps / s taken out`;
-    rows.push({ what: 'record path JS core (pipeline only; mic and codec fakes apart)', value: ((recParts.core ?? 0) / FRAMES) * PER_S, unit: 'XS steps / s of audio', note: partsNote(recParts) });
+    rows.push({ what: 'record path JS core (pipeline + plaintext sink; mic and codec fakes apart)', value: ((recParts.core ?? 0) / FRAMES) * PER_S, unit: 'XS steps / s of audio', note: partsNote(recParts) });
     rows.push({ what: 'playback path JS core (pipeline only; speaker and codec fakes apart)', value: ((playParts.core ?? 0) / FRAMES) * PER_S, unit: 'XS steps / s of audio', note: partsNote(playParts) });
     rows.push({ what: 'record path with its fakes and step clock', value: rec.perFrame * PER_S, unit: 'XS steps / s of audio', note: `${rec.perFrame.toFixed(0)} steps/frame; ${note(rec)}` });
     rows.push({ what: 'playback path with its fakes and step clock', value: play.perFrame * PER_S, unit: 'XS steps / s of audio', note: `${play.perFrame.toFixed(0)} steps/frame; ${note(play)}` });

@@ -73,6 +73,58 @@ async function runAll(metered: boolean, nativeBin?: string) {
   }
 }
 
+/**
+ * The toy's own heap growth while recording: the same app, with the broker lean (it
+ * allocates nothing: tests/mqtt-fakes.ts) and the manual clock allocation-free per
+ * fire. Growth is measured after a forced GC; a WeakRef shows whether a collection
+ * ran during the run (then the figure would read low and is flagged). Two messages,
+ * of 10 s and 20 s: their difference is the growth per second of audio, the rest the
+ * cost per message (begin: send counter, keys, wraps; the state machine; logs). What
+ * remains of the harness is measured as the idle baseline (the same time, no recording).
+ * Run in the native worker (the device's CryptoPort over libsodium: what the toy
+ * allocates on the device) and in the plain one (tweetnacl allocates inside itself).
+ */
+async function leanRecord(nativeBin?: string) {
+  const s = nativeBin ? await XsSession.start(ENTRY, { nativeBin, name: 'toy-entry-lean-native' }) : await XsSession.start(ENTRY, { name: 'toy-entry-lean' });
+  try {
+    await pairToy(s, false);
+    await s.call('record', 2); // warm-up message (the broker still answers in full)
+    await s.call('lean');
+    await s.call('recordLean', 2); // warm-up in lean mode
+    const grow = async (cmd: string, seconds: number) => {
+      await s.call('collect');
+      await s.call('watch');
+      const h0 = (await s.call('noop')).heapCount ?? 0;
+      const r = await s.call(cmd, seconds);
+      const gcRan = (await s.call<boolean>('collected')).result;
+      return { slots: (r.heapCount ?? 0) - h0, gcRan, result: r.result };
+    };
+    const idle = await grow('idleLean', SECONDS);
+    const rec = await grow('recordLean', SECONDS);
+    const rec2 = await grow('recordLean', 2 * SECONDS);
+    return { idle, rec, rec2 };
+  } finally {
+    await s.close();
+  }
+}
+
+async function leanRows(): Promise<BenchRow[]> {
+  const w = await ensureNativeWorker();
+  const runs: [string, Awaited<ReturnType<typeof leanRecord>>][] = [];
+  if (!('skipped' in w)) runs.push(['native crypto (as on the device)', await leanRecord(w.bin)]);
+  runs.push(['pure-JS crypto (tweetnacl allocates inside)', await leanRecord()]);
+  const rows: BenchRow[] = [];
+  for (const [label, r] of runs) {
+    const flag = [r.idle, r.rec, r.rec2].some((x) => x.gcRan) ? '; A COLLECTION RAN DURING A RUN: these read low' : '';
+    const perSecond = (r.rec2.slots - r.rec.slots) / SECONDS;
+    const perMessage = r.rec.slots - perSecond * SECONDS;
+    rows.push({ what: `record, the toy's own heap slots per second of audio, ${label}`, value: perSecond, unit: 'slots / s of audio', note: `(20 s message ${r.rec2.slots} - 10 s message ${r.rec.slots}) / 10 s; lean broker, allocation-free harness; target < 100${flag}` });
+    rows.push({ what: `record, the toy's own heap slots per message, ${label}`, value: perMessage, unit: 'slots / message', note: `the 10 s message's ${r.rec.slots} slots less 10 s at the rate above: ${(r.rec.slots / SECONDS).toFixed(0)} slots / s for a 10 s message, ${((perMessage + 60 * perSecond) / 60).toFixed(0)} for a 60 s one` });
+    rows.push({ what: `record, idle baseline (the same 12.5 s, no recording), ${label}`, value: r.idle.slots, unit: 'slots', note: `keepalive, LED, the lean broker's timer (not subtracted)` });
+  }
+  return rows;
+}
+
 const PARTS: [string, string][] = [
   ['toy', "the toy's own JS (src/, audio/)"],
   ['crypto', 'crypto port, pure JS (tweetnacl)'],
@@ -125,6 +177,7 @@ export const section: BenchSection = {
       rows.push({ what: 'received + played: flash erases, all', value: all * (60 / SECONDS), unit: 'erases / min of audio', note: `${all} in ${SECONDS} s: the chunk records themselves (ib) are ${chunkData}` });
       rows.push({ what: 'received + played: flash erases beyond the chunk records (seen, adm, replay, metadata)', value: (all - chunkData) * (60 / SECONDS), unit: 'erases / min of audio', note: 'a 60 s message would be 1/6 of this: these are per message' });
     }
+    rows.push(...(await leanRows()));
     rows.push(...(await nativeRows(plain)));
     rows.push({ what: 'chunks opened before the first frame reached the speaker', value: plain.play.end.opensAtFirstFrame, unit: 'chunk opens', note: 'heart press to first speaker write' });
     rows.push({ what: 'idle, per second (timers, MQTT keepalive)', value: plain.idle.compute / 60, unit: 'XS steps / s', note: `${(plain.idle.heapCount ?? 0) - (plain.boot.heapCount ?? 0)} live slots over the booted toy after everything above` });

@@ -9,7 +9,8 @@
  * the XS chunk heap; libopus 1.3.1 on x86-64: 43,572 + 18,228 bytes), made
  * once in the constructor, freed by close() (or by the host object's
  * destructor when dropped unclosed). encode/decode allocate nothing: the PCM
- * frame and the packet buffer are lent by the caller and never kept.
+ * frame and the packet buffer are lent by the caller and never kept (encode
+ * writes at an offset of a lent buffer: the record pipeline lends the sealer's plaintext tail).
  *
  * Errors (CodecError, audio/codec-port.ts): SIZE for a wrong frame length, a
  * packet buffer under 1275 bytes or a packet length outside 1..1275 or beyond
@@ -29,7 +30,15 @@ declare function native(name: string): (...args: unknown[]) => unknown;
 type OpusHandle = object;
 
 const opusCreate = native('xs_opus_create') as (sampleRate: number, bitrate: number, complexity: number) => OpusHandle;
-const opusEncode = native('xs_opus_encode') as (h: OpusHandle, pcm: ArrayBufferLike, pcmByteOffset: number, samples: number, packet: Uint8Array) => number;
+const opusEncode = native('xs_opus_encode') as (
+  h: OpusHandle,
+  pcm: ArrayBufferLike,
+  pcmByteOffset: number,
+  samples: number,
+  packet: Uint8Array,
+  packetOffset: number,
+  maxBytes: number,
+) => number;
 const opusDecode = native('xs_opus_decode') as (
   h: OpusHandle,
   packet: Uint8Array,
@@ -69,16 +78,17 @@ export class ModdableOpusCodec implements CodecPort {
     }
   }
 
-  encode(pcm: Int16Array, out: Uint8Array): number {
+  /** See CodecPort.encode: the packet is written at out[offset..], at most maxBytes (libopus' max_data_bytes). */
+  encode(pcm: Int16Array, out: Uint8Array, offset = 0, maxBytes?: number): number {
     const h = this.handle;
     if (h === undefined) throw new CodecError('CLOSED', 'codec closed');
     if (!(pcm instanceof Int16Array)) throw new CodecError('SIZE', 'pcm must be an Int16Array');
     if (!(out instanceof Uint8Array)) throw new CodecError('SIZE', 'out must be a Uint8Array');
     checkPcmFrame(pcm);
-    checkPacketOut(out);
+    const room = checkPacketOut(out, offset, maxBytes);
     let n: number;
     try {
-      n = opusEncode(h, pcm.buffer, pcm.byteOffset, FRAME_SAMPLES, out);
+      n = opusEncode(h, pcm.buffer, pcm.byteOffset, FRAME_SAMPLES, out, offset, room);
     } catch (e) {
       throw new CodecError('ENCODE', `opus encode failed: ${message(e)}`);
     }

@@ -5,7 +5,8 @@
  * keeps tweetnacl. In the simulator the same host functions are implemented on
  * tweetnacl (sim/moddable/native.ts), so this file runs unchanged there.
  *
- * Memory: each call allocates its result only (a box is allocated once at
+ * Memory: secretboxInPlace and onetimeauthInto allocate nothing (the sealer's
+ * path, issue 13); every other call allocates its result only (a box is allocated once at
  * 16 + length and sealed in place; an opened box is copied once and opened in
  * place, the plaintext is a view of that copy after the 16-byte tag). Inputs
  * are lent and never kept or modified.
@@ -103,6 +104,36 @@ export class ModdableCrypto implements CryptoPort {
     if (box.length < 16) return null;
     const work = box.slice();
     return this.host(() => sbOpen(work, 0, box.length - 16, nonce, key)) ? work.subarray(16) : null;
+  }
+
+  /** In place, allocation-free (no closure either): see CryptoPort.secretboxInPlace. */
+  secretboxInPlace(buf: Uint8Array, offset: number, length: number, nonce: Uint8Array, key: Uint8Array): void {
+    bytes(buf, 'buffer');
+    need(nonce, 24, 'nonce');
+    need(key, 32, 'key');
+    this.calls++;
+    nativeCryptoStats.calls++;
+    try {
+      sbSeal(buf, offset, length, nonce, key);
+    } catch {
+      this.failures++;
+      throw new PortError('IO', 'native crypto refused its arguments');
+    }
+  }
+
+  /** Allocation-free: see CryptoPort.onetimeauthInto. */
+  onetimeauthInto(out16: Uint8Array, buf: Uint8Array, offset: number, length: number, key: Uint8Array): void {
+    need(out16, 16, 'tag');
+    bytes(buf, 'message');
+    need(key, 32, 'one-time key');
+    this.calls++;
+    nativeCryptoStats.calls++;
+    try {
+      otAuth(out16, buf, offset, length, key);
+    } catch {
+      this.failures++;
+      throw new PortError('IO', 'native crypto refused its arguments');
+    }
   }
 
   onetimeauth(message: Uint8Array, key: Uint8Array): Uint8Array {

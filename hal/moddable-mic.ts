@@ -6,10 +6,12 @@
  * samples are captured, so the adapter paces itself: a ClockPort timer every
  * `pollMs` reads exactly the whole frames that real time says the DMA already
  * holds (elapsed ms x 16 samples, at most `frames` per tick), into a
- * preallocated ring of `frames` frames. read() copies the oldest frame out.
- * When the consumer falls behind, the oldest frame is overwritten
- * (`overruns` counts them); after a long stall the adapter skips ahead rather
- * than block the JS thread catching up.
+ * preallocated ring of `frames` frames. This ring is the capture buffer of the
+ * record path: peek() lends the oldest slot and the pipeline encodes straight from
+ * it (no copy), release() frees it; read() copies instead. When the consumer falls
+ * behind, the oldest frame is overwritten (`overruns` counts them), never a lent
+ * one (then the poll leaves the frames in the driver until the next poll); after a
+ * long stall the adapter skips ahead rather than block the JS thread catching up.
  *
  * Memory: one ArrayBuffer of frames x 640 bytes plus per-slot views, made in
  * the constructor; nothing is allocated per frame. A stall is a poll gap longer
@@ -55,6 +57,7 @@ export class ModdableMic implements MicPort {
   private readonly slots: Int16Array[] = [];
   private head = 0; // next slot to fill
   private count = 0;
+  private lent = false; // the oldest slot is lent by peek()
   private input: AudioIn | undefined;
   private timer: TimerHandle | undefined;
   private startedAt = 0;
@@ -105,6 +108,7 @@ export class ModdableMic implements MicPort {
     this.input = input;
     this.head = 0;
     this.count = 0;
+    this.lent = false;
     this.taken = 0;
     this.startedAt = this.clock.now();
     this.atStart = { captured: this.captured, overruns: this.overruns, stalls: this.stalls };
@@ -118,6 +122,7 @@ export class ModdableMic implements MicPort {
     const input = this.input;
     this.input = undefined;
     this.count = 0;
+    this.lent = false;
     if (input) {
       try {
         input.close();
@@ -137,14 +142,35 @@ export class ModdableMic implements MicPort {
     return this.count;
   }
 
+  peek(): Int16Array | null {
+    if (!this.input || this.count === 0) return null;
+    let tail = this.head - this.count;
+    if (tail < 0) tail += this.depth;
+    this.lent = true;
+    return this.slots[tail]!;
+  }
+
+  release(): void {
+    if (!this.lent) return;
+    this.lent = false;
+    this.count--;
+  }
+
+  next(): Int16Array | null {
+    if (this.lent) {
+      this.lent = false;
+      this.count--;
+    }
+    return this.peek();
+  }
+
   read(into: Int16Array): PortStatus {
     if (!(into instanceof Int16Array) || into.length !== FRAME_SAMPLES) throw new PortError('SIZE', 'frame must be FRAME_SAMPLES samples');
     if (!this.input) return 'OFF';
-    if (this.count === 0) return 'EMPTY';
-    let tail = this.head - this.count;
-    if (tail < 0) tail += this.depth;
-    into.set(this.slots[tail]);
-    this.count--;
+    const slot = this.peek();
+    if (!slot) return 'EMPTY';
+    into.set(slot);
+    this.release();
     return 'OK';
   }
 
@@ -167,6 +193,7 @@ export class ModdableMic implements MicPort {
       }
       while (due >= FRAME_SAMPLES) {
         if (this.count === this.depth) {
+          if (this.lent) break; // never overwrite a lent slot: these frames wait in the driver
           this.count--; // overwrite the oldest frame
           this.overruns++;
         }

@@ -127,18 +127,37 @@ export const FRAME_MS = 20;
 
 /**
  * The microphone. Device: Moddable `audioin` (PDM on the ATOM Echo).
- * The mic keeps its own small DMA buffer; the record pipeline pulls from it.
+ * The mic adapter's own ring is the capture buffer (it fills it on its own timer);
+ * the record pipeline encodes straight from a slot it lends (peek/release), so
+ * capture never waits for the encoder, the sealer or the flash beyond the ring's depth.
  */
 export interface MicPort {
   /** Starts capture. Returns 'BUSY' while the speaker holds the shared I2S pins. */
   start(): PortStatus;
+  /** Stops capture; frames not yet released are dropped. */
   stop(): void;
   /** Whole frames ready to read now. */
   available(): number;
   /**
+   * Lends the oldest captured frame (FRAME_SAMPLES samples), or null when none is
+   * ready or the mic is stopped. The slot belongs to the caller until release(),
+   * which it calls before returning to the event loop (the adapter never overwrites
+   * a lent slot); peek() again before release() lends the same frame.
+   */
+  peek(): Int16Array | null;
+  /** Frees the frame lent by peek() or next() (the next peek() lends the next frame). No-op when nothing is lent. */
+  release(): void;
+  /**
+   * release() then peek() in one call (the record pipeline's loop: one mic call per
+   * frame): frees the frame lent before, if any, and lends the next one, or null
+   * when none is ready (then nothing is lent).
+   */
+  next(): Int16Array | null;
+  /**
    * Copies one frame of FRAME_SAMPLES samples into `into` (lent; length must be
    * FRAME_SAMPLES, else PortError('SIZE')). Returns 'OK', or 'EMPTY' when no
-   * frame is ready, or 'OFF' when stopped.
+   * frame is ready, or 'OFF' when stopped. (For callers that own a buffer; the
+   * record pipeline uses peek/release.)
    */
   read(into: Int16Array): PortStatus;
   close(): void;
@@ -165,15 +184,20 @@ export interface SpeakerPort {
  * Opus codec, 16 kHz mono, VOIP application, 16 kbps, 20 ms frames.
  * Device: native libopus bound with native("xs_opus_*"); host: an npm codec.
  * Errors are thrown as CodecError (audio/codec-port.ts) and never corrupt state.
- * The pipelines lend a PCM ring slot and the packet ring's scratch buffers
- * (audio/record-pipeline.ts, audio/playback-pipeline.ts): never keep them.
+ * The pipelines lend the mic adapter's slot, the sealer's plaintext and the
+ * playback buffers (audio/record-pipeline.ts, audio/playback-pipeline.ts): never keep them.
  */
 export interface CodecPort {
   /**
-   * Encodes one frame of FRAME_SAMPLES samples (lent) into `out` (lent, >= 1275 bytes).
-   * Returns the packet length in bytes, 1..1275.
+   * Encodes one frame of FRAME_SAMPLES samples (lent) into `out[offset..offset+maxBytes)`
+   * (lent; default offset 0 and maxBytes = what is left of `out`, at most 1275).
+   * maxBytes must be MIN_ENCODE_ROOM (256)..1275 inside `out`, else CodecError('SIZE')
+   * (audio/codec-port.ts checkPacketOut). Returns the packet length in bytes,
+   * 1..maxBytes; nothing outside out[offset..offset+maxBytes) is written, but the room
+   * after the packet may be (libopus uses it as scratch): a caller that needs those
+   * bytes zero zeroes them after (the sealer zeroes its padding before sealing).
    */
-  encode(pcm: Int16Array, out: Uint8Array): number;
+  encode(pcm: Int16Array, out: Uint8Array, offset?: number, maxBytes?: number): number;
   /**
    * Decodes one packet `packet[0..length)` (lent) into `out` (lent, FRAME_SAMPLES samples).
    * Returns the number of samples written (FRAME_SAMPLES).
@@ -309,6 +333,14 @@ export interface CryptoPort {
   secretboxOpen(box: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array | null;
   /** Poly1305 one-time authenticator (crypto_onetimeauth): the 16-byte tag of `message` under a 32-byte one-time key. */
   onetimeauth(message: Uint8Array, key: Uint8Array): Uint8Array;
+  /**
+   * Optional, allocation-free crypto_secretbox (the sealer uses it when present, issue 13):
+   * the `length` message bytes at buf[offset+16..) are encrypted in place and the 16-byte
+   * tag is written at buf[offset..offset+16), giving secretbox()'s box in place. Lent buffers.
+   */
+  secretboxInPlace?(buf: Uint8Array, offset: number, length: number, nonce: Uint8Array, key: Uint8Array): void;
+  /** Optional, allocation-free onetimeauth: the tag of buf[offset..offset+length) into `out16` (16 bytes, lent). */
+  onetimeauthInto?(out16: Uint8Array, buf: Uint8Array, offset: number, length: number, key: Uint8Array): void;
   /** Raw X25519 scalar multiplication (crypto_scalarmult). */
   scalarMult(scalar: Uint8Array, point: Uint8Array): Uint8Array;
   /** SHA-512 (crypto_hash). */

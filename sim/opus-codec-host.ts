@@ -54,18 +54,19 @@ export class OpusCodecHost implements CodecPort {
     }
   }
 
-  encode(pcm: Int16Array, out: Uint8Array): number {
+  /** See CodecPort.encode. @evan/opus has no packet size cap: a packet over maxBytes throws ENCODE (at 16 kbps, about 40 bytes of 256 or more). */
+  encode(pcm: Int16Array, out: Uint8Array, offset = 0, maxBytes?: number): number {
     if (this.closed) throw new CodecError('CLOSED', 'codec closed');
     checkPcmFrame(pcm);
-    checkPacketOut(out);
+    const room = checkPacketOut(out, offset, maxBytes);
     let packet: Uint8Array;
     try {
       packet = this.enc.encode(pcm);
     } catch (e) {
       throw new CodecError('ENCODE', `opus encode failed: ${e instanceof Error ? e.message : String(e)}`);
     }
-    if (packet.length < 1 || packet.length > out.length) throw new CodecError('ENCODE', `opus packet of ${packet.length} bytes`);
-    out.set(packet);
+    if (packet.length < 1 || packet.length > room) throw new CodecError('ENCODE', `opus packet of ${packet.length} bytes, room ${room}`);
+    out.set(packet, offset);
     this.encoded++;
     this.encodedBytes += packet.length;
     return packet.length;

@@ -186,8 +186,9 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
   const inbox = new Inbox({ storage: p.data, counters, dedupeKey: chunkKey, maxRecords: 400 });
 
   // Audio: both pipelines allocated once; the mic and the speaker share the I2S pins, so only one runs at a time.
-  // Rings sized for issue 13: the mic adapter buffers 160 ms itself, the speaker adapter its queue; the sealer drains each tick.
-  const recordPipeline = new RecordPipeline({ clock: p.clock, mic: p.mic, codec: p.codec, frameRingFrames: 4, packetRingBytes: 1536, counters });
+  // Sized for issue 13: the mic adapter's ring (160 ms) is the capture buffer, the speaker adapter has its queue.
+  // Record: no ring of its own; each frame is encoded from the mic adapter's slot into the sealer's plaintext (src/toy-recorder.ts).
+  const recordPipeline = new RecordPipeline({ clock: p.clock, mic: p.mic, codec: p.codec, counters });
   let player: MessagePlayer | undefined;
   const playbackPipeline = new PlaybackPipeline({
     clock: p.clock,
@@ -425,7 +426,8 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
 
   return {
     counters, led, toy, identity, roster, player, recorder, pairing, outbox, inbox,
-    audioRamBytes: recordPipeline.ramBytes + playbackPipeline.ramBytes,
+    // the record side's buffer is the sealer's plaintext (packets are encoded into it), made once
+    audioRamBytes: recordPipeline.ramBytes + envelope.sealer.ramBytes + playbackPipeline.ramBytes,
     session: () => session,
     update,
     family,

@@ -24,9 +24,22 @@
  * zero bytes up to a multiple of padBlock (at most 2048), so chunk sizes no
  * longer follow the Opus packet sizes (traffic analysis, docs/SECURITY.md).
  *
- * Ownership: packets passed to addPacket are lent (copied before return); each
- * returned chunk is a new buffer owned by the caller. The plaintext buffer is
- * allocated once per message and zeroed after each chunk and at finish/abort.
+ * Two ways in: addPacket(packet) copies a packet; or, without the copy (the toy's
+ * record path, src/toy-recorder.ts), reservePacket() makes room for the next packet
+ * and the encoder writes it straight into the lent `plaintext` at `packetAt`
+ * (at most `packetRoom` bytes), then commitPacket(length) publishes it.
+ *
+ * Ownership and memory: packets passed to addPacket are lent (copied before
+ * return). The sealer owns one sealing buffer of MAX_CHUNK_BYTES (2,693 B), made
+ * once and lent to one message at a time (a second message begun while one is open
+ * gets its own): the chunk plaintext is a fixed 2,048-byte window of it, and each
+ * chunk is sealed in place around that window (header and wraps written in front,
+ * the box sealed in place, the tags after it), so sealing allocates nothing when the
+ * CryptoPort has secretboxInPlace/onetimeauthInto (hal/moddable-crypto.ts; otherwise
+ * the allocating calls are used, same bytes). addPacket() and finish() return a copy
+ * owned by the caller; reservePacket() LENDS the chunk (a view of the sealing buffer,
+ * valid until the next call on the message). Padding bytes are zeroed before each
+ * seal; the plaintext window holds ciphertext after it, and is zeroed at finish/abort.
  * Errors: EnvelopeError TOO_LARGE (packet size), TOO_LONG (over 60 s), EMPTY,
  * STATE (after finish/abort), STORAGE/EXHAUSTED (send counter), MALFORMED (recipients).
  * Portable.
@@ -41,6 +54,7 @@ import {
   KEY_BYTES,
   LABEL_MESSAGE,
   LABEL_SEAL_KEY,
+  MAX_CHUNK_BYTES,
   MAX_CHUNK_PLAINTEXT,
   MAX_PACKETS,
   MAX_PACKET_BYTES,
@@ -67,6 +81,13 @@ import {
   writeU32,
 } from './envelope-format.js';
 import { SendCounter } from './replay-guard.js';
+import { MIN_ENCODE_ROOM } from '../audio/codec-port.js';
+
+/** Least room reservePacket() lends (bytes): the encoder's minimum (audio/codec-port.ts MIN_ENCODE_ROOM). */
+export const MIN_PACKET_ROOM = MIN_ENCODE_ROOM;
+
+/** Where the plaintext window starts in the sealing buffer: room in front for the header, 8 wraps and the box's tag. */
+const PLAIN_AT = HEADER_BYTES + MAX_RECIPIENTS * WRAP_BYTES + TAG_BYTES;
 
 /** Default packets per chunk: 15 × 20 ms = 300 ms of audio. */
 export const DEFAULT_PACKETS_PER_CHUNK = 15;
@@ -111,6 +132,11 @@ export class EnvelopeSealer {
   private readonly packetsPerChunk: number;
   private readonly padBlock: number;
   private readonly sealKey: Uint8Array;
+  /** The sealing buffer lent to the open message (RAM fixed at construction). */
+  private readonly buf = new Uint8Array(MAX_CHUNK_BYTES);
+  private readonly views = new Map<number, Uint8Array>();
+  /** True while the sealing buffer is lent to a message not finished or aborted (the message itself is not kept). */
+  private lent = false;
   constructor(private readonly opts: EnvelopeSealerOptions) {
     if (!(opts.senderPublicKey instanceof Uint8Array) || opts.senderPublicKey.length !== KEY_BYTES)
       throw new EnvelopeError('MALFORMED', 'sender public key must be 32 bytes');
@@ -152,7 +178,22 @@ export class EnvelopeSealer {
     const contentKey = d.slice(32, 64);
     d.fill(0);
     this.counters.inc('envelope.sealed_messages');
-    return new OutgoingMessage(this.opts.crypto, this.opts.senderPublicKey, recipientPairKeys, messageId, contentKey, counter, createdS, this.packetsPerChunk, this.padBlock, this.counters);
+    // The sealer's sealing buffer, unless the message it was lent to is still open.
+    const own = !this.lent;
+    const buf = own ? this.buf : new Uint8Array(MAX_CHUNK_BYTES);
+    const msg = new OutgoingMessage(this.opts.crypto, this.opts.senderPublicKey, recipientPairKeys, messageId, contentKey, counter, createdS, this.packetsPerChunk, this.padBlock, this.counters, buf, own ? this.views : new Map(), own ? this : undefined);
+    if (own) this.lent = true;
+    return msg;
+  }
+
+  /** Called by the message the sealing buffer was lent to, at finish() or abort() (zeroed by then). */
+  returnBuffer(buf: Uint8Array): void {
+    if (buf === this.buf) this.lent = false;
+  }
+
+  /** Bytes of the sealing buffer the sealer lends (it holds the record path's plaintext, where packets are encoded). */
+  get ramBytes(): number {
+    return this.buf.byteLength;
   }
 }
 
@@ -162,7 +203,17 @@ export class OutgoingMessage {
   chunksOut = 0;
   /** Packets accepted so far (each 20 ms). */
   packets = 0;
-  private readonly plain = new Uint8Array(MAX_CHUNK_PLAINTEXT);
+  /** After reservePacket(): where the packet's bytes go in `plaintext`, and how many at most. */
+  packetAt = -1;
+  packetRoom = 0;
+  private readonly buf: Uint8Array;
+  private readonly plain: Uint8Array;
+  /** In-place tag key scratch: bytes 16..48 become the one-time key (tkKey views them); tag16 receives a tag. */
+  private readonly tk = new Uint8Array(TAG_BYTES + KEY_BYTES);
+  private readonly tkKey: Uint8Array;
+  private readonly tag16 = new Uint8Array(TAG_BYTES);
+  /** Chunk views of the sealing buffer by (start, end): the sealer's, shared by the messages it lends its buffer to. */
+  private readonly views: Map<number, Uint8Array>;
   private used = 0;
   private inChunk = 0;
   private done = false;
@@ -186,7 +237,14 @@ export class OutgoingMessage {
     private readonly packetsPerChunk: number,
     private readonly padBlock: number,
     private readonly counters: Counters,
+    sealBuffer: Uint8Array = new Uint8Array(MAX_CHUNK_BYTES),
+    views: Map<number, Uint8Array> = new Map(),
+    private readonly owner?: { returnBuffer(buf: Uint8Array): void },
   ) {
+    this.buf = sealBuffer;
+    this.views = views;
+    this.plain = sealBuffer.subarray(PLAIN_AT, PLAIN_AT + MAX_CHUNK_PLAINTEXT);
+    this.tkKey = this.tk.subarray(TAG_BYTES, TAG_BYTES + KEY_BYTES);
     const n = recipients.length;
     this.keys = recipients.map((k) => k.slice());
     const h = this.header;
@@ -208,6 +266,57 @@ export class OutgoingMessage {
     this.wraps = wraps;
   }
 
+  /** The chunk plaintext buffer (lent: the encoder writes the reserved packet into it; read nothing else). */
+  get plaintext(): Uint8Array {
+    return this.plain;
+  }
+
+  /** True after finish() or abort(). */
+  get isDone(): boolean {
+    return this.done;
+  }
+
+  /**
+   * Makes room for the next packet without copying it: when the current chunk holds
+   * packetsPerChunk packets or less than 2 + MIN_PACKET_ROOM bytes are left, it is
+   * sealed first and returned LENT (a view of the sealing buffer, valid until the next
+   * call on this message: copy it or hand it on before). Then `packetAt` is where the
+   * packet's bytes go in `plaintext` and `packetRoom` (MIN_PACKET_ROOM..1275) how
+   * many at most; commitPacket(length) publishes it. Reserving again before the
+   * commit is allowed (same room). Throws TOO_LONG (the 3001st packet; call finish()),
+   * STATE.
+   */
+  reservePacket(): Uint8Array | undefined {
+    if (this.done) throw new EnvelopeError('STATE', 'message already finished');
+    if (this.packets >= MAX_PACKETS) {
+      this.counters.inc('envelope.too_long');
+      throw new EnvelopeError('TOO_LONG', 'a message holds at most 60 s of audio');
+    }
+    let out: Uint8Array | undefined;
+    if (this.inChunk >= this.packetsPerChunk || MAX_CHUNK_PLAINTEXT - this.used - 2 < MIN_PACKET_ROOM) out = this.seal(false);
+    const room = MAX_CHUNK_PLAINTEXT - this.used - 2;
+    this.packetAt = this.used + 2;
+    this.packetRoom = room < MAX_PACKET_BYTES ? room : MAX_PACKET_BYTES;
+    return out;
+  }
+
+  /**
+   * Publishes the packet written at `packetAt` (length 1..packetRoom bytes). Throws
+   * TOO_LARGE (length out of range; the reservation stays), STATE (nothing reserved).
+   */
+  commitPacket(length: number): void {
+    if (this.packetAt < 0 || this.done) throw new EnvelopeError('STATE', 'no packet reserved');
+    if ((length | 0) !== length || length < MIN_PACKET_BYTES || length > this.packetRoom) throw new EnvelopeError('TOO_LARGE', 'packet must be 1..packetRoom bytes');
+    const p = this.plain;
+    const o = this.used;
+    p[o] = length >>> 8;
+    p[o + 1] = length & 0xff;
+    this.used = o + 2 + length;
+    this.packetAt = -1;
+    this.inChunk++;
+    this.packets++;
+  }
+
   /** Milliseconds of audio accepted so far. */
   get durationMs(): number {
     return this.packets * PACKET_MS;
@@ -215,8 +324,8 @@ export class OutgoingMessage {
 
   /**
    * Adds one Opus packet `packet[0..length)` (lent; length defaults to
-   * packet.length, 1..1275). Returns a sealed non-final chunk when the current
-   * chunk was full (the packet starts the next chunk), else undefined.
+   * packet.length, 1..1275). Returns a sealed non-final chunk (a copy, owned by the
+   * caller) when the current chunk was full (the packet starts the next chunk), else undefined.
    * Throws TOO_LARGE (packet size), TOO_LONG (the 3001st packet; the message
    * stays usable: call finish()), STATE.
    */
@@ -229,7 +338,8 @@ export class OutgoingMessage {
       throw new EnvelopeError('TOO_LONG', 'a message holds at most 60 s of audio');
     }
     let out: Uint8Array | undefined;
-    if (this.inChunk >= this.packetsPerChunk || this.used + 2 + length > MAX_CHUNK_PLAINTEXT) out = this.seal(false);
+    if (this.inChunk >= this.packetsPerChunk || this.used + 2 + length > MAX_CHUNK_PLAINTEXT) out = this.seal(false).slice();
+    this.packetAt = -1;
     const p = this.plain;
     let o = this.used;
     p[o++] = length >>> 8;
@@ -248,51 +358,82 @@ export class OutgoingMessage {
       this.abort();
       throw new EnvelopeError('EMPTY', 'a message needs at least one packet');
     }
-    const c = this.seal(true);
+    const c = this.seal(true).slice();
     this.abort();
     return c;
   }
 
-  /** Drops the message and zeroes its keys and buffer. Safe to call twice. */
+  /** Drops the message and zeroes its keys and its sealing buffer. Safe to call twice. */
   abort(): void {
+    const first = !this.done;
     this.done = true;
     this.contentKey.fill(0);
     for (const k of this.keys) k.fill(0);
-    this.plain.fill(0);
+    this.buf.fill(0);
+    if (first) this.owner?.returnBuffer(this.buf);
     this.used = 0;
+    this.packetAt = -1;
     this.wraps = undefined;
   }
 
+  /** Seals the buffered packets in place; returns a view of the sealing buffer (lent). */
   private seal(final: boolean): Uint8Array {
     const index = this.chunksOut;
-    let len = this.used;
+    const used = this.used;
+    let len = used;
     if (this.padBlock > 0) len = Math.min(MAX_CHUNK_PLAINTEXT, Math.ceil(len / this.padBlock) * this.padBlock);
+    if (len > used) this.plain.fill(0, used, len); // padding: zero bytes (the window may hold an older chunk's ciphertext)
     writeNonce(this.nonce, this.messageId, index, final ? NONCE_KIND_FINAL : NONCE_KIND_CHUNK);
-    const box = this.crypto.secretbox(this.plain.subarray(0, len), this.nonce, this.contentKey);
     const wraps = index === 0 ? this.wraps! : undefined;
     const n = this.keys.length;
-    const bodyAt = HEADER_BYTES + (wraps ? wraps.length : 0);
-    const tagsAt = bodyAt + box.length;
-    const out = new Uint8Array(tagsAt + n * TAG_BYTES);
+    const buf = this.buf;
+    const boxAt = PLAIN_AT - TAG_BYTES;
+    const headerAt = boxAt - (wraps ? wraps.length : 0) - HEADER_BYTES;
+    const tagsAt = PLAIN_AT + len;
     const h = this.header;
     h[OFF_FLAGS] = final ? FLAG_FINAL : 0;
     h[OFF_INDEX] = index >>> 8;
     h[OFF_INDEX + 1] = index & 0xff;
-    out.set(h, 0);
-    if (wraps) out.set(wraps, HEADER_BYTES);
-    out.set(box, bodyAt);
-    const authed = out.subarray(0, tagsAt);
-    for (let j = 0; j < n; j++) {
-      const otk = tagKey(this.crypto, this.keys[j]!, this.messageId, index, j, this.nonce, this.zero32);
-      out.set(this.crypto.onetimeauth(authed, otk), tagsAt + j * TAG_BYTES);
-      otk.fill(0);
+    buf.set(h, headerAt);
+    if (wraps) buf.set(wraps, headerAt + HEADER_BYTES);
+    const c = this.crypto;
+    if (c.secretboxInPlace && c.onetimeauthInto) {
+      // allocation-free: the plaintext window becomes the box, each tag key is made in a scratch
+      c.secretboxInPlace(buf, boxAt, len, this.nonce, this.contentKey);
+      const tk = this.tk;
+      const tag = this.tag16;
+      for (let j = 0; j < n; j++) {
+        tk.fill(0, TAG_BYTES);
+        writeNonce(this.nonce, this.messageId, index, NONCE_KIND_TAG, j);
+        c.secretboxInPlace(tk, 0, KEY_BYTES, this.nonce, this.keys[j]!);
+        c.onetimeauthInto(tag, buf, headerAt, tagsAt - headerAt, this.tkKey);
+        const at = tagsAt + j * TAG_BYTES;
+        for (let i = 0; i < TAG_BYTES; i++) buf[at + i] = tag[i]!;
+      }
+      tk.fill(0);
+      tag.fill(0);
+    } else {
+      buf.set(c.secretbox(this.plain.subarray(0, len), this.nonce, this.contentKey), boxAt);
+      const authed = buf.subarray(headerAt, tagsAt);
+      for (let j = 0; j < n; j++) {
+        const otk = tagKey(c, this.keys[j]!, this.messageId, index, j, this.nonce, this.zero32);
+        buf.set(c.onetimeauth(authed, otk), tagsAt + j * TAG_BYTES);
+        otk.fill(0);
+      }
     }
-    this.plain.fill(0, 0, len);
     this.used = 0;
     this.inChunk = 0;
     this.chunksOut++;
     if (index === 0) this.wraps = undefined;
     this.counters.inc('envelope.sealed_chunks');
-    return out;
+    // the padded chunks give few (start, end) pairs: their views are kept (up to 4)
+    const end = tagsAt + n * TAG_BYTES;
+    const k = headerAt * 4096 + end;
+    let view = this.views.get(k);
+    if (!view) {
+      view = buf.subarray(headerAt, end);
+      if (this.views.size < 4) this.views.set(k, view);
+    }
+    return view;
   }
 }

@@ -285,6 +285,40 @@ export function encodedLength(p: MqttPacket): number {
 }
 
 /**
+ * Encodes a QoS 1 PUBLISH straight from stored bytes, allocating nothing but one view
+ * (the outbox's record path, src/mqtt-session.ts): `src[topicAt, topicAt+2+L)` holds the
+ * topic in MQTT's string encoding (2-byte length L, then UTF-8: the outbox record keeps
+ * it so) and `src[topicAt+2+L, end)` the payload. Writes into `out` (lent) at 0 and
+ * returns the length. Throws MqttError INVAL (topic empty, over the record, or with a
+ * wildcard; messageId outside 1..65535), SIZE (`out` too small).
+ */
+export function encodePublishFrom(out: Uint8Array, src: Uint8Array, topicAt: number, end: number, messageId: number, dup: boolean): number {
+  if (!(topicAt >= 0 && topicAt + 2 <= end && end <= src.length)) throw inval('record range');
+  const tl = (src[topicAt]! << 8) | src[topicAt + 1]!;
+  const payloadAt = topicAt + 2 + tl;
+  if (tl === 0 || payloadAt > end) throw inval('publish topic must be non-empty and inside the record');
+  for (let i = topicAt + 2; i < payloadAt; i++) if (src[i] === 0x23 || src[i] === 0x2b) throw inval('publish topic must be without wildcards');
+  if ((messageId | 0) !== messageId || messageId < 1 || messageId > 65535) throw inval('messageId must be 1..65535');
+  const body = end - topicAt + 2; // topic string + packet id + payload
+  const total = 1 + varLen(body) + body;
+  if (total > out.length) throw new MqttError('SIZE', `output buffer too small (${total} bytes needed)`);
+  let o = 0;
+  out[o++] = (TYPE.publish << 4) | (dup ? 8 : 0) | 2;
+  let n = body;
+  do {
+    let d = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) d |= 0x80;
+    out[o++] = d;
+  } while (n > 0);
+  for (let i = topicAt; i < payloadAt; i++) out[o++] = src[i]!;
+  out[o++] = messageId >>> 8;
+  out[o++] = messageId & 0xff;
+  out.set(src.subarray(payloadAt, end), o);
+  return o + (end - payloadAt);
+}
+
+/**
  * Encodes `p` into `out` (lent) at `offset`; returns the number of bytes written.
  * Throws MqttError('INVAL') for a bad packet, MqttError('SIZE') when `out` is too small.
  * Allocates only the UTF-8 bytes of its strings.

@@ -24,7 +24,7 @@
 import type { ClockPort, LogPort, RandomPort, SocketEvent, SocketPort, TimerHandle } from '../hal/ports.js';
 import type { Counters } from './counters.js';
 import type { Inbox } from './inbox.js';
-import { MqttError, MqttParser, encodePacket, type MqttPacket, type PublishPacket, type QoS } from './mqtt-codec.js';
+import { MqttError, MqttParser, encodePacket, encodePublishFrom, type MqttPacket, type PublishPacket, type QoS } from './mqtt-codec.js';
 import type { Outbox } from './outbox.js';
 
 /** Where the session is. */
@@ -128,6 +128,9 @@ export class MqttSession {
   private readonly inflight: Inflight[] = [];
   /** Outbox records sent at least once (DUP on resend). */
   private readonly sentOnce = new Set<string>();
+  private readonly txViews = new Map<number, Uint8Array>();
+  /** In-flight entries acknowledged, kept for reuse (at most maxInflight). */
+  private readonly spare: Inflight[] = [];
 
   constructor(opts: MqttSessionOptions) {
     const keepaliveSec = opts.keepaliveSec ?? 60;
@@ -425,7 +428,20 @@ export class MqttSession {
       this.drop(e instanceof MqttError ? e : new MqttError('INVAL', 'cannot encode'));
       return false;
     }
-    const bytes = this.txBuf.subarray(0, n);
+    return this.writeTx(n);
+  }
+
+  /**
+   * Writes txBuf[0, n) (the socket copies it). Returns false when the connection was dropped.
+   * Views of the tx buffer are kept by length (up to 4): the padded chunks give few lengths,
+   * so a publish makes no new view.
+   */
+  private writeTx(n: number): boolean {
+    let bytes = this.txViews.get(n);
+    if (!bytes) {
+      bytes = this.txBuf.subarray(0, n);
+      if (this.txViews.size < 4) this.txViews.set(n, bytes);
+    }
     this.lastTx = this.o.clock.now();
     if (this.txQueue.length > 0) {
       this.txQueue.push(bytes.slice());
@@ -482,27 +498,52 @@ export class MqttSession {
     for (;;) {
       const id = this.nextId;
       this.nextId = this.nextId === 65535 ? 1 : this.nextId + 1;
-      if (id !== this.subId && !this.directIds.has(id) && !this.inflight.some((f) => f.messageId === id)) return id;
+      if (id !== this.subId && !this.directIds.has(id) && this.inflightIndex(id, undefined) < 0) return id;
     }
   }
 
-  /** Publishes outbox records, oldest first, while online and the window has room. */
+  /** Index in `inflight` of the entry with this packet id (or record id), -1 if none. A loop: no closure per call. */
+  private inflightIndex(messageId: number | undefined, recordId: string | undefined): number {
+    const list = this.inflight;
+    for (let i = 0; i < list.length; i++) {
+      const f = list[i]!;
+      if (f.messageId === messageId || f.recordId === recordId) return i;
+    }
+    return -1;
+  }
+
+  /**
+   * Publishes outbox records, oldest first, while online and the window has room.
+   * Straight from the record's bytes into the tx buffer (encodePublishFrom): no
+   * packet object, no topic decode or encode; in-flight entries are reused.
+   */
   private pump(): void {
     if (this._state !== 'online') return;
+    const ob = this.o.outbox;
     for (let i = 0; this.inflight.length < this.o.maxInflight; i++) {
-      const id = this.o.outbox.at(i);
+      const id = ob.at(i);
       if (id === undefined) return;
-      if (this.inflight.some((f) => f.recordId === id)) continue;
-      const rec = this.o.outbox.read(id);
-      if (!rec) {
+      if (this.inflightIndex(undefined, id) >= 0) continue;
+      const v = ob.value(id);
+      if (!v) {
         i--; // the corrupt record was removed; the list shifted
         continue;
       }
       const messageId = this.allocId();
-      const p: PublishPacket = { cmd: 'publish', topic: rec.topic, payload: rec.payload, qos: 1, dup: this.sentOnce.has(id), retain: false, messageId };
-      this.inflight.push({ recordId: id, messageId, sentAt: this.o.clock.now() });
+      let n: number;
+      try {
+        n = encodePublishFrom(this.txBuf, v, 1, v.length, messageId, this.sentOnce.has(id));
+      } catch (e) {
+        this.drop(e instanceof MqttError ? e : new MqttError('INVAL', 'cannot encode'));
+        return;
+      }
+      const f = this.spare.pop() ?? { recordId: id, messageId, sentAt: 0 };
+      f.recordId = id;
+      f.messageId = messageId;
+      f.sentAt = this.o.clock.now();
+      this.inflight.push(f);
       this.sentOnce.add(id);
-      if (!this.sendPacket(p)) return;
+      if (!this.writeTx(n)) return;
       this.counters?.inc('mqtt.published');
     }
   }
@@ -542,13 +583,14 @@ export class MqttSession {
         this.onPublish(p);
         return;
       case 'puback': {
-        const i = this.inflight.findIndex((f) => f.messageId === p.messageId);
+        const i = this.inflightIndex(p.messageId, undefined);
         if (i < 0) {
           this.counters?.inc('mqtt.rx_unknown_puback');
           return;
         }
         const f = this.inflight[i]!;
-        this.inflight.splice(i, 1);
+        for (let k = i + 1; k < this.inflight.length; k++) this.inflight[k - 1] = this.inflight[k]!;
+        this.inflight.length--;
         try {
           this.o.outbox.remove(f.recordId);
         } catch (e) {
@@ -557,6 +599,7 @@ export class MqttSession {
           return;
         }
         this.sentOnce.delete(f.recordId);
+        if (this.spare.length < this.o.maxInflight) this.spare.push(f); // reused by pump()
         this.counters?.inc('mqtt.acked');
         this.pump();
         return;

@@ -61,6 +61,19 @@ export const naclCrypto: CryptoPort = {
     (nacl as unknown as { lowlevel: { crypto_onetimeauth: (o: Uint8Array, op: number, m: Uint8Array, mp: number, n: number, k: Uint8Array) => number } }).lowlevel.crypto_onetimeauth(out, 0, message, 0, message.length, key);
     return out;
   },
+  secretboxInPlace(buf, offset, length, nonce, key) {
+    need(nonce, 24, 'nonce');
+    need(key, 32, 'key');
+    if (!(buf instanceof Uint8Array) || !(offset >= 0 && length >= 0 && offset + 16 + length <= buf.length)) throw new PortError('SIZE', 'box range outside its buffer');
+    // tweetnacl allocates inside (pure JS; the device's port does not)
+    buf.set(nacl.secretbox(buf.subarray(offset + 16, offset + 16 + length), nonce, key), offset);
+  },
+  onetimeauthInto(out16, buf, offset, length, key) {
+    need(out16, 16, 'tag');
+    need(key, 32, 'one-time key');
+    if (!(buf instanceof Uint8Array) || !(offset >= 0 && length >= 0 && offset + length <= buf.length)) throw new PortError('SIZE', 'message range outside its buffer');
+    (nacl as unknown as { lowlevel: { crypto_onetimeauth: (o: Uint8Array, op: number, m: Uint8Array, mp: number, n: number, k: Uint8Array) => number } }).lowlevel.crypto_onetimeauth(out16, 0, buf, offset, length, key);
+  },
   scalarMult(scalar, point) {
     need(scalar, 32, 'scalar');
     need(point, 32, 'point');

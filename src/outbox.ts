@@ -15,9 +15,10 @@
  * DURABILITY POINT: a chunk is durable at its broker PUBACK or `persistAfterMs`
  * after add(), whichever comes first (at add() while offline). A power cut before
  * that loses the chunk; after it, the chunk is delivered. The recorder adds a
- * message's last chunk within one flush (<= 3 ticks, 60 ms) of the paw's release,
- * so with the default 1,500 ms a whole message is durable at most 2 s after the
- * paw is released (docs/AUDIO.md, tests/outbox-write-behind.test.ts).
+ * message's last chunk at the paw's release (src/toy-recorder.ts seals it in the
+ * release handler), so with the default 1,500 ms a whole message is durable at most
+ * 2 s after the paw is released (docs/AUDIO.md, tests/outbox-write-behind.test.ts).
+ * One timer at most waits for the oldest RAM chunk's deadline (not one per chunk).
  * A flash write that fails keeps the chunk in RAM (counted `outbox.persist_failed`)
  * and is tried again at the next deadline.
  *
@@ -66,6 +67,8 @@ interface Entry {
   key: string;
   value: Uint8Array | undefined;
   topicLength: number;
+  /** The topic while the record is in RAM ('' once on flash: read back from the record). */
+  topic: string;
   addedAt: number;
 }
 
@@ -74,11 +77,12 @@ const HEADER = 3;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
+const ZEROS = '000000000000';
+
 /** The key of sequence number `seq` under `prefix`. */
 export function seqKey(prefix: string, seq: number): string {
-  let s = String(seq);
-  while (s.length < SEQ_DIGITS) s = '0' + s;
-  return prefix + s;
+  const s = String(seq);
+  return s.length >= SEQ_DIGITS ? prefix + s : prefix + ZEROS.slice(s.length) + s;
 }
 
 /** The sequence number of `key`, or -1 when it is not a record key under prefix. */
@@ -115,6 +119,11 @@ export class Outbox {
   private timerAt = -1;
   private readonly onTimer: () => void;
   private closed = false;
+  /** The last topic added and its UTF-8 bytes (a message's chunks share one topic: no encode per chunk). */
+  private lastTopic = '';
+  private lastTopicBytes: Uint8Array = new Uint8Array(0);
+  /** Entries removed after their PUBACK, reused by add() (at most maxRam + 1 kept). */
+  private readonly spare: Entry[] = [];
 
   /** Loads the ids of stored records (keys only; records are read when sent). */
   constructor(opts: OutboxOptions) {
@@ -130,7 +139,7 @@ export class Outbox {
     for (const k of this.storage.keys(this.prefix)) {
       const seq = keySeq(this.prefix, k);
       if (seq < 0) continue;
-      this.list.push({ key: k, value: undefined, topicLength: 0, addedAt: 0 });
+      this.list.push({ key: k, value: undefined, topicLength: 0, topic: '', addedAt: 0 });
       if (seq >= this.nextSeq) this.nextSeq = seq + 1;
     }
     this.onTimer = () => this.deadline();
@@ -150,7 +159,11 @@ export class Outbox {
    * STORAGE (the storage failed: nothing was stored, or, after a power cut, the whole record).
    */
   add(topic: string, payload: Uint8Array): PortStatus {
-    const t = enc.encode(topic);
+    if (topic !== this.lastTopic) {
+      this.lastTopicBytes = enc.encode(topic);
+      this.lastTopic = topic;
+    }
+    const t = this.lastTopicBytes;
     if (t.length === 0 || t.length > 255) throw new MqttError('INVAL', 'outbox topic must be 1..255 bytes');
     if (payload.length > maxOutboxPayload(t.length)) throw new MqttError('INVAL', `outbox payload larger than ${maxOutboxPayload(t.length)} bytes`);
     if (this.list.length >= this.maxRecords) {
@@ -178,7 +191,12 @@ export class Outbox {
       }
     }
     this.nextSeq++;
-    const entry: Entry = { key, value: behind ? v : undefined, topicLength: t.length, addedAt: behind ? this.clock!.now() : 0 };
+    const entry = this.spare.pop() ?? { key, value: undefined, topicLength: 0, topic: '', addedAt: 0 };
+    entry.key = key;
+    entry.value = behind ? v : undefined;
+    entry.topicLength = t.length;
+    entry.topic = behind ? topic : '';
+    entry.addedAt = behind ? this.clock!.now() : 0;
     this.list.push(entry);
     this.counters?.inc('outbox.added');
     if (behind) {
@@ -222,7 +240,23 @@ export class Outbox {
    */
   read(id: string): OutboxRecord | undefined {
     const e = this.find(id);
-    if (e?.value) return { id, topic: dec.decode(e.value.subarray(HEADER, HEADER + e.topicLength)), payload: e.value.subarray(HEADER + e.topicLength) };
+    if (e?.value) return { id, topic: e.topic, payload: e.value.subarray(HEADER + e.topicLength) };
+    const v = this.value(id);
+    if (!v) return undefined;
+    const tl = (v[1]! << 8) | v[2]!;
+    return { id, topic: dec.decode(v.subarray(HEADER, HEADER + tl)), payload: v.subarray(HEADER + tl) };
+  }
+
+  /**
+   * The whole record of `id` without copying or decoding (the MQTT session's path, no
+   * allocation while it is in RAM): [1 version][2 topic length][topic UTF-8][payload],
+   * the topic in MQTT's own string encoding. Lent: read it, do not keep or change it.
+   * From RAM while held there, else read from the storage; a stored record that is
+   * missing or does not parse is removed, counted (`outbox.corrupt`) and answered undefined.
+   */
+  value(id: string): Uint8Array | undefined {
+    const e = this.find(id);
+    if (e?.value) return e.value;
     let v: Uint8Array | undefined;
     try {
       v = this.storage.read(id);
@@ -232,9 +266,7 @@ export class Outbox {
     }
     if (v && v.length >= HEADER && v[0] === 1) {
       const tl = (v[1]! << 8) | v[2]!;
-      if (tl > 0 && HEADER + tl <= v.length) {
-        return { id, topic: dec.decode(v.subarray(HEADER, HEADER + tl)), payload: v.subarray(HEADER + tl) };
-      }
+      if (tl > 0 && HEADER + tl <= v.length) return v;
     }
     this.counters?.inc('outbox.corrupt');
     this.drop(id);
@@ -252,6 +284,7 @@ export class Outbox {
     const e = this.list[i]!;
     if (e.value) {
       e.value = undefined;
+      e.topic = '';
       this.ramCount--;
       this.counters?.inc('outbox.acked_in_ram');
     } else {
@@ -262,7 +295,11 @@ export class Outbox {
         throw new MqttError('STORAGE', `outbox remove failed (${err instanceof PortError ? err.code : 'unknown'})`);
       }
     }
-    this.list.splice(i, 1);
+    this.removeAt(i);
+    if (this.spare.length <= this.maxRam) {
+      e.key = '';
+      this.spare.push(e);
+    }
     this.counters?.inc('outbox.sent');
   }
 
@@ -272,7 +309,8 @@ export class Outbox {
    */
   persistAll(): void {
     if (this.closed) return;
-    for (const e of this.list) if (e.value) this.persist(e);
+    const list = this.list;
+    for (let i = 0; i < list.length; i++) if (list[i]!.value) this.persist(list[i]!);
   }
 
   /**
@@ -300,33 +338,38 @@ export class Outbox {
     }
   }
 
-  /** The write-behind deadline: persists chunks whose time in RAM is up; never throws. */
+  /** The write-behind deadline: persists chunks whose time in RAM is up, then waits for the next; never throws. */
   private deadline(): void {
     this.timer = undefined;
     this.timerAt = -1;
     if (this.closed) return;
     const now = this.clock!.now();
-    for (const e of this.list) if (e.value && now - e.addedAt >= this.persistAfterMs) this.persist(e);
+    const list = this.list;
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i]!;
+      if (e.value && now - e.addedAt >= this.persistAfterMs) this.persist(e);
+    }
     this.schedule();
   }
 
-  /** Arms one timer for the oldest RAM chunk's deadline (or none when nothing waits). */
+  /**
+   * Arms the one deadline timer for the oldest RAM chunk, unless it is armed already:
+   * chunks are added in time order, so an armed timer is never late for a newer chunk;
+   * when it fires it re-arms for the oldest chunk left (one timer per 1.5 s at most
+   * while recording, not one per chunk). No timer when nothing waits in RAM.
+   */
   private schedule(): void {
-    if (this.closed || !this.clock) return;
+    if (this.closed || !this.clock || this.timer) return;
+    const list = this.list;
     let oldest = -1;
-    for (const e of this.list) {
-      if (e.value) {
-        oldest = e.addedAt;
+    for (let i = 0; i < list.length; i++) {
+      if (list[i]!.value) {
+        oldest = list[i]!.addedAt;
         break;
       }
     }
-    if (oldest < 0) {
-      this.cancelTimer();
-      return;
-    }
+    if (oldest < 0) return;
     const at = oldest + this.persistAfterMs;
-    if (this.timer && this.timerAt === at) return;
-    this.cancelTimer();
     this.timerAt = at;
     this.timer = this.clock.after(Math.max(0, at - this.clock.now()), this.onTimer);
   }
@@ -338,12 +381,20 @@ export class Outbox {
   }
 
   private persistOldest(): void {
-    for (const e of this.list) {
-      if (e.value) {
-        this.persist(e);
+    const list = this.list;
+    for (let i = 0; i < list.length; i++) {
+      if (list[i]!.value) {
+        this.persist(list[i]!);
         return;
       }
     }
+  }
+
+  /** Removes list[i] in place (splice would allocate the array of removed items). */
+  private removeAt(i: number): void {
+    const list = this.list;
+    for (let k = i + 1; k < list.length; k++) list[k - 1] = list[k]!;
+    list.length--;
   }
 
   private persist(e: Entry): void {
@@ -354,6 +405,7 @@ export class Outbox {
       return;
     }
     e.value = undefined;
+    e.topic = '';
     this.ramCount--;
     this.counters?.inc('outbox.persisted');
   }
@@ -372,7 +424,7 @@ export class Outbox {
     const i = this.indexOf(id);
     if (i >= 0) {
       if (this.list[i]!.value) this.ramCount--;
-      this.list.splice(i, 1);
+      this.removeAt(i);
     }
     try {
       this.storage.remove(id);

@@ -9,13 +9,15 @@
  * is handed to the outbox as soon as it is sealed, so sending starts while the
  * child still holds the paw.
  *
- * One 20 ms timer runs only while recording or flushing; it drains the packet
- * ring into the sealer. Errors never escape a timer: they are counted
+ * The recorder is the record pipeline's PacketSink: the pipeline's 20 ms tick
+ * encodes each frame straight from the mic adapter's slot into the sealer's
+ * plaintext (OutgoingMessage.reservePacket / commitPacket), so there is no packet
+ * ring and no timer of its own; a chunk is sealed when the next packet's room is
+ * reserved, and handed on at once. Errors never escape the tick: they are counted
  * (`rec.*`) and the message is dropped or finished as far as it got.
  */
-import type { ClockPort, LogPort, TimerHandle } from '../hal/ports.js';
-import { FRAME_MS } from '../hal/ports.js';
-import type { RecordPipeline } from '../audio/record-pipeline.js';
+import type { ClockPort, LogPort } from '../hal/ports.js';
+import type { PacketSink, RecordPipeline } from '../audio/record-pipeline.js';
 import type { Counters } from './counters.js';
 import { EnvelopeError, type OutgoingMessage } from './envelope.js';
 import { MIN_RECORD_MS, type RecorderControl } from './toy.js';
@@ -35,19 +37,20 @@ export interface ToyRecorderOptions {
   onMessageQueued?: (info: { chunks: number; ms: number }) => void;
 }
 
-export class ToyRecorder implements RecorderControl {
+const NO_BUFFER = new Uint8Array(0);
+
+export class ToyRecorder implements RecorderControl, PacketSink {
+  /** PacketSink: the open message's plaintext and where the reserved packet goes (valid after packetRoom()). */
+  packetBuffer: Uint8Array = NO_BUFFER;
+  packetOffset = 0;
   private msg: OutgoingMessage | undefined;
-  private held: Uint8Array[] = [];
-  private timer: TimerHandle | undefined;
+  private readonly held: Uint8Array[] = [];
   private keep = true;
   private stopping = false;
   private chunksSent = 0;
   private failed = false;
-  private readonly drainCb: (packet: Uint8Array, length: number) => void;
 
-  constructor(private readonly o: ToyRecorderOptions) {
-    this.drainCb = (p, n) => this.addPacket(p, n);
-  }
+  constructor(private readonly o: ToyRecorderOptions) {}
 
   /** True while a message is being recorded or flushed. */
   get busy(): boolean {
@@ -64,19 +67,21 @@ export class ToyRecorder implements RecorderControl {
       return 'BUSY';
     }
     this.o.beforeStart?.();
-    const s = this.o.pipeline.start();
-    if (s !== 'OK') {
-      msg.abort();
-      this.o.counters.inc('rec.mic_busy');
-      return 'BUSY';
-    }
     this.msg = msg;
-    this.held = [];
+    this.held.length = 0;
     this.keep = true;
     this.stopping = false;
     this.failed = false;
     this.chunksSent = 0;
-    this.timer = this.o.clock.every(FRAME_MS, () => this.tick());
+    this.packetBuffer = msg.plaintext;
+    const s = this.o.pipeline.start(this);
+    if (s !== 'OK') {
+      this.msg = undefined;
+      this.packetBuffer = NO_BUFFER;
+      msg.abort();
+      this.o.counters.inc('rec.mic_busy');
+      return 'BUSY';
+    }
     return 'OK';
   }
 
@@ -84,45 +89,48 @@ export class ToyRecorder implements RecorderControl {
     if (!this.msg || this.stopping) return;
     this.keep = keep;
     this.stopping = true;
-    this.o.pipeline.stop();
-    this.tick();
+    this.o.pipeline.stop(); // encodes what the mic still holds, synchronously
+    this.complete();
   }
 
-  private tick(): void {
+  /** PacketSink: room for the next packet in the sealer's plaintext (sealing a full chunk first), 0 to skip the frame. Never throws. */
+  packetRoom(): number {
     const msg = this.msg;
-    if (!msg) return;
-    try {
-      this.o.pipeline.drainPackets(this.drainCb);
-    } catch (e) {
-      this.o.counters.inc('rec.drain_error');
-    }
-    if (this.stopping && this.o.pipeline.isDrained()) this.complete();
-  }
-
-  private addPacket(packet: Uint8Array, length: number): void {
-    const msg = this.msg;
-    if (!msg || this.failed || (this.stopping && !this.keep && this.chunksSent === 0)) return;
+    if (!msg || this.failed || (this.stopping && !this.keep && this.chunksSent === 0)) return 0;
     let chunk: Uint8Array | undefined;
     try {
-      chunk = msg.addPacket(packet, length);
+      chunk = msg.reservePacket();
     } catch (e) {
       // TOO_LONG cannot happen (the Toy stops at 60 s); anything else ends this message's audio.
       this.o.counters.inc(`rec.seal_${e instanceof EnvelopeError ? e.code : 'error'}`);
       this.failed = true;
-      return;
+      return 0;
     }
     if (chunk) this.emit(chunk);
+    this.packetOffset = msg.packetAt;
+    return msg.packetRoom;
   }
 
+  /** PacketSink: the encoder wrote `length` bytes at packetOffset. */
+  commitPacket(length: number): void {
+    this.msg!.commitPacket(length);
+  }
+
+  /** `chunk` is lent by the sealer (valid until its next call): held chunks are copied, sent ones are copied by the outbox. */
   private emit(chunk: Uint8Array): void {
     const msg = this.msg!;
     if (msg.durationMs < MIN_RECORD_MS && !this.stopping) {
-      this.held.push(chunk);
+      this.held.push(chunk.slice());
       return;
     }
-    for (const h of this.held) this.out(h);
-    this.held = [];
+    this.sendHeld();
     this.out(chunk);
+  }
+
+  private sendHeld(): void {
+    const held = this.held;
+    for (let i = 0; i < held.length; i++) this.out(held[i]!);
+    held.length = 0;
   }
 
   private out(chunk: Uint8Array): void {
@@ -133,14 +141,12 @@ export class ToyRecorder implements RecorderControl {
 
   private complete(): void {
     const msg = this.msg!;
-    this.timer?.cancel();
-    this.timer = undefined;
     // Chunks that already left cannot be recalled: finish such a message properly
     // rather than leave the family a truncated one.
     if ((this.keep || this.chunksSent > 0) && msg.packets > 0) {
       try {
         const last = msg.finish();
-        for (const h of this.held) this.out(h);
+        this.sendHeld();
         this.out(last);
         this.o.counters.inc('rec.messages');
         this.o.log?.log('info', 'rec.queued', { chunks: this.chunksSent, ms: msg.durationMs });
@@ -153,20 +159,20 @@ export class ToyRecorder implements RecorderControl {
       msg.abort();
       this.o.counters.inc('rec.discarded');
     }
-    this.held = [];
+    this.held.length = 0;
     this.msg = undefined;
+    this.packetBuffer = NO_BUFFER;
     this.stopping = false;
   }
 
-  /** Aborts any recording and stops the timer. Safe to call twice. */
+  /** Aborts any recording. Safe to call twice. */
   close(): void {
-    this.timer?.cancel();
-    this.timer = undefined;
+    this.packetBuffer = NO_BUFFER;
     if (this.msg) {
       this.o.pipeline.close();
       this.msg.abort();
       this.msg = undefined;
     }
-    this.held = [];
+    this.held.length = 0;
   }
 }

@@ -1,13 +1,15 @@
 /**
  * The record-and-play loop for tests, benches and tools: FakeMic → RecordPipeline
  * → packets → PlaybackPipeline → FakeSpeaker, on any ClockPort and CodecPorts.
- * Packets move from the record packet ring to the playback one in a 20 ms step
- * between the two pipelines' ticks (a stand-in for seal → relay → open), through
- * a callback made once. Portable (runs in XS).
+ * Each packet is encoded into a PacketCallbackSink's buffer and pushed to the
+ * playback pipeline at once (a stand-in for seal → relay → open; pushPacket copies);
+ * a 20 ms step between the two pipelines' ticks ends the message when the source
+ * has ended. A packet the playback ring has no room for is skipped and counted
+ * (`refused`). Portable (runs in XS).
  */
-import { MAX_PACKET_BYTES } from '../audio/codec-port.js';
 import { PlaybackPipeline } from '../audio/playback-pipeline.js';
 import { RecordPipeline } from '../audio/record-pipeline.js';
+import { PacketCallbackSink } from './fakes/packet-callback-sink.js';
 import { FRAME_MS, type ClockPort, type CodecPort, type TimerHandle } from '../hal/ports.js';
 import type { Counters } from '../src/counters.js';
 import { FakeMic, type FrameSource } from './fakes/fake-mic.js';
@@ -29,23 +31,29 @@ export class AudioLoop {
   readonly speaker: FakeSpeaker;
   readonly rec: RecordPipeline;
   readonly play: PlaybackPipeline;
-  /** Packets moved from record to playback, and their bytes. */
+  /** Packets moved from record to playback, and their bytes; packets the playback ring refused. */
   moved = 0;
   movedBytes = 0;
+  refused = 0;
+  /** The record pipeline's sink (its 1,275-byte buffer is the encoder's output). */
+  readonly packetSink: PacketCallbackSink;
   private timer: TimerHandle | undefined;
-  private readonly push: (p: Uint8Array, n: number) => void;
   private readonly step: () => void;
 
   constructor(private readonly opts: AudioLoopOptions) {
     this.mic = new FakeMic(opts.clock, opts.source);
     this.speaker = new FakeSpeaker(opts.clock, opts.sink);
-    this.rec = new RecordPipeline({ clock: opts.clock, mic: this.mic, codec: opts.recordCodec, counters: opts.counters, onError: opts.onError });
-    this.play = new PlaybackPipeline({ clock: opts.clock, speaker: this.speaker, codec: opts.playCodec, counters: opts.counters, onError: opts.onError });
-    this.push = (p, n) => {
+    this.packetSink = new PacketCallbackSink((p, n) => {
+      if (!this.play.canAccept(n)) {
+        this.refused++;
+        return;
+      }
       this.play.pushPacket(p, n);
       this.moved++;
       this.movedBytes += n;
-    };
+    });
+    this.rec = new RecordPipeline({ clock: opts.clock, mic: this.mic, codec: opts.recordCodec, sink: this.packetSink, counters: opts.counters, onError: opts.onError });
+    this.play = new PlaybackPipeline({ clock: opts.clock, speaker: this.speaker, codec: opts.playCodec, counters: opts.counters, onError: opts.onError });
     this.step = () => this.transfer();
   }
 
@@ -56,11 +64,10 @@ export class AudioLoop {
     this.play.start();
   }
 
-  /** Moves every packet the playback ring has room for; ends the message when the recording is done. */
+  /** Ends the message when the source has ended (the packets moved in the record tick). */
   transfer(): void {
     if (this.mic.ended && this.rec.state === 'recording') this.rec.stop();
-    while (this.rec.packets.count > 0 && this.play.canAccept(MAX_PACKET_BYTES)) this.rec.drainPackets(this.push, 1);
-    if (this.rec.isDrained() && this.play.state === 'playing') this.play.endOfMessage();
+    if (this.rec.state === 'finished' && this.play.state === 'playing') this.play.endOfMessage();
     if (this.play.state === 'finished') {
       this.timer?.cancel();
       this.timer = undefined;

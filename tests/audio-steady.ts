@@ -5,14 +5,16 @@
  * - SteadyLoop: the full record → playback loop on a StepClock with FakeCodecs that
  *   remember every distinct buffer instance they are lent (in a fixed table, no
  *   allocation), and a speaker sink that checks each frame's value in order.
- * - RecordOnly / PlaybackOnly: one path each, for steps per second of audio.
+ * - RecordOnly / PlaybackOnly: one path each, for steps per second of audio
+ *   (RecordOnly encodes into PlaintextSink, a stand-in for the sealer's plaintext).
  * - ring workloads: the rings next to a naive queue that allocates a typed array per frame.
  */
 import { FakeCodec } from '../audio/fake-codec.js';
 import { FrameRing } from '../audio/frame-ring.js';
 import { PacketRing } from '../audio/packet-ring.js';
 import { PlaybackPipeline } from '../audio/playback-pipeline.js';
-import { RecordPipeline } from '../audio/record-pipeline.js';
+import { RecordPipeline, type PacketSink } from '../audio/record-pipeline.js';
+import { MAX_PACKET_BYTES, MIN_ENCODE_ROOM } from '../audio/codec-port.js';
 import { FRAME_SAMPLES } from '../hal/ports.js';
 import { AudioLoop } from './audio-loop.js';
 import { countingSource, FakeMic } from './fakes/fake-mic.js';
@@ -37,10 +39,10 @@ export class TrackingCodec extends FakeCodec {
   readonly packetOut = new InstanceTable();
   readonly packetIn = new InstanceTable();
   readonly pcmOut = new InstanceTable();
-  override encode(pcm: Int16Array, out: Uint8Array): number {
+  override encode(pcm: Int16Array, out: Uint8Array, offset?: number, maxBytes?: number): number {
     this.pcmIn.note(pcm);
     this.packetOut.note(out);
-    return super.encode(pcm, out);
+    return super.encode(pcm, out, offset, maxBytes);
   }
   override decode(packet: Uint8Array, length: number, out: Int16Array): number {
     this.packetIn.note(packet);
@@ -121,37 +123,66 @@ export class SteadyLoop {
         speaker: this.speakerFrames.size,
       },
       sameBuffers:
-        inRing(this.recCodec.pcmIn, rec.pcm.storage.buffer) &&
-        this.recCodec.packetOut.items[0] === rec.packets.writeScratch &&
+        this.recCodec.pcmIn.size === 1 &&
+        this.recCodec.pcmIn.items[0] === this.loop.mic.peekSlot &&
+        this.recCodec.packetOut.size === 1 &&
+        this.recCodec.packetOut.items[0] === this.loop.packetSink.packetBuffer &&
         this.playCodec.packetIn.items[0] === play.packets.readScratch &&
         inRing(this.playCodec.pcmOut, play.pcm.storage.buffer) &&
         inRing(this.speakerFrames, play.pcm.storage.buffer) &&
         this.ramBytes() === this.ram0,
       ramBytes: this.ramBytes(),
       underruns: play.underruns,
-      dropped: rec.framesDropped + this.loop.mic.overruns,
+      dropped: rec.framesSkipped + this.loop.refused + this.loop.mic.overruns,
     };
   }
 }
 
-/** The record path alone: mic → PCM ring → FakeCodec → packet ring → a consumer that takes each packet. */
+/**
+ * A stand-in for the sealer's plaintext (src/envelope-sealer.ts reservePacket /
+ * commitPacket): a 2,048-byte buffer, a 2-byte length before each packet, a new
+ * chunk every 25 packets or when less than 2 + MIN_ENCODE_ROOM bytes are left
+ * (the sealing itself, crypto, is the toy bench's).
+ */
+export class PlaintextSink implements PacketSink {
+  readonly packetBuffer = new Uint8Array(2048);
+  packetOffset = 0;
+  chunks = 0;
+  packets = 0;
+  private used = 0;
+  private inChunk = 0;
+  packetRoom(): number {
+    if (this.inChunk >= 25 || 2048 - this.used - 2 < MIN_ENCODE_ROOM) {
+      this.chunks++;
+      this.used = 0;
+      this.inChunk = 0;
+    }
+    const room = 2048 - this.used - 2;
+    this.packetOffset = this.used + 2;
+    return room < MAX_PACKET_BYTES ? room : MAX_PACKET_BYTES;
+  }
+  commitPacket(length: number): void {
+    const o = this.used;
+    this.packetBuffer[o] = length >>> 8;
+    this.packetBuffer[o + 1] = length & 0xff;
+    this.used = o + 2 + length;
+    this.inChunk++;
+    this.packets++;
+  }
+}
+
+/** The record path alone: the mic's lent slot → FakeCodec → a plaintext sink (PlaintextSink). */
 export class RecordOnly {
   readonly clock = new StepClock();
   readonly rec: RecordPipeline;
-  taken = 0;
-  private readonly take: (p: Uint8Array, n: number) => void;
-  constructor() {
-    this.rec = new RecordPipeline({ clock: this.clock, mic: new FakeMic(this.clock, countingSource()), codec: new FakeCodec() });
-    this.take = (_p, n) => {
-      this.taken += n;
-    };
-    this.rec.start();
+  readonly sink = new PlaintextSink();
+  /** start = false: call rec.start() yourself (the bench wraps the clock's timers first). */
+  constructor(start = true) {
+    this.rec = new RecordPipeline({ clock: this.clock, mic: new FakeMic(this.clock, countingSource()), codec: new FakeCodec(), sink: this.sink });
+    if (start) this.rec.start();
   }
   run(n: number): void {
-    for (let i = 0; i < n; i++) {
-      this.clock.step(20);
-      this.rec.drainPackets(this.take);
-    }
+    for (let i = 0; i < n; i++) this.clock.step(20);
   }
 }
 

@@ -16,13 +16,16 @@ import {
   RECEIVE_RECORD_KEY,
   TAG_BYTES,
   DEFAULT_PAD_BLOCK,
+  MIN_PACKET_ROOM,
   toHex,
 } from '../src/envelope.js';
 import { Roster } from '../src/roster.js';
 import { PhoneEnvelope } from '../phone/phone-envelope.js';
 import { STORAGE_MAX_VALUE_BYTES } from '../hal/ports.js';
 import { MemoryStorage } from './fakes/memory-storage.js';
-import { World, makePackets, openAll, sameBytes, samePackets, sealAll, throwsCode, type EnvelopeCase } from './envelope-world.js';
+import { naclCrypto } from '../src/nacl-crypto.js';
+import type { CryptoPort } from '../hal/ports.js';
+import { CountingCrypto, World, makePackets, openAll, sameBytes, samePackets, sealAll, throwsCode, type EnvelopeCase } from './envelope-world.js';
 
 const DAY = 24 * 3600 * 1000;
 
@@ -51,6 +54,82 @@ export const envelopeCases: EnvelopeCase[] = [
         phone.env.opener.finish(results[0]!.info.messageKey);
       }
       t.is(w.crypto.calls.boxBefore ?? 0, before.boxBefore ?? 0, 'no X25519 per message');
+    },
+  },
+  {
+    name: 'reservePacket/commitPacket (the encoder writes into the lent plaintext): the same chunks as addPacket, opened alike; the plaintext is the sealer\'s, reused',
+    fn: (t) => {
+      const packets = makePackets(50, 5);
+      const seal = (lent: boolean) => {
+        const w = new World(['mum', 'dad']);
+        if (lent) {
+          // and the allocation-free crypto calls (as hal/moddable-crypto.ts has them): same bytes
+          const c = w.crypto as CountingCrypto & Pick<CryptoPort, 'secretboxInPlace' | 'onetimeauthInto'>;
+          // bound: in the native tier naclCrypto is the device's ModdableCrypto, whose methods use `this`
+          c.secretboxInPlace = (b, o, l, n, k) => naclCrypto.secretboxInPlace!(b, o, l, n, k);
+          c.onetimeauthInto = (t16, b, o, l, k) => naclCrypto.onetimeauthInto!(t16, b, o, l, k);
+        }
+        const msg = w.toy.begin();
+        const chunks: Uint8Array[] = [];
+        for (const p of packets) {
+          if (!lent) {
+            const c = msg.addPacket(p);
+            if (c) chunks.push(c);
+            continue;
+          }
+          const c = msg.reservePacket();
+          if (c) chunks.push(c.slice()); // lent: valid until the next call on the message
+          t.true(msg.packetRoom >= MIN_PACKET_ROOM && msg.packetRoom <= 1275);
+          msg.plaintext.set(p, msg.packetAt);
+          msg.commitPacket(p.length);
+        }
+        chunks.push(msg.finish());
+        return { w, chunks };
+      };
+      const a = seal(false);
+      const b = seal(true);
+      t.deepEqual(b.chunks.map((c) => c.length), a.chunks.map((c) => c.length));
+      // the same World seed gives the same keys and ids: the chunks are byte for byte the same
+      t.true(b.chunks.every((c, i) => sameBytes(c, a.chunks[i]!)), 'identical chunks');
+      const { packets: got } = openAll(b.w.phones[0]!.env.opener, b.chunks);
+      t.true(samePackets(got, packets));
+      // bounds: a length beyond the room or without a reservation is refused, the message stays usable
+      const msg = b.w.toy.begin();
+      throwsCode(t, () => msg.commitPacket(10), 'STATE');
+      msg.reservePacket();
+      throwsCode(t, () => msg.commitPacket(msg.packetRoom + 1), 'TOO_LARGE');
+      throwsCode(t, () => msg.commitPacket(0), 'TOO_LARGE');
+      msg.plaintext.set(packets[0]!, msg.packetAt);
+      msg.commitPacket(packets[0]!.length);
+      const buf = msg.plaintext;
+      t.true(b.w.toy.begin().plaintext.buffer !== buf.buffer, 'a second open message gets its own buffer');
+      msg.abort();
+      t.true(buf.every((x) => x === 0), 'zeroed at abort');
+      t.is(b.w.toy.begin().plaintext.buffer, buf.buffer, 'the next message borrows the sealer\'s buffer again');
+    },
+  },
+  {
+    name: 'reservePacket closes a chunk early when less than 2 + MIN_PACKET_ROOM bytes are left, never overflows 2048',
+    fn: (t) => {
+      const w = new World(['mum']);
+      const msg = w.toy.begin();
+      const big = new Uint8Array(500).fill(7);
+      const chunks: Uint8Array[] = [];
+      let cuts = 0;
+      for (let i = 0; i < 12; i++) {
+        const c = msg.reservePacket();
+        if (c) {
+          chunks.push(c.slice());
+          cuts++;
+        }
+        t.true(msg.packetAt + msg.packetRoom <= 2048);
+        msg.plaintext.set(big, msg.packetAt);
+        msg.commitPacket(big.length);
+      }
+      chunks.push(msg.finish());
+      t.is(cuts, 2, 'four 502-byte packets (2,008 B with their lengths) fill a chunk: less than 258 B left');
+      const { packets: got } = openAll(w.phones[0]!.env.opener, chunks);
+      t.is(got.length, 12);
     },
   },
   {

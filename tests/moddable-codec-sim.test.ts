@@ -90,6 +90,31 @@ test('the adapter passes the codec bytes through unchanged: packets equal the ho
   dev.close();
 });
 
+test('encode at an offset of a lent buffer within a room (the sealer\'s plaintext): same packet, nothing outside the room touched', (t) => {
+  const dev = new ModdableOpusCodec();
+  const host = new OpusCodecHost();
+  const pcm = new Int16Array(FRAME_SAMPLES);
+  const plain = new Uint8Array(2048).fill(0x5a);
+  const b = new Uint8Array(MAX_PACKET_BYTES);
+  let at = 2;
+  for (let k = 0; k < 10; k++) {
+    pcm.set(speech.samples.subarray((k + 40) * FRAME_SAMPLES, (k + 41) * FRAME_SAMPLES));
+    const room = Math.min(MAX_PACKET_BYTES, plain.length - at);
+    const n = dev.encode(pcm, plain, at, 256);
+    const m = host.encode(pcm, b);
+    t.true(n >= 1 && n <= 256 && room >= 256);
+    t.is(Buffer.from(plain.subarray(at, at + n)).toString('hex'), Buffer.from(b.subarray(0, m)).toString('hex'));
+    at += n;
+  }
+  t.true(plain.subarray(0, 2).every((x) => x === 0x5a), 'before the offset untouched');
+  t.true(plain.subarray(at).every((x) => x === 0x5a), 'after the packets untouched');
+  t.is(codeOf(t, () => dev.encode(pcm, plain, 2048 - 100)), 'SIZE', 'less than MIN_ENCODE_ROOM left');
+  t.is(codeOf(t, () => dev.encode(pcm, plain, 10, 255)), 'SIZE');
+  t.is(codeOf(t, () => dev.encode(pcm, plain, 1900, 256)), 'SIZE', 'room beyond the buffer');
+  t.is(codeOf(t, () => dev.encode(pcm, plain, -1)), 'SIZE');
+  dev.close();
+});
+
 test('bad input is a typed CodecError, the codec keeps working, close is idempotent', (t) => {
   const c = new ModdableOpusCodec();
   const pkt = new Uint8Array(MAX_PACKET_BYTES);

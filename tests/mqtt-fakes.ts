@@ -8,6 +8,13 @@
  * Failure switches: `up` (refuse TCP), `refuseCode` (CONNACK), `denySubscribe`,
  * `ackPublishes` (withhold PUBACKs), `answerPings`, `inject(bytes)` (raw bytes to
  * the client, e.g. a malformed packet), `cut()` (the network drops).
+ *
+ * Lean mode (`startLean()`, benches only: bench/xs/toy-entry.ts): from then on the
+ * broker allocates nothing, so the heap growth of a run is the toy's own. Bytes the
+ * client writes are not copied, parsed into objects or kept: each write is scanned
+ * in place for a QoS 1 PUBLISH (its packet id goes into a fixed ring) or a PINGREQ;
+ * every 5 ms one harness timer answers with PUBACKs (up to 8 in one lent,
+ * preallocated buffer and event) and PINGRESP. Counted: `leanPublishes`, `leanBytes`.
  */
 import type { ClockPort, PortStatus, SocketEvent, SocketPort } from '../hal/ports.js';
 import { MqttParser, encode, type ConnectPacket, type MqttPacket, type PublishPacket } from '../src/mqtt-codec.js';
@@ -35,6 +42,82 @@ export class FakeBroker {
   current: FakeSocket | undefined;
 
   constructor(readonly clock: ClockPort, readonly latencyMs = 1) {}
+
+  /** Lean mode (see the header): on, and what it saw. */
+  lean = false;
+  leanPublishes = 0;
+  leanBytes = 0;
+  private readonly leanIds = new Uint16Array(64);
+  private leanHead = 0;
+  private leanCount = 0;
+  private leanPing = false;
+  private readonly leanAckEvents: SocketEvent[] = [];
+  private readonly leanAckBufs: Uint8Array[] = [];
+  private readonly leanPingEvent: SocketEvent = { kind: 'data', data: new Uint8Array([0xd0, 0x00]) };
+
+  /** Switches to lean mode for good (benches). */
+  startLean(): void {
+    if (this.lean) return;
+    this.lean = true;
+    for (let k = 0; k <= 8; k++) {
+      const b = new Uint8Array(4 * k);
+      this.leanAckBufs.push(b);
+      this.leanAckEvents.push({ kind: 'data', data: b });
+    }
+    this.clock.every(5, () => this.leanTick());
+  }
+
+  /** Lean mode: scans one write in place; never allocates. */
+  leanWrite(bytes: Uint8Array): void {
+    this.leanBytes += bytes.length;
+    let o = 0;
+    while (o + 2 <= bytes.length) {
+      const type = bytes[o]! >> 4;
+      const qos = (bytes[o]! >> 1) & 3;
+      let len = 0;
+      let mul = 1;
+      let i = o + 1;
+      for (;;) {
+        const d = bytes[i++]!;
+        len += (d & 0x7f) * mul;
+        mul *= 128;
+        if (!(d & 0x80) || i >= bytes.length) break;
+      }
+      if (type === 3) {
+        this.leanPublishes++;
+        if (qos === 1 && this.leanCount < this.leanIds.length) {
+          const tl = (bytes[i]! << 8) | bytes[i + 1]!;
+          const at = i + 2 + tl;
+          this.leanIds[(this.leanHead + this.leanCount) % this.leanIds.length] = (bytes[at]! << 8) | bytes[at + 1]!;
+          this.leanCount++;
+        }
+      } else if (type === 12) this.leanPing = true;
+      o = i + len;
+    }
+  }
+
+  private leanTick(): void {
+    const s = this.current;
+    if (!s) return;
+    if (this.leanPing) {
+      this.leanPing = false;
+      s.deliverLent(this.leanPingEvent);
+    }
+    while (this.leanCount > 0) {
+      const k = this.leanCount < 8 ? this.leanCount : 8;
+      const b = this.leanAckBufs[k]!;
+      for (let j = 0; j < k; j++) {
+        const id = this.leanIds[this.leanHead]!;
+        this.leanHead = (this.leanHead + 1) % this.leanIds.length;
+        b[4 * j] = 0x40;
+        b[4 * j + 1] = 2;
+        b[4 * j + 2] = id >> 8;
+        b[4 * j + 3] = id & 0xff;
+      }
+      this.leanCount -= k;
+      s.deliverLent(this.leanAckEvents[k]!);
+    }
+  }
 
   /** Every host:port a socket was asked to connect to, in order. */
   readonly targets: string[] = [];
@@ -191,6 +274,10 @@ export class FakeSocket implements SocketPort {
 
   write(bytes: Uint8Array): PortStatus {
     if (this.state !== 'open') return 'OFF';
+    if (this.broker.lean) {
+      this.broker.leanWrite(bytes);
+      return 'OK';
+    }
     const copy = bytes.slice();
     this.written.push(copy);
     const wire = this.wire;
@@ -218,6 +305,11 @@ export class FakeSocket implements SocketPort {
     if (now) wire.open = false;
     else this.broker.clock.after(this.broker.latencyMs, () => { wire.open = false; });
     if (this.broker.current === this) this.broker.current = undefined;
+  }
+
+  /** Lean mode: hands the client a preallocated event now (its data is lent for the call). */
+  deliverLent(e: SocketEvent): void {
+    if (this.state === 'open') this.handler(e);
   }
 
   /** Broker side: bytes to the client. */

@@ -82,6 +82,27 @@ test('secretbox seal and open equal tweetnacl at every size; tampering fails on 
   t.is(native_.secretboxOpen(new Uint8Array(15), bytes(24, 1), bytes(32, 2)), null, 'shorter than a tag');
 });
 
+test('in place (the sealer\'s path): secretboxInPlace and onetimeauthInto give the same bytes as secretbox and onetimeauth, only inside their ranges', (t) => {
+  for (const n of SIZES) {
+    const m = bytes(n, n + 11);
+    const nonce = bytes(24, n + 12);
+    const key = bytes(32, n + 13);
+    const buf = new Uint8Array(7 + 16 + n + 5).fill(0x77);
+    buf.set(m, 7 + 16);
+    native_.secretboxInPlace(buf, 7, n, nonce, key);
+    t.deepEqual(buf.subarray(7, 7 + 16 + n), naclCrypto.secretbox(m, nonce, key), `seal in place ${n}`);
+    t.true(buf.subarray(0, 7).every((x) => x === 0x77) && buf.subarray(7 + 16 + n).every((x) => x === 0x77), `outside untouched ${n}`);
+    const tag = new Uint8Array(16);
+    native_.onetimeauthInto(tag, buf, 3, n, key);
+    t.deepEqual(tag, naclCrypto.onetimeauth(buf.subarray(3, 3 + n), key), `poly1305 into ${n}`);
+    const js = new Uint8Array(16);
+    naclCrypto.onetimeauthInto!(js, buf, 3, n, key);
+    t.deepEqual(js, tag, `tweetnacl's onetimeauthInto ${n}`);
+  }
+  t.throws(() => native_.secretboxInPlace(new Uint8Array(20), 0, 5, bytes(24, 1), bytes(32, 2)), (e) => e instanceof PortError && e.code === 'IO', 'range past the buffer');
+  t.throws(() => native_.onetimeauthInto(new Uint8Array(15), new Uint8Array(4), 0, 4, bytes(32, 2)), (e) => e instanceof PortError && e.code === 'SIZE', 'tag not 16 bytes');
+});
+
 test('Poly1305 and SHA-512 equal tweetnacl at every size', (t) => {
   for (const n of SIZES) {
     const m = bytes(n, 3 * n + 5);
@@ -294,6 +315,38 @@ test('opus host functions: bad arguments throw, never crash; a closed handle is 
   close(h);
   close(h);
   t.throws(() => encode(h, pcm.buffer, 0, FRAME_SAMPLES, packet), (e) => e instanceof Error && /closed/.test(e.message), 'closed');
+});
+
+test('opus encode at an offset within a room (into the sealer\'s plaintext): the same packet, nothing outside the room written, bad ranges refused', (t) => {
+  const encode = native('xs_opus_encode');
+  const create = native('xs_opus_create');
+  const a = create(16000, 16000, 5);
+  const b = create(16000, 16000, 5);
+  const plain = new Uint8Array(2048).fill(0x5a);
+  const ref = new Uint8Array(1275);
+  let at = 2;
+  let roomEnd = 0;
+  for (let f = 0; f < 10; f++) {
+    const pcm = tone(f);
+    roomEnd = at + 256;
+    const n = encode(a, pcm.buffer, 0, FRAME_SAMPLES, plain, at, 256) as number;
+    const m = encode(b, pcm.buffer, 0, FRAME_SAMPLES, ref) as number;
+    t.is(n, m);
+    t.deepEqual(plain.subarray(at, at + n), ref.subarray(0, m), `frame ${f}`);
+    at += n;
+  }
+  // libopus may use the whole room as scratch (its range coder writes from both ends): only outside the rooms is untouched
+  t.true(plain.subarray(0, 2).every((x) => x === 0x5a) && plain.subarray(roomEnd).every((x) => x === 0x5a), 'outside the rooms untouched');
+  const pcm = tone(0);
+  t.throws(() => encode(a, pcm.buffer, 0, FRAME_SAMPLES, plain, 2049, 10), isRange, 'offset past the buffer');
+  t.throws(() => encode(a, pcm.buffer, 0, FRAME_SAMPLES, plain, -1, 10), isRange, 'negative offset');
+  t.throws(() => encode(a, pcm.buffer, 0, FRAME_SAMPLES, plain, 2000, 49), isRange, 'room past the buffer');
+  t.throws(() => encode(a, pcm.buffer, 0, FRAME_SAMPLES, plain, 10, 0), isRange, 'no room');
+  const codec = new ModdableOpusCodec();
+  t.throws(() => codec.encode(pcm, plain, 1900), (e) => e instanceof CodecError && e.code === 'SIZE', 'the adapter wants MIN_ENCODE_ROOM');
+  const n = codec.encode(pcm, plain, 100, 300);
+  t.true(n >= 1 && n <= 300);
+  codec.close();
 });
 
 test('opus: a corrupted packet is a typed DECODE error and the codec stays usable', (t) => {

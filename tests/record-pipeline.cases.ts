@@ -1,17 +1,18 @@
-import { CodecError } from '../audio/codec-port.js';
+import { CodecError, MIN_ENCODE_ROOM } from '../audio/codec-port.js';
 import { FakeCodec } from '../audio/fake-codec.js';
-import { RecordPipeline } from '../audio/record-pipeline.js';
+import { RecordPipeline, type PacketSink } from '../audio/record-pipeline.js';
+import { PacketCallbackSink } from './fakes/packet-callback-sink.js';
 import { FRAME_SAMPLES, type CodecPort } from '../hal/ports.js';
 import { Counters } from '../src/counters.js';
 import { throwsCode, type AudioCase, type CaseT } from './audio-cases.js';
 import { countingSource, FakeMic } from './fakes/fake-mic.js';
 import { ManualClock } from './fakes/manual-clock.js';
 
-/** Decodes every drained packet with the FakeCodec's rule: the frame value it carries. */
-function drainValues(rec: RecordPipeline, into: number[]): number {
-  return rec.drainPackets((p, n) => {
-    if (n < 20 || n > 60) into.push(-n);
-    else into.push(((p[0]! << 8) | p[1]!) << 16 >> 16);
+/** A sink that decodes every packet with the FakeCodec's rule (the frame value it carries) into `values`. */
+function valueSink(values: number[]): PacketCallbackSink {
+  return new PacketCallbackSink((p, n) => {
+    if (n < 20 || n > 60) values.push(-n);
+    else values.push(((p[0]! << 8) | p[1]!) << 16 >> 16);
   });
 }
 
@@ -30,92 +31,132 @@ function checkSequence(t: CaseT, values: number[], total: number, missing: numbe
   t.is(gaps, missing, 'frames missing from the sequence');
 }
 
-function setup(frames = Infinity, codec: CodecPort = new FakeCodec()) {
+function setup(frames = Infinity, codec: CodecPort = new FakeCodec(), maxEncodesPerTick?: number) {
   const clock = new ManualClock();
   const mic = new FakeMic(clock, countingSource(frames));
   const counters = new Counters();
   const errors: unknown[] = [];
+  const values: number[] = [];
+  const sink = valueSink(values);
   let finished = 0;
-  const rec = new RecordPipeline({ clock, mic, codec, counters, onError: (e) => errors.push(e), onFinished: () => finished++ });
-  return { clock, mic, rec, counters, errors, codec, finished: () => finished };
+  const rec = new RecordPipeline({ clock, mic, codec, sink, counters, maxEncodesPerTick, onError: (e) => errors.push(e), onFinished: () => finished++ });
+  return { clock, mic, rec, sink, values, counters, errors, codec, finished: () => finished };
 }
 
 export const recordPipelineCases: AudioCase[] = [
   {
-    name: 'a minute of audio is encoded in order with nothing lost, in fixed RAM',
+    name: 'a minute of audio is encoded in order with nothing lost, and the pipeline holds no audio buffer',
     fn: (t) => {
-      const { clock, rec, errors, finished } = setup(3000);
-      const ram = rec.ramBytes;
-      const values: number[] = [];
+      const { clock, rec, mic, values, errors, finished } = setup(3000);
+      t.is(rec.ramBytes, 0);
       t.is(rec.start(), 'OK');
-      for (let s = 0; s < 61; s++) {
-        clock.advance(1000);
-        drainValues(rec, values);
-      }
+      for (let s = 0; s < 61; s++) clock.advance(1000);
       rec.stop();
-      clock.advance(200);
-      drainValues(rec, values);
       t.is(rec.state, 'finished');
       t.is(finished(), 1);
-      t.true(rec.isDrained());
       t.is(values.length, 3000);
       checkSequence(t, values, 3000, 0);
       t.is(rec.framesEncoded, 3000);
-      t.is(rec.framesDropped, 0);
+      t.is(rec.framesCaptured, 3000);
+      t.is(mic.overruns, 0);
       t.is(errors.length, 0);
-      t.is(rec.ramBytes, ram);
+      t.is(rec.ramBytes, 0);
       const kbps = (rec.bytesEncoded * 8) / 60 / 1000;
       t.true(kbps > 15 && kbps < 17, `fake codec bitrate ${kbps} kbps`);
     },
   },
   {
-    name: 'a late consumer: back-pressure fills the rings, mic frames are dropped and counted, queued frames are kept',
+    name: 'each frame is encoded from the mic adapter\'s lent slot straight into the sink\'s buffer at its offset, within its room',
     fn: (t) => {
-      const { clock, rec, counters, mic } = setup(1000);
-      const values: number[] = [];
+      const clock = new ManualClock();
+      const mic = new FakeMic(clock, countingSource(50));
+      const buf = new Uint8Array(1000);
+      const seen = { pcm: new Set<Int16Array>(), out: new Set<Uint8Array>(), offsets: [] as number[], rooms: [] as number[] };
+      let at = 100;
+      const committed: number[] = [];
+      const sink: PacketSink = {
+        packetBuffer: buf,
+        get packetOffset() {
+          return at;
+        },
+        packetRoom: () => (at + 2 + MIN_ENCODE_ROOM <= buf.length ? MIN_ENCODE_ROOM : ((at = 100), MIN_ENCODE_ROOM)),
+        commitPacket: (n) => {
+          committed.push((buf[at]! << 8) | buf[at + 1]!);
+          at += n;
+        },
+      };
+      const codec = new FakeCodec();
+      const enc = codec.encode.bind(codec);
+      codec.encode = (pcm, out, offset, maxBytes) => {
+        seen.pcm.add(pcm);
+        seen.out.add(out);
+        seen.offsets.push(offset!);
+        seen.rooms.push(maxBytes!);
+        return enc(pcm, out, offset, maxBytes);
+      };
+      const rec = new RecordPipeline({ clock, mic, codec, sink });
       rec.start();
-      clock.advance(5000); // nobody drains for 5 s: the 4096-byte packet ring holds about 2 s
-      t.true(rec.packets.overruns > 0, 'packet ring refused a packet');
-      t.true(rec.framesDropped > 0, 'frames were dropped at the mic side');
-      t.is(counters.get('audio.rec.frameOverrun'), rec.framesDropped);
-      t.is(rec.pcm.count, rec.pcm.capacity, 'PCM ring full while blocked');
-      for (let s = 0; s < 20; s++) {
-        drainValues(rec, values);
-        clock.advance(1000);
-      }
+      clock.advance(2000);
       rec.stop();
-      clock.advance(400);
-      drainValues(rec, values);
-      t.is(rec.state, 'finished');
-      t.is(rec.framesEncoded, values.length);
-      t.is(rec.framesCaptured, rec.framesEncoded, 'every frame that entered the PCM ring was encoded');
-      checkSequence(t, values, 1000, rec.framesDropped + mic.overruns);
+      t.is(committed.length, 50);
+      t.deepEqual(committed.slice(0, 3), [1, 2, 3], 'the packet carries the frame');
+      t.is(seen.pcm.size, 1, 'one lent mic slot, no copy');
+      t.is([...seen.pcm][0], mic.peekSlot);
+      t.deepEqual([...seen.out], [buf]);
+      t.is(seen.offsets[0], 100);
+      t.true(seen.rooms.every((r) => r === MIN_ENCODE_ROOM));
+      t.is(mic.reads, 50, 'every lent slot released');
+    },
+  },
+  {
+    name: 'a sink that answers no room: frames are released unencoded and counted, the mic does not overflow',
+    fn: (t) => {
+      const { clock, rec, sink, mic, values } = setup(200);
+      rec.start();
+      clock.advance(1000);
+      sink.accept = false;
+      clock.advance(1000);
+      sink.accept = true;
+      clock.advance(2000);
+      rec.stop();
+      t.is(rec.framesSkipped, 50);
+      t.is(rec.framesEncoded, 150);
+      t.is(mic.overruns, 0);
+      checkSequence(t, values, 200, 50);
+    },
+  },
+  {
+    name: 'stop() encodes every frame the mic still holds, beyond the per-tick limit',
+    fn: (t) => {
+      const { clock, rec, mic, values, finished } = setup(Infinity, new FakeCodec(), 1);
+      rec.start();
+      clock.advance(1000); // 50 ticks, 50 frames: one encode per tick keeps up
+      mic.throwOnReads = 3; // three ticks lose their turn: three frames wait in the mic
+      clock.advance(60);
+      t.is(mic.available(), 3);
+      rec.stop();
+      t.is(finished(), 1);
+      t.is(values.length, 53);
+      checkSequence(t, values, 53, 0);
+      t.is(rec.micErrors, 3);
     },
   },
   {
     name: 'a codec that throws loses only those frames, counted, and the pipeline keeps running',
     fn: (t) => {
-      const { clock, rec, errors, counters, codec } = setup(500);
-      const values: number[] = [];
+      const { clock, rec, errors, counters, codec, values } = setup(500);
       rec.start();
       clock.advance(2000);
-      drainValues(rec, values);
       (codec as FakeCodec).failNextEncodes = 3;
       clock.advance(2000);
-      drainValues(rec, values);
       const fake = codec as FakeCodec;
       fake.encode = () => {
         throw new TypeError('not even a CodecError');
       };
       clock.advance(100); // 5 ticks, 5 frames
       delete (fake as Partial<FakeCodec>).encode; // back to FakeCodec.prototype.encode
-      for (let s = 0; s < 8; s++) {
-        clock.advance(1000);
-        drainValues(rec, values);
-      }
+      for (let s = 0; s < 8; s++) clock.advance(1000);
       rec.stop();
-      clock.advance(200);
-      drainValues(rec, values);
       t.is(rec.state, 'finished');
       t.is(rec.encodeErrors, 8);
       t.is(errors.length, 8);
@@ -127,42 +168,57 @@ export const recordPipelineCases: AudioCase[] = [
     },
   },
   {
-    name: 'a codec returning a bad packet length is counted and queues nothing',
+    name: 'a codec returning a bad packet length (or more than its room) is counted and commits nothing',
     fn: (t) => {
-      const lengths = [0, 1276, -3, 40];
+      const lengths = [0, 1276, -3, 1275, 40];
       let k = 0;
       const codec: CodecPort = {
-        encode: (_pcm, out) => {
-          out[0] = 1;
-          out[1] = 2;
+        encode: (_pcm, out, offset = 0) => {
+          out[offset] = 1;
+          out[offset + 1] = 2;
           return lengths[k++ % lengths.length]!;
         },
         decode: () => FRAME_SAMPLES,
         reset: () => undefined,
         close: () => undefined,
       };
-      const { clock, rec, counters } = setup(8, codec);
+      const { clock, rec, counters, sink } = setup(10, codec);
       rec.start();
       clock.advance(200);
       rec.stop();
-      t.is(rec.encodeErrors, 6);
+      t.is(rec.encodeErrors, 6, '1275 is within the callback sink\'s room: counted as a packet');
       t.is(counters.get('audio.rec.encodeError.SIZE'), 6);
-      t.is(rec.packets.count, 2);
-      t.is(rec.packets.peek(), 40);
+      t.is(sink.packets, 4);
+      t.is(sink.bytes, 2 * 1275 + 2 * 40);
+    },
+  },
+  {
+    name: 'a sink that throws loses that frame only, counted',
+    fn: (t) => {
+      const { clock, rec, sink, values, counters } = setup(100);
+      const commit = sink.commitPacket.bind(sink);
+      let n = 0;
+      sink.commitPacket = (len) => {
+        if (++n === 10) throw new Error('sealer failed');
+        commit(len);
+      };
+      rec.start();
+      clock.advance(2500);
+      rec.stop();
+      t.is(rec.encodeErrors, 1);
+      t.is(counters.get('audio.rec.encodeError.UNKNOWN'), 1);
+      checkSequence(t, values, 100, 1);
     },
   },
   {
     name: 'a mic adapter that throws is counted and recording goes on',
     fn: (t) => {
-      const { clock, rec, mic, counters } = setup(100);
-      const values: number[] = [];
+      const { clock, rec, mic, counters, values } = setup(100);
       rec.start();
       clock.advance(500);
       mic.throwOnReads = 2;
       clock.advance(2000);
       rec.stop();
-      clock.advance(200);
-      drainValues(rec, values);
       t.is(rec.micErrors, 2);
       t.is(counters.get('audio.rec.micError.IO'), 2);
       t.is(values.length, 100, 'the frames stayed in the mic buffer and were read on the next tick');
@@ -170,9 +226,9 @@ export const recordPipelineCases: AudioCase[] = [
     },
   },
   {
-    name: 'pushFrame: wrong lengths are a typed error and counted; good frames flow',
+    name: 'pushFrame: wrong lengths are a typed error and counted; good frames are encoded at once',
     fn: (t) => {
-      const { rec, counters } = setup(0);
+      const { rec, counters, values } = setup(0);
       t.is(rec.pushFrame(new Int16Array(FRAME_SAMPLES)), 'OFF');
       rec.start();
       throwsCode(t, () => rec.pushFrame(new Int16Array(100)), 'PortError', 'SIZE');
@@ -181,17 +237,12 @@ export const recordPipelineCases: AudioCase[] = [
       t.is(counters.get('audio.rec.badFrame'), 2);
       const f = new Int16Array(FRAME_SAMPLES);
       for (let i = 1; i <= 8; i++) t.is(rec.pushFrame(f.fill(i)), 'OK');
-      t.is(rec.pushFrame(f), 'FULL');
-      rec.tick();
-      t.is(rec.framesEncoded, 4);
-      const values: number[] = [];
-      rec.tick();
-      drainValues(rec, values);
+      t.is(rec.framesEncoded, 8);
       t.deepEqual(values, [1, 2, 3, 4, 5, 6, 7, 8]);
     },
   },
   {
-    name: 'busy mic, double start, close twice',
+    name: 'busy mic, double start, no sink, close twice',
     fn: (t) => {
       const { rec, mic, clock } = setup(10);
       mic.busy = true;
@@ -207,26 +258,8 @@ export const recordPipelineCases: AudioCase[] = [
       t.is(rec.start(), 'OFF');
       clock.advance(100);
       t.is(rec.ticks, 0);
-    },
-  },
-  {
-    name: 'a consumer that throws in drainPackets leaves the packet queued',
-    fn: (t) => {
-      const { rec, clock } = setup(5);
-      rec.start();
-      clock.advance(200);
-      const before = rec.packets.count;
-      let threw = false;
-      try {
-        rec.drainPackets(() => {
-          throw new Error('sealer failed');
-        });
-      } catch {
-        threw = true;
-      }
-      t.true(threw);
-      t.is(rec.packets.count, before);
-      t.is(before, 5);
+      const bare = new RecordPipeline({ clock, mic: new FakeMic(clock, countingSource(1)), codec: new FakeCodec() });
+      t.is(bare.start(), 'OFF', 'no sink');
     },
   },
 ];

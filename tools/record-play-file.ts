@@ -65,13 +65,13 @@ writeWavFile(outFile, out.subarray(0, Math.min(written, out.length)), SAMPLE_RAT
 const seconds = (loop.rec.framesEncoded * 20) / 1000;
 const { rec, play } = loop;
 console.log(`in:  ${inFile}: ${input.samples.length} samples, ${(input.samples.length / SAMPLE_RATE_HZ).toFixed(2)} s, ${frames} frames of ${FRAME_SAMPLES}`);
-console.log(`record:   ${rec.framesCaptured} frames captured, ${rec.framesEncoded} encoded, ${rec.packets.pushedBytes} packet bytes, ` +
+console.log(`record:   ${rec.framesCaptured} frames captured, ${rec.framesEncoded} encoded, ${rec.bytesEncoded} packet bytes, ` +
   `${seconds > 0 ? ((rec.bytesEncoded * 8) / seconds / 1000).toFixed(2) : '0'} kbps, ` +
-  `dropped ${rec.framesDropped} (+${loop.mic.overruns} at the mic), encode errors ${rec.encodeErrors}`);
+  `skipped ${rec.framesSkipped + loop.refused} (+${loop.mic.overruns} lost at the mic), encode errors ${rec.encodeErrors}`);
 console.log(`transfer: ${loop.moved} packets, ${loop.movedBytes} bytes`);
 console.log(`playback: ${play.packetsIn} packets in, ${play.framesDecoded} decoded, ${play.framesPlayed} played, ` +
   `decode errors ${play.decodeErrors}, underruns ${play.underruns}, speaker starved ${loop.speaker.starved} frame times`);
-console.log(`rings:    record ${rec.ramBytes} bytes + playback ${play.ramBytes} bytes (fixed; independent of message length)`);
+console.log(`rings:    record ${rec.ramBytes} bytes (+ its sink's ${loop.packetSink.packetBuffer.byteLength}) + playback ${play.ramBytes} bytes (fixed; independent of message length)`);
 console.log(`counters: ${JSON.stringify(counters.snapshot())}`);
 console.log(`out: ${outFile}: ${Math.min(written, out.length)} samples; ${seconds.toFixed(2)} s of audio in ${wallMs.toFixed(0)} ms (${(seconds * 1000 / wallMs).toFixed(0)}x real time)`);
 for (const e of errors.slice(0, 5)) console.log(`error: ${e}`);

@@ -67,9 +67,10 @@ onXsCommand('pring.ring', (arg) => ringWork.packetRing(packetRing, n(arg)));
 onXsCommand('pring.naive', (arg) => ringWork.packetNaive(pqueue, psrc, n(arg)));
 
 /**
- * Metered runs: the pipeline's own calls (tick, drainPackets / pushPacket) count as
- * 'core', the mic, codec and speaker fakes as 'fakes', the step clock and the driver
- * loop as 'harness' (bench/xs/step-meter.ts). Answers the steps of each part.
+ * Metered runs: the pipeline's own calls (record: tick, with the plaintext sink it
+ * calls; playback: tick, pushPacket) count as 'core', the mic, codec and speaker fakes
+ * as 'fakes', the step clock and the driver loop as 'harness' (bench/xs/step-meter.ts).
+ * Answers the steps of each part.
  */
 let meter: StepMeter | undefined;
 type AnyObj = Record<string, unknown>;
@@ -77,10 +78,14 @@ onXsCommand('meter.install', (arg) => {
   const m = (meter = new StepMeter('harness'));
   m.calibrate();
   if (arg === 'rec') {
-    const p = rec!.rec as unknown as AnyObj;
-    m.wrap(p, 'tick', 'core');
-    m.wrap(p, 'drainPackets', 'core');
-    for (const k of ['available', 'read']) m.wrap(p.mic as object, k, 'fakes');
+    // a fresh record path whose 20 ms timer callback (the pipeline's tick) counts as core
+    const r = (rec = new RecordOnly(false));
+    const every = r.clock.every.bind(r.clock);
+    r.clock.every = (ms: number, cb: () => void) => every(ms, m.wrapFn(cb, 'core'));
+    r.rec.start();
+    r.run(100);
+    const p = r.rec as unknown as AnyObj;
+    for (const k of ['available', 'peek', 'next', 'release']) m.wrap(p.mic as object, k, 'fakes');
     m.wrap(p.codec as object, 'encode', 'fakes');
   } else {
     const p = play!.play as unknown as AnyObj;

@@ -11,6 +11,7 @@
 import { FakeCodec } from '../../audio/fake-codec.js';
 import { PlaybackPipeline } from '../../audio/playback-pipeline.js';
 import { RecordPipeline } from '../../audio/record-pipeline.js';
+import { PacketCallbackSink } from '../../tests/fakes/packet-callback-sink.js';
 import { ModdableOpusCodec } from '../../hal/moddable-codec.js';
 import { FRAME_SAMPLES, type CodecPort } from '../../hal/ports.js';
 import { onXsCommand } from '../../tests/xs/commands.js';
@@ -47,7 +48,10 @@ onXsCommand('setup', (arg) => {
   const kind = (arg as { codec: string }).codec;
   for (const c of codecs.splice(0)) c.close();
   const rclock = new StepClock();
-  const pipe = new RecordPipeline({ clock: rclock, mic: new FakeMic(rclock, toneSource), codec: makeCodec(kind) });
+  const sink = new PacketCallbackSink((_p, n) => {
+    rec!.taken += n;
+  });
+  const pipe = new RecordPipeline({ clock: rclock, mic: new FakeMic(rclock, toneSource), codec: makeCodec(kind), sink });
   rec = { clock: rclock, pipe, taken: 0 };
   pipe.start();
   const enc = makeCodec(kind);
@@ -68,13 +72,7 @@ onXsCommand('setup', (arg) => {
 /** `frames` frames through the record path; returns frames encoded so far. */
 onXsCommand('rec.run', (frames) => {
   const r = rec!;
-  const take = (_p: Uint8Array, n: number) => {
-    r.taken += n;
-  };
-  for (let i = 0; i < Number(frames); i++) {
-    r.clock.step(20);
-    r.pipe.drainPackets(take);
-  }
+  for (let i = 0; i < Number(frames); i++) r.clock.step(20);
   return r.pipe.framesEncoded;
 });
 

@@ -221,4 +221,38 @@ onXsCommand('idle', (seconds) => {
   return null;
 });
 
+// ---- the toy's own heap growth (bench/toy.bench.ts "lean" run): the harness allocates nothing
+
+/** The broker goes lean (tests/mqtt-fakes.ts): no copies, no parsing into objects, PUBACKs from one preallocated buffer. */
+onXsCommand('lean', () => {
+  rig!.broker.startLean();
+  return null;
+});
+
+let probe: WeakRef<object> | undefined;
+/** A garbage object watched by a WeakRef: if it is gone after a run, a collection ran during it (growth would read low). */
+onXsCommand('watch', () => {
+  probe = new WeakRef({ garbage: true });
+  return null;
+});
+onXsCommand('collected', () => probe !== undefined && probe.deref() === undefined);
+
+/** Holds the paw for `seconds` with the broker lean, then 2.5 s; returns the PUBLISHes the broker saw. */
+onXsCommand('recordLean', (seconds) => {
+  const r = rig!;
+  const before = r.broker.leanPublishes;
+  r.paw.press();
+  r.clock.advance((seconds as number) * 1000);
+  r.paw.release();
+  r.clock.advance(2500);
+  return r.broker.leanPublishes - before;
+});
+
+/** The same time with nothing recorded (the baseline: keepalive, LED, the lean broker's timer). */
+onXsCommand('idleLean', (seconds) => {
+  rig!.clock.advance((seconds as number) * 1000 + 2500);
+  return null;
+});
+
 onXsCommand('noop', () => 0);
+

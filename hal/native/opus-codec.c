@@ -12,11 +12,14 @@
  *   xs_opus_create(sampleRate, bitrate, complexity) -> codec
  *       mono, OPUS_APPLICATION_VOIP, VBR at `bitrate` bits/s;
  *       complexity 0..10, or -1 for libopus' default.
- *   xs_opus_encode(codec, pcmBuffer, pcmByteOffset, samples, packet) -> bytes
+ *   xs_opus_encode(codec, pcmBuffer, pcmByteOffset, samples, packet[, packetOffset[, maxBytes]]) -> bytes
  *       encodes `samples` 16-bit samples at pcmBuffer[pcmByteOffset..] (the
  *       ArrayBuffer of the lent Int16Array, its byteOffset and length) into
- *       the lent Uint8Array `packet` (at most 1275 bytes are used); returns
- *       the packet length, 1..1275.
+ *       the lent Uint8Array `packet` at packetOffset (default 0), using at
+ *       most maxBytes (default: the rest of `packet`; never more than 1275)
+ *       as libopus' max_data_bytes; returns the packet length, 1..maxBytes.
+ *       The record pipeline encodes straight into the sealer's plaintext
+ *       this way (audio/record-pipeline.ts).
  *   xs_opus_decode(codec, packet, length, pcmBuffer, pcmByteOffset, samples) -> samples
  *       decodes packet[0..length) into at most `samples` samples at
  *       pcmBuffer[pcmByteOffset..]; returns the samples written.
@@ -153,17 +156,33 @@ void xs_opus_encode(xsMachine *the)
 	opus_int16 *pcm;
 	void *packet;
 	xsUnsignedValue packetSize;
+	xsIntegerValue packetOffset = 0, maxBytes = -1;
 	opus_int32 bytes;
 
 	if (xsmcArgc < 5)
-		xsUnknownError("xs_opus_encode(codec, pcmBuffer, pcmByteOffset, samples, packet)");
+		xsUnknownError("xs_opus_encode(codec, pcmBuffer, pcmByteOffset, samples, packet[, packetOffset[, maxBytes]])");
 	codec = getCodec(the, &xsArg(0));
 	byteOffset = xsmcToInteger(xsArg(2));
 	samples = xsmcToInteger(xsArg(3));
+	if (xsmcArgc > 5)
+		packetOffset = xsmcToInteger(xsArg(5));
+	if (xsmcArgc > 6)
+		maxBytes = xsmcToInteger(xsArg(6));
 	pcm = getPcm(the, &xsArg(1), byteOffset, samples, 0);
 	xsmcGetBufferWritable(xsArg(4), &packet, &packetSize);
+	if ((packetOffset < 0) || ((xsUnsignedValue)packetOffset > packetSize))
+		xsRangeError("packet offset");
+	packet = (uint8_t *)packet + packetOffset;
+	packetSize -= (xsUnsignedValue)packetOffset;
+	if (maxBytes >= 0) {
+		if ((maxBytes < 1) || ((xsUnsignedValue)maxBytes > packetSize))
+			xsRangeError("packet room");
+		packetSize = (xsUnsignedValue)maxBytes;
+	}
 	if (packetSize > kOpusMaxPacket)
 		packetSize = kOpusMaxPacket;
+	if (packetSize < 1)
+		xsRangeError("packet room");
 
 	bytes = opus_encode(codec->encoder, pcm, samples, packet, (opus_int32)packetSize);
 	if (bytes < 0)

@@ -27,11 +27,17 @@ export const hostFunctions: Record<string, HostFunction> = {
     simOpusHandles.add(h);
     return h;
   },
-  xs_opus_encode(h: SimOpus, buffer: ArrayBufferLike, byteOffset: number, samples: number, packet: Uint8Array): number {
+  xs_opus_encode(h: SimOpus, buffer: ArrayBufferLike, byteOffset: number, samples: number, packet: Uint8Array, packetOffset = 0, maxBytes?: number): number {
     const c = opusOf(h);
     const pcm = simPcm(buffer, byteOffset, samples);
     if (!(packet instanceof Uint8Array)) throw new TypeError('invalid buffer');
-    return opusCall('opus_encode', () => c.encode(pcm, packet));
+    if (!(packetOffset >= 0 && packetOffset <= packet.length)) throw new RangeError('packet offset');
+    let room = Math.min(1275, packet.length - packetOffset);
+    if (maxBytes !== undefined) {
+      if (!(maxBytes >= 1 && maxBytes <= room)) throw new RangeError('packet room');
+      room = maxBytes;
+    }
+    return opusCall('opus_encode', () => c.encode(pcm, packet, packetOffset, room));
   },
   xs_opus_decode(h: SimOpus, packet: Uint8Array, length: number, buffer: ArrayBufferLike, byteOffset: number, samples: number): number {
     const c = opusOf(h);

@@ -5,7 +5,8 @@
  * from clock.now() (no timers), held in a modelled DMA buffer of `dmaFrames`;
  * frames the pipeline did not read in time are lost and counted (`overruns`),
  * like a real I2S DMA ring. read() asks `source(index, into)` to fill the lent
- * frame; a source returning false has ended (available() is 0 from then on).
+ * frame; peek() fills the fake's own slot (one Int16Array, made once) and lends it
+ * until release(); a source returning false has ended (available() is 0 from then on).
  * Failure switches: `busy` (start answers BUSY), `throwOnReads` (the next N reads throw).
  */
 import { FRAME_MS, FRAME_SAMPLES, PortError, type ClockPort, type MicPort, type PortStatus } from '../../hal/ports.js';
@@ -38,8 +39,10 @@ export function samplesSource(samples: Int16Array): FrameSource {
 export class FakeMic implements MicPort {
   /** Frames lost because the DMA buffer overflowed. */
   overruns = 0;
-  /** Frames read. */
+  /** Frames read (read() or peek() + release()). */
   reads = 0;
+  /** Frames lent by peek() (counted once per frame). */
+  peeks = 0;
   starts = 0;
   stops = 0;
   /** Failure switches. */
@@ -50,7 +53,10 @@ export class FakeMic implements MicPort {
   private started = false;
   private closed = false;
   private t0 = 0;
-  private next = 0; // index of the next frame to deliver
+  private nextIndex = 0; // index of the next frame to deliver
+  /** The one slot peek() lends (made once). */
+  readonly peekSlot = new Int16Array(FRAME_SAMPLES);
+  private lentIndex = -1; // frame index held in `slot` while lent
 
   constructor(private readonly clock: ClockPort, private readonly source: FrameSource, readonly dmaFrames = 4) {}
 
@@ -59,20 +65,21 @@ export class FakeMic implements MicPort {
     if (this.busy) return 'BUSY';
     this.starts++;
     this.started = true;
-    this.t0 = this.clock.now() - this.next * FRAME_MS;
+    this.t0 = this.clock.now() - this.nextIndex * FRAME_MS;
     return 'OK';
   }
   stop(): void {
     this.stops++;
     this.started = false;
+    this.lentIndex = -1;
   }
   available(): number {
     if (!this.started || this.ended) return 0;
     const arrived = Math.floor((this.clock.now() - this.t0) / FRAME_MS);
-    let n = arrived - this.next;
+    let n = arrived - this.nextIndex;
     if (n > this.dmaFrames) {
       this.overruns += n - this.dmaFrames;
-      this.next += n - this.dmaFrames;
+      this.nextIndex += n - this.dmaFrames;
       n = this.dmaFrames;
     }
     return n > 0 ? n : 0;
@@ -85,13 +92,41 @@ export class FakeMic implements MicPort {
       throw new PortError('IO', 'fake mic read failure');
     }
     if (this.available() === 0) return 'EMPTY';
-    if (!this.source(this.next, into)) {
+    if (!this.source(this.nextIndex, into)) {
       this.ended = true;
       return 'EMPTY';
     }
-    this.next++;
+    this.nextIndex++;
     this.reads++;
     return 'OK';
+  }
+  peek(): Int16Array | null {
+    if (!this.started) return null;
+    if (this.lentIndex === this.nextIndex) return this.peekSlot;
+    if (this.throwOnReads > 0) {
+      this.throwOnReads--;
+      throw new PortError('IO', 'fake mic read failure');
+    }
+    if (this.available() === 0) return null;
+    if (!this.source(this.nextIndex, this.peekSlot)) {
+      this.ended = true;
+      return null;
+    }
+    this.lentIndex = this.nextIndex;
+    this.peeks++;
+    return this.peekSlot;
+  }
+  release(): void {
+    if (this.lentIndex < 0) return;
+    if (this.lentIndex === this.nextIndex) {
+      this.nextIndex++;
+      this.reads++;
+    }
+    this.lentIndex = -1;
+  }
+  next(): Int16Array | null {
+    this.release();
+    return this.peek();
   }
   close(): void {
     this.started = false;
