@@ -221,6 +221,7 @@ export function chunkKey(chunk: Uint8Array): string | undefined {
  * zero bytes (else MALFORMED). Throws EnvelopeError('MALFORMED').
  */
 export function unframePackets(plain: Uint8Array): Uint8Array[] {
+  countFramedPackets(plain);
   const out: Uint8Array[] = [];
   let o = 0;
   while (o < plain.length) {
@@ -237,6 +238,31 @@ export function unframePackets(plain: Uint8Array): Uint8Array[] {
   }
   if (out.length === 0) throw new EnvelopeError('MALFORMED', 'chunk without packets');
   return out;
+}
+
+/**
+ * Checks the framing of an opened body exactly as unframePackets does (same
+ * MALFORMED errors) and answers the packet count, without making a view per
+ * packet: the playback pipeline decodes straight from `plain` (issue 13).
+ */
+export function countFramedPackets(plain: Uint8Array): number {
+  let o = 0;
+  let n = 0;
+  const len = plain.length;
+  while (o < len) {
+    if (plain[o] === 0 && (o + 1 === len || plain[o + 1] === 0)) {
+      for (let i = o; i < len; i++) if (plain[i] !== 0) throw new EnvelopeError('MALFORMED', 'non-zero padding');
+      break;
+    }
+    if (o + 2 > len) throw new EnvelopeError('MALFORMED', 'truncated packet length');
+    const k = (plain[o]! << 8) | plain[o + 1]!;
+    if (k < MIN_PACKET_BYTES || k > MAX_PACKET_BYTES) throw new EnvelopeError('MALFORMED', 'packet length out of range');
+    if (o + 2 + k > len) throw new EnvelopeError('MALFORMED', 'truncated packet');
+    o += 2 + k;
+    n++;
+  }
+  if (n === 0) throw new EnvelopeError('MALFORMED', 'chunk without packets');
+  return n;
 }
 
 /** Big-endian u32 at offset. */

@@ -220,7 +220,8 @@ export class Inbox {
   }
 
   /**
-   * The payload of stored record `id` (a new copy), or undefined when it is not
+   * The payload of stored record `id` (a view into the storage's own new copy of the
+   * record: owned by the caller, no second copy), or undefined when it is not
    * stored or unreadable (counted `inbox.corrupt` / `inbox.read_failed`). Lets a
    * consumer keep only ids in RAM and read chunks back when it needs them.
    */
@@ -232,7 +233,7 @@ export class Inbox {
       this.counters?.inc('inbox.corrupt');
       return undefined;
     }
-    return v.slice(HEADER + tl);
+    return v.subarray(HEADER + tl);
   }
 
   /** Ids of stored, unconfirmed records in arrival order (a copy). */

@@ -46,14 +46,11 @@ export const LOW_WATER_PACKETS = 10;
 interface Playing {
   msg: Msg;
   next: number;
-  packets: Uint8Array[];
-  p: number;
   done: (played: boolean) => void;
   timer: TimerHandle;
   ended?: boolean;
 }
 
-const NO_PACKETS: Uint8Array[] = [];
 const NO_TIMER: TimerHandle = { cancel: () => undefined };
 
 interface Msg {
@@ -289,7 +286,7 @@ export class MessagePlayer implements PlayerControl {
     this.tail?.cancel();
     this.tail = undefined;
     this.o.pipeline.stop();
-    const pl: Playing = { msg, next: 0, packets: NO_PACKETS, p: 0, done, timer: NO_TIMER };
+    const pl: Playing = { msg, next: 0, done, timer: NO_TIMER };
     this.playing = pl;
     // One chunk is opened before playback starts (first frame after one chunk open); the rest one per tick at most.
     this.feed(true);
@@ -310,44 +307,31 @@ export class MessagePlayer implements PlayerControl {
   }
 
   /**
-   * Feeds packets into the pipeline while it has room. Opens the next chunk only when
-   * the pipeline holds at most LOW_WATER_PACKETS packets and the open chunk is all
-   * queued, and at most one chunk per call (per 20 ms tick); `first` opens the first
-   * chunk before start. Never throws.
+   * Opens the next chunk and lends its plaintext to the pipeline as one segment
+   * (decoded in place: no packet copy, no view per packet), only when the pipeline
+   * holds at most LOW_WATER_PACKETS packets and has room for a segment, and at most
+   * one chunk per call (per 20 ms tick); `first` opens the first chunk before start.
+   * After the last chunk, endOfMessage(). Never throws.
    */
   private feed(first = false): void {
     const pl = this.playing;
     if (!pl || pl.ended) return;
-    let opened = false;
+    const pipe = this.o.pipeline;
     try {
-      for (;;) {
-        if (pl.p < pl.packets.length) {
-          const pkt = pl.packets[pl.p]!;
-          if (!this.o.pipeline.canAccept(pkt.length)) return;
-          this.o.pipeline.pushPacket(pkt, pkt.length);
-          pl.p++;
-          continue;
-        }
-        if (pl.next >= pl.msg.chunks.length) {
-          this.endFeeding(pl);
-          return;
-        }
-        if (opened || (!first && this.o.pipeline.packets.count > LOW_WATER_PACKETS)) return;
-        const payload = this.o.inbox.read(pl.msg.chunks[pl.next]!);
-        pl.next++;
-        if (!payload) throw new EnvelopeError('STORAGE', 'chunk unreadable');
-        const o = this.o.playbackOpener.push(payload);
-        opened = true;
-        this.chunksOpened++;
-        pl.packets = o.packets;
-        pl.p = 0;
-      }
+      if (pl.next >= pl.msg.chunks.length) return this.endFeeding(pl);
+      if (!first && pipe.packetsQueued > LOW_WATER_PACKETS) return;
+      if (!pipe.segmentRoom()) return;
+      const payload = this.o.inbox.read(pl.msg.chunks[pl.next]!);
+      pl.next++;
+      if (!payload) throw new EnvelopeError('STORAGE', 'chunk unreadable');
+      const o = this.o.playbackOpener.push(payload);
+      this.chunksOpened++;
+      if (o.plain && o.packetCount > 0) pipe.pushSegment(o.plain, 0, o.plain.length, o.packetCount);
+      if (pl.next >= pl.msg.chunks.length) this.endFeeding(pl);
     } catch (e) {
       // A stored chunk that no longer opens (corrupt storage): play what we have, then end.
       this.o.counters.inc(`msg.play_${e instanceof EnvelopeError ? e.code : 'error'}`);
       pl.next = pl.msg.chunks.length;
-      pl.packets = NO_PACKETS;
-      pl.p = 0;
       this.endFeeding(pl);
     }
   }

@@ -40,7 +40,7 @@ export class AudioLoop {
     this.mic = new FakeMic(opts.clock, opts.source);
     this.speaker = new FakeSpeaker(opts.clock, opts.sink);
     this.rec = new RecordPipeline({ clock: opts.clock, mic: this.mic, codec: opts.recordCodec, counters: opts.counters, onError: opts.onError });
-    this.play = new PlaybackPipeline({ clock: opts.clock, speaker: this.speaker, codec: opts.playCodec, counters: opts.counters, onError: opts.onError });
+    this.play = new PlaybackPipeline({ clock: opts.clock, speaker: this.speaker, codec: opts.playCodec, packetRingBytes: 4096, counters: opts.counters, onError: opts.onError });
     this.push = (p, n) => {
       this.play.pushPacket(p, n);
       this.moved++;

@@ -79,7 +79,7 @@ function wrapFakes(): void {
   const r = rig!;
   if (m) {
     for (const k of ['start', 'stop', 'available', 'read']) m.wrap(r.mic, k, 'fakes');
-    for (const k of ['start', 'stop', 'space', 'write']) m.wrap(r.speaker, k, 'fakes');
+    for (const k of ['start', 'stop', 'space', 'write', 'reserve', 'commit']) m.wrap(r.speaker, k, 'fakes');
     for (const k of ['encode', 'decode', 'reset']) m.wrap(r.codec, k, 'codec');
     m.wrap(r.log, 'log', 'fakes');
     for (const k of ['read', 'write', 'remove', 'keys']) {
