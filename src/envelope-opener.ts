@@ -172,11 +172,14 @@ export class EnvelopeOpener {
     this.views = opts.packetViews !== false;
   }
 
-  /** Opens one chunk. Throws only EnvelopeError (see the file comment for codes). */
-  push(chunk: Uint8Array): OpenedChunk {
+  /**
+   * Opens one chunk. Throws only EnvelopeError (see the file comment for codes).
+   * `header`: readChunkHeader(chunk) when the caller already has it (not parsed again).
+   */
+  push(chunk: Uint8Array, header?: ChunkInfo): OpenedChunk {
     try {
       if (this.closed) throw new EnvelopeError('STATE', 'opener closed');
-      const h = readChunkHeader(chunk);
+      const h = header ?? readChunkHeader(chunk);
       return h.index === 0 ? this.head(chunk, h) : this.later(chunk, h);
     } catch (e) {
       const err = e instanceof EnvelopeError ? e : new EnvelopeError('AUTH', 'chunk could not be opened');

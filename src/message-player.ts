@@ -162,7 +162,7 @@ export class MessagePlayer implements PlayerControl {
       if (this.msgs.has(key)) return this.drop(m.id, 'DUPLICATE');
       let opened;
       try {
-        opened = this.verifier.push(m.payload);
+        opened = this.verifier.push(m.payload, h);
       } catch (e) {
         return this.drop(m.id, e instanceof EnvelopeError ? e.code : 'ERROR');
       }
@@ -202,7 +202,7 @@ export class MessagePlayer implements PlayerControl {
     if (!msg) return this.drop(m.id, 'ORPHAN');
     let opened;
     try {
-      opened = this.verifier.push(m.payload);
+      opened = this.verifier.push(m.payload, h);
     } catch (e) {
       return this.drop(m.id, e instanceof EnvelopeError ? e.code : 'ERROR');
     }
