@@ -39,6 +39,8 @@ export interface InboxMessage {
   payload: Uint8Array;
   /** The dedupe key hash, 16 hex digits (for logs and tests). */
   key: string;
+  /** True when the record was stored before this start-up (handed over again by setConsumer), false when it arrived now. */
+  restored: boolean;
 }
 
 /** What accept() did with a received chunk. The session acknowledges all but FULL and FAILED. */
@@ -246,7 +248,7 @@ export class Inbox {
     }
     this.handed.add(id);
     try {
-      this.consumer({ id, topic: topic ?? dec.decode(v.subarray(HEADER, HEADER + tl)), payload: v.subarray(HEADER + tl), key: r.key });
+      this.consumer({ id, topic: topic ?? dec.decode(v.subarray(HEADER, HEADER + tl)), payload: v.subarray(HEADER + tl), key: r.key, restored: written === undefined });
     } catch {
       this.counters?.inc('inbox.consumer_threw');
     }
