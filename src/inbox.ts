@@ -18,6 +18,9 @@
  *    the commit point, once per message — then the records are removed. A cut between the two: at start-up a record whose key is in the ring
  *    is removed without being handed over. So a confirmed message is never handed
  *    over again, and an unconfirmed one is never lost.
+ *    Or releaseMany(ids), when the consumer's own durable commit already refuses
+ *    those chunks if they come again (a played message: its replay counter): the
+ *    records are removed with no write (issue 13).
  *
  * Duplicates older than `seenCapacity` confirmed chunks are not caught here; the
  * envelope's own replay protection catches those (docs/PROTOCOL.md).
@@ -409,6 +412,31 @@ export class Inbox {
       this.handed.delete(id);
       this.safeRemove(id);
       this.counters?.inc('inbox.confirmed');
+    }
+  }
+
+  /**
+   * The consumer is done with all of `ids` and has already made that durable by a
+   * commit of its own that refuses them if they come again (the envelope's replay
+   * record: src/message-player.ts commits a played message's counter first): the
+   * records are removed WITHOUT writing their keys into the seen ring (issue 13:
+   * no seen-record erase per message). A cut in between leaves some records, handed
+   * over again at the next start, which that commit then refuses. Unknown ids are
+   * ignored (counted `inbox.confirm_unknown`). Never throws (a failed remove is
+   * counted `inbox.remove_failed`; the record is forgotten in RAM).
+   */
+  releaseMany(ids: readonly string[]): void {
+    for (let j = 0; j < ids.length; j++) {
+      const id = ids[j]!;
+      const i = this.indexOf(id);
+      if (i < 0) {
+        this.counters?.inc('inbox.confirm_unknown');
+        continue;
+      }
+      this.records.splice(i, 1);
+      this.handed.delete(id);
+      this.safeRemove(id);
+      this.counters?.inc('inbox.released');
     }
   }
 

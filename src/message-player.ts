@@ -15,10 +15,11 @@
  *   hands every stored chunk over again, so the head is admitted again the same way.
  * - When a message has played to the end (or expired), the replay counter is
  *   committed FIRST (one write of `rp.rx`: the commit point, from then on its head
- *   is refused as a REPLAY), then its chunks are confirmed in the Inbox (one write
- *   of the seen record, then the removes). A cut between the two: at the next start
- *   the head is refused as a replay and its chunks are dropped, so a played message
- *   never plays again; one cut short before the commit plays again from the start.
+ *   is refused as a REPLAY), then its chunk records are removed (Inbox.releaseMany:
+ *   removes only, no seen-record write). A cut between the two: at the next start
+ *   the head is refused as a replay and the rest are orphans, all dropped, so a played
+ *   message never plays again; one cut short before the commit plays again from the
+ *   start. So a message costs one small-record write beyond its chunk records.
  * - 'delivered' receipts go out for heads that arrived in this boot (not for those
  *   the Inbox hands over again after a restart: InboxMessage.restored).
  * - Chunks that fail (forged, unknown sender, expired, malformed, orphaned) are
@@ -389,11 +390,8 @@ export class MessagePlayer implements PlayerControl {
     this.legacy.delete(msg.key);
     this.dropLegacyRecord();
     this.msgs.delete(msg.key);
-    try {
-      this.o.inbox.confirmMany(msg.chunks); // one write of the seen record per message
-    } catch {
-      this.o.counters.inc('msg.confirm_failed');
-    }
+    // the replay record now refuses its head (and its later chunks are orphans): removes only, no seen-record write
+    this.o.inbox.releaseMany(msg.chunks);
     this.o.counters.inc(`msg.${why}`);
     if (why === 'played') this.receipt(msg, 'heard');
   }

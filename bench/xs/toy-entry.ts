@@ -162,9 +162,11 @@ onXsCommand('end', () => {
   for (const [k, v] of w.writesByPrefix) byPrefix[k] = v;
   const erasesByPrefix: Record<string, number> = {};
   for (const [k, v] of w.dataErasesByPrefix) erasesByPrefix[k] = v;
+  const metadataByPrefix: Record<string, number> = {};
+  for (const k of w.metadataCommitsByPrefix.keys()) metadataByPrefix[k] = w.metadataErasesOf(k);
   return {
     parts,
-    flash: { writes: w.writes, removes: w.removes, reads: w.reads, bytes: w.bytesWritten, erases: w.erases, dataErases: w.dataErases, metadataErases: w.metadataErases, byPrefix, erasesByPrefix },
+    flash: { writes: w.writes, removes: w.removes, reads: w.reads, bytes: w.bytesWritten, erases: w.erases, dataErases: w.dataErases, metadataErases: w.metadataErases, byPrefix, erasesByPrefix, metadataByPrefix },
     opensAtFirstFrame,
   };
 });
