@@ -8,8 +8,9 @@
  *
  * On stop() it traces one line, `speaker frames=<n> rms=<r> underruns=<u>`: the
  * frames played, the RMS of their samples (so a test can tell decoded speech from
- * silence) and the 20 ms drains that found the queue empty after the first frame
- * (the DAC would have played silence). reserve() lends one frame of its own (the
+ * silence) and the 20 ms drains that found the queue empty between two frames (a
+ * gap the DAC would have filled with silence; the empty drains after the last frame,
+ * while the toy lets the queue play out, are not gaps). reserve() lends one frame of its own (the
  * sink keeps no audio: each frame is measured at commit()). Nothing is allocated
  * per frame. close() is stop() + final; safe twice.
  */
@@ -37,9 +38,11 @@ export class LinSpeaker implements SpeakerPort {
   private readonly slot = new Int16Array(FRAME_SAMPLES);
   private reserved = false;
   private primed = false;
+  /** Empty drains since the last frame (a gap if another frame follows). */
+  private dry = 0;
   /** Frames played since construction. */
   frames = 0;
-  /** Drains (20 ms) that found the queue empty after the first frame of this start(). */
+  /** Drains (20 ms) that found the queue empty between two frames of this start(). */
   underruns = 0;
 
   constructor(private readonly o: LinSpeakerOptions) {
@@ -56,9 +59,10 @@ export class LinSpeaker implements SpeakerPort {
     this.samples = 0;
     this.primed = false;
     this.underruns = 0;
+    this.dry = 0;
     this.timer = this.o.clock.every(FRAME_MS, () => {
       if (this.queued > 0) this.queued--;
-      else if (this.primed) this.underruns++;
+      else if (this.primed) this.dry++;
     });
     return 'OK';
   }
@@ -101,6 +105,8 @@ export class LinSpeaker implements SpeakerPort {
     this.queued++;
     this.frames++;
     this.primed = true;
+    this.underruns += this.dry; // the queue ran dry before this frame came
+    this.dry = 0;
     const n = Math.min(frame.length, FRAME_SAMPLES);
     let s = 0;
     for (let i = 0; i < n; i++) {
