@@ -17,6 +17,10 @@
 import type { I2sPins } from './moddable-i2s-pins.js';
 import { FRAME_MS, FRAME_SAMPLES, type ClockPort, type PortStatus, type SpeakerPort, type TimerHandle } from './ports.js';
 
+// XS's global `trace` (the firmware's typings declare it; declared here too so the host's tsc,
+// which type-checks this file through tests/lin-speaker.test.ts, knows it).
+declare const trace: (line: string) => void;
+
 export interface LinSpeakerOptions {
   pins: I2sPins;
   clock: ClockPort;
