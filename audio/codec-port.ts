@@ -52,10 +52,11 @@ export function checkPcmFrame(pcm: Int16Array, what = 'pcm'): void {
   if (pcm.length !== FRAME_SAMPLES) throw new CodecError('SIZE', `${what}: ${pcm.length} samples, expected ${FRAME_SAMPLES}`);
 }
 
-/** Throws CodecError('SIZE') unless `packet[0..length)` is a valid packet range. */
-export function checkPacket(packet: Uint8Array, length: number): void {
+/** Throws CodecError('SIZE') unless `packet[offset..offset + length)` is a valid packet range (offset an integer >= 0). */
+export function checkPacket(packet: Uint8Array, length: number, offset = 0): void {
   if (!isPacketLength(length)) throw new CodecError('SIZE', `packet length ${length} outside ${MIN_PACKET_BYTES}..${MAX_PACKET_BYTES}`);
-  if (length > packet.length) throw new CodecError('SIZE', `packet length ${length} exceeds its buffer (${packet.length})`);
+  if ((offset | 0) !== offset || offset < 0) throw new CodecError('SIZE', `packet offset ${offset}`);
+  if (offset + length > packet.length) throw new CodecError('SIZE', `packet length ${length} at ${offset} exceeds its buffer (${packet.length})`);
 }
 
 /**

@@ -46,18 +46,18 @@ export class FakeCodec implements CodecPort {
     return length;
   }
 
-  /** Decodes packet[0..length) into out (FRAME_SAMPLES, lent). Returns FRAME_SAMPLES. */
-  decode(packet: Uint8Array, length: number, out: Int16Array): number {
+  /** Decodes packet[offset..offset + length) into out (FRAME_SAMPLES, lent). Returns FRAME_SAMPLES. */
+  decode(packet: Uint8Array, length: number, out: Int16Array, offset = 0): number {
     this.decodeCalls++;
     if (this.closed) throw new CodecError('CLOSED', 'fake codec closed');
-    checkPacket(packet, length);
+    checkPacket(packet, length, offset);
     checkPcmFrame(out, 'out');
     if (this.failNextDecodes > 0) {
       this.failNextDecodes--;
       throw new CodecError('DECODE', 'fake decode failure');
     }
-    if (length < 3 || packet[0] === this.corruptMarker) throw new CodecError('DECODE', 'fake decode: corrupt packet');
-    const v = (packet[0]! << 8) | packet[1]!;
+    if (length < 3 || packet[offset] === this.corruptMarker) throw new CodecError('DECODE', 'fake decode: corrupt packet');
+    const v = (packet[offset]! << 8) | packet[offset + 1]!;
     out.fill(v >= 0x8000 ? v - 0x10000 : v);
     return out.length;
   }

@@ -25,7 +25,7 @@ const SECONDS = 10;
 
 interface EndResult {
   parts: Record<string, number>;
-  flash: { writes: number; removes: number; reads: number; bytes: number; erases: number; dataErases: number; metadataErases: number; byPrefix: Record<string, number>; erasesByPrefix: Record<string, number> };
+  flash: { writes: number; removes: number; reads: number; bytes: number; erases: number; dataErases: number; metadataErases: number; byPrefix: Record<string, number>; erasesByPrefix: Record<string, number>; metadataByPrefix: Record<string, number> };
   opensAtFirstFrame: number;
 }
 
@@ -65,9 +65,16 @@ async function runAll(metered: boolean, nativeBin?: string) {
     const rec = await scenario(s, 'record', SECONDS);
     await s.call('seal', SECONDS);
     const del = await scenario(s, 'deliver');
+    // the harness alone (plain runs only; wrappers would allocate): the same broker traffic and storage-fake copies, and the clock over the play span
+    let delHarness: Scenario | undefined;
+    if (!metered) {
+      await s.call('harness.setup');
+      delHarness = await scenario(s, 'harness.deliver');
+    }
     const play = await scenario(s, 'play', SECONDS);
+    const playHarness = metered ? undefined : await scenario(s, 'advance', SECONDS + 1);
     const idle = await s.call('idle', 60);
-    return { prep, ...p, rec, del, play, idle };
+    return { prep, ...p, rec, del, play, idle, delHarness, playHarness };
   } finally {
     await s.close();
   }
@@ -174,8 +181,17 @@ export const section: BenchSection = {
       const p = plain.play.end.flash;
       const all = r.erases + p.erases;
       const chunkData = (r.erasesByPrefix.ib ?? 0) + (p.erasesByPrefix.ib ?? 0);
-      rows.push({ what: 'received + played: flash erases, all', value: all * (60 / SECONDS), unit: 'erases / min of audio', note: `${all} in ${SECONDS} s: the chunk records themselves (ib) are ${chunkData}` });
-      rows.push({ what: 'received + played: flash erases beyond the chunk records (seen, adm, replay, metadata)', value: (all - chunkData) * (60 / SECONDS), unit: 'erases / min of audio', note: 'a 60 s message would be 1/6 of this: these are per message' });
+      // metadata erases shared out by the keys whose writes and removes made them (tests/fakes/flash-wear-storage.ts)
+      const chunkMeta = (r.metadataByPrefix.ib ?? 0) + (p.metadataByPrefix.ib ?? 0);
+      const others = (f: EndResult['flash']) => Object.entries(f.byPrefix).filter(([k]) => k !== 'ib').map(([k, v]) => `${k} ${v}`).join(', ');
+      const perMin = 60 / SECONDS;
+      rows.push({ what: 'received + played: flash erases, all', value: all * perMin, unit: 'erases / min of audio', note: `${all} in ${SECONDS} s (model estimate)` });
+      rows.push({ what: 'received + played: the chunk records (their data sectors + their share of metadata)', value: (chunkData + chunkMeta) * perMin, unit: 'erases / min of audio', note: `${chunkData} data sectors + ${chunkMeta.toFixed(2)} metadata in ${SECONDS} s: each chunk stored before its PUBACK (lead's decision)` });
+      rows.push({ what: 'received + played: flash erases beyond the chunk records (per-message records + their metadata; target <= 10)', value: (all - chunkData - chunkMeta) * perMin, unit: 'erases / min of audio', note: `writes beyond the chunks: receive ${others(r) || 'none'}; play ${others(p) || 'none'} (10 s messages; per message, so 1/6 of this for 60 s ones)` });
+    }
+    {
+      // heap: the plain run with the device's crypto (native worker), the harness alone measured apart (see nativeRows)
+      rows.push(...heapRows(plain, 'pure-JS crypto (tweetnacl)'));
     }
     rows.push(...(await leanRows()));
     rows.push(...(await nativeRows(plain)));
@@ -186,12 +202,40 @@ export const section: BenchSection = {
   },
 };
 
+type Run = Awaited<ReturnType<typeof runAll>>;
+
+/**
+ * Heap slots per second of audio while receiving and playing, the toy apart from the
+ * harness: the whole worker's live-slot growth (no GC in the run, so what was
+ * allocated) minus the same for the harness alone — for receiving, a second fake
+ * broker delivering the same chunks to a stand-in client that only acknowledges, and
+ * the same chunk records written into a fresh storage fake (its copies: on the device
+ * they go to flash); for playing, the clock over the same span with the toy idle.
+ * What the storage fake's read() copies stays in the toy's figure (the device's read
+ * allocates its buffer too).
+ */
+function heapRows(run: Run, crypto: string): BenchRow[] {
+  if (!run.delHarness || !run.playHarness) return [];
+  const per = (x: number) => x / SECONDS;
+  const rows: BenchRow[] = [];
+  const pair: [string, Scenario, Scenario][] = [
+    ['receiving', run.del, run.delHarness],
+    ['playing', run.play, run.playHarness],
+  ];
+  for (const [what, all, harness] of pair) {
+    const toy = all.slots - harness.slots;
+    rows.push({ what: `heap slots allocated while ${what}, the toy alone (${crypto}; target < 100)`, value: per(toy), unit: 'slots / s of audio', note: `whole worker ${Math.round(per(all.slots))} - harness alone ${Math.round(per(harness.slots))}` });
+  }
+  return rows;
+}
+
 /** The metered toy again in the native worker: the same paths with libsodium behind the CryptoPort. */
-async function nativeRows(js: Awaited<ReturnType<typeof runAll>>): Promise<BenchRow[]> {
+async function nativeRows(js: Run): Promise<BenchRow[]> {
   const w = await ensureNativeWorker();
   if ('skipped' in w) return [{ what: 'native crypto rows', value: 0, unit: 'skipped', note: w.skipped }];
   const n = await runAll(true, w.bin);
   const rows: BenchRow[] = [];
+  rows.push(...heapRows(await runAll(false, w.bin), 'native crypto, as on the device'));
   const ratio = (a: number, b: number) => `${(a / b).toFixed(1)}x fewer steps than pure JS (${Math.round(a).toLocaleString('en')})`;
   rows.push({ what: 'native crypto: first pairing, toy + simulated phone, then MQTT connect', value: n.pair.compute, unit: 'XS steps', note: ratio(js.pair.compute, n.pair.compute) });
   const paths: [string, Scenario, Scenario, number | undefined][] = [

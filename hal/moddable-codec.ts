@@ -46,6 +46,7 @@ const opusDecode = native('xs_opus_decode') as (
   pcm: ArrayBufferLike,
   pcmByteOffset: number,
   samples: number,
+  packetOffset: number,
 ) => number;
 const opusReset = native('xs_opus_reset') as (h: OpusHandle) => void;
 const opusClose = native('xs_opus_close') as (h: OpusHandle) => void;
@@ -97,16 +98,16 @@ export class ModdableOpusCodec implements CodecPort {
     return n;
   }
 
-  decode(packet: Uint8Array, length: number, out: Int16Array): number {
+  decode(packet: Uint8Array, length: number, out: Int16Array, offset = 0): number {
     const h = this.handle;
     if (h === undefined) throw new CodecError('CLOSED', 'codec closed');
     if (!(packet instanceof Uint8Array)) throw new CodecError('SIZE', 'packet must be a Uint8Array');
     if (!(out instanceof Int16Array)) throw new CodecError('SIZE', 'out must be an Int16Array');
-    checkPacket(packet, length);
+    checkPacket(packet, length, offset);
     checkPcmFrame(out, 'out');
     let n: number;
     try {
-      n = opusDecode(h, packet, length, out.buffer, out.byteOffset, FRAME_SAMPLES);
+      n = opusDecode(h, packet, length, out.buffer, out.byteOffset, FRAME_SAMPLES, offset);
     } catch (e) {
       throw new CodecError('DECODE', `opus decode failed: ${message(e)}`);
     }

@@ -66,9 +66,14 @@ export class ModdableCrypto implements CryptoPort {
     try {
       return fn();
     } catch {
-      this.failures++;
-      throw new PortError('IO', 'native crypto refused its arguments');
+      return this.refused();
     }
+  }
+
+  /** A native call threw: counted, PortError IO. */
+  private refused(): never {
+    this.failures++;
+    throw new PortError('IO', 'native crypto refused its arguments');
   }
 
   boxKeyPairFromSecret(secretKey: Uint8Array): { publicKey: Uint8Array; secretKey: Uint8Array } {
@@ -93,7 +98,13 @@ export class ModdableCrypto implements CryptoPort {
     need(key, 32, 'key');
     const box = new Uint8Array(16 + message.length);
     box.set(message, 16);
-    this.host(() => sbSeal(box, 0, message.length, nonce, key));
+    this.calls++;
+    nativeCryptoStats.calls++;
+    try {
+      sbSeal(box, 0, message.length, nonce, key); // per chunk: no closure (XS heap slots, issue 13)
+    } catch {
+      this.refused();
+    }
     return box;
   }
 
@@ -103,7 +114,15 @@ export class ModdableCrypto implements CryptoPort {
     need(key, 32, 'key');
     if (box.length < 16) return null;
     const work = box.slice();
-    return this.host(() => sbOpen(work, 0, box.length - 16, nonce, key)) ? work.subarray(16) : null;
+    this.calls++;
+    nativeCryptoStats.calls++;
+    let ok = false;
+    try {
+      ok = sbOpen(work, 0, box.length - 16, nonce, key); // per chunk: no closure (XS heap slots, issue 13)
+    } catch {
+      this.refused();
+    }
+    return ok ? work.subarray(16) : null;
   }
 
   /** In place, allocation-free (no closure either): see CryptoPort.secretboxInPlace. */
@@ -140,7 +159,13 @@ export class ModdableCrypto implements CryptoPort {
     bytes(message, 'message');
     need(key, 32, 'one-time key');
     const out = new Uint8Array(16);
-    this.host(() => otAuth(out, message, 0, message.length, key));
+    this.calls++;
+    nativeCryptoStats.calls++;
+    try {
+      otAuth(out, message, 0, message.length, key); // per chunk: no closure (XS heap slots, issue 13)
+    } catch {
+      this.refused();
+    }
     return out;
   }
 

@@ -4,9 +4,10 @@
  *
  * AudioOut's RawSamples elements point INTO the buffer given (no copy), and
  * that buffer must not move: a SharedArrayBuffer. The adapter owns one pool
- * of `slots` frames (slots x 640 bytes), made in the constructor. write()
- * copies the lent frame into the next free slot and enqueues
- * `RawSamples(pool, 1, slot x 320, 320)`; AudioOut frees a queue element when
+ * of `slots` frames (slots x 640 bytes), made in the constructor. reserve()
+ * lends the next free slot (the playback pipeline decodes straight into it) and
+ * commit() enqueues `RawSamples(pool, 1, slot x 320, 320)`; write() copies a
+ * lent frame into the slot and commits it; AudioOut frees a queue element when
  * it has played it, and the adapter learns which slots are free again by
  * comparing `length(stream)` (free queue elements) with its own FIFO of what
  * it queued. Nothing is allocated per frame.
@@ -55,6 +56,8 @@ export class ModdableSpeaker implements SpeakerPort {
   private closed = false;
   /** The driver's queue length (free elements of the empty queue, read at start). */
   private qlen = 0;
+  /** A slot is lent by reserve() and not yet committed. */
+  private reserved = false;
   /** Frames queued to the driver since construction. */
   frames = 0;
 
@@ -108,11 +111,27 @@ export class ModdableSpeaker implements SpeakerPort {
 
   write(frame: Int16Array): PortStatus {
     if (!(frame instanceof Int16Array) || frame.length !== FRAME_SAMPLES) throw new PortError('SIZE', 'frame must be FRAME_SAMPLES samples');
+    const slot = this.reserve();
+    if (!slot) return this.out ? 'FULL' : 'OFF';
+    slot.set(frame);
+    return this.commit();
+  }
+
+  reserve(): Int16Array | null {
+    if (!this.out || this.fifoCount === this.nslots || this.space() === 0) {
+      this.reserved = false;
+      return null;
+    }
+    this.reserved = true;
+    return this.views[this.nextSlot]!;
+  }
+
+  commit(): PortStatus {
     const out = this.out;
     if (!out) return 'OFF';
-    if (this.fifoCount === this.nslots || this.space() === 0) return 'FULL';
+    if (!this.reserved) return 'FULL';
+    this.reserved = false;
     const slot = this.nextSlot;
-    this.views[slot].set(frame);
     try {
       out.enqueue(STREAM, AudioOut.RawSamples, this.pool as unknown as HostBuffer, 1, slot * FRAME_SAMPLES, FRAME_SAMPLES);
     } catch (err) {
@@ -184,6 +203,7 @@ export class ModdableSpeaker implements SpeakerPort {
     const out = this.out;
     this.out = undefined;
     this.fifoHead = this.fifoCount = 0;
+    this.reserved = false;
     if (!out) return;
     try {
       out.stop();

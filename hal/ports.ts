@@ -165,16 +165,27 @@ export interface MicPort {
 
 /**
  * The speaker. Device: `pins/audioout` with RawSamples from a SharedArrayBuffer.
- * The adapter copies the samples before returning (the buffer is lent).
+ * Two ways in (issue 13):
+ * - zero-copy (the playback pipeline's path): `reserve()` lends the adapter's next
+ *   free pool slot (FRAME_SAMPLES samples) and the decoder writes straight into it;
+ *   `commit()` queues it. The slot belongs to the caller from reserve() until
+ *   commit() or stop(); after a commit that threw or was not made, the next
+ *   reserve() lends the same slot with its samples unchanged (so a decoded frame
+ *   is not lost to a failing driver call).
+ * - copying: `write(frame)` copies a lent frame into a slot and queues it.
  */
 export interface SpeakerPort {
   /** Starts output. Returns 'BUSY' while the mic holds the shared I2S pins. */
   start(): PortStatus;
   stop(): void;
-  /** How many frames write() would accept now. */
+  /** How many frames write() (or reserve()/commit()) would accept now. */
   space(): number;
-  /** Queues one frame (FRAME_SAMPLES samples). Returns 'OK', 'FULL' or 'OFF'. */
+  /** Queues one frame (FRAME_SAMPLES samples, lent: copied). Returns 'OK', 'FULL' or 'OFF'. */
   write(frame: Int16Array): PortStatus;
+  /** Lends the next free slot (FRAME_SAMPLES samples), or null when full or stopped. Allocates nothing. */
+  reserve(): Int16Array | null;
+  /** Queues the slot lent by the last reserve(). 'OK', 'FULL' (nothing reserved, or no room) or 'OFF' (stopped). */
+  commit(): PortStatus;
   /** Volume 0..1. */
   setVolume(v: number): void;
   close(): void;
@@ -199,10 +210,12 @@ export interface CodecPort {
    */
   encode(pcm: Int16Array, out: Uint8Array, offset?: number, maxBytes?: number): number;
   /**
-   * Decodes one packet `packet[0..length)` (lent) into `out` (lent, FRAME_SAMPLES samples).
-   * Returns the number of samples written (FRAME_SAMPLES).
+   * Decodes one packet `packet[offset..offset + length)` (lent; offset defaults to 0,
+   * so the playback pipeline decodes straight from an opened chunk's plaintext) into
+   * `out` (lent, FRAME_SAMPLES samples). Returns the number of samples written
+   * (FRAME_SAMPLES). A length outside 1..1275 or a range beyond `packet` is CodecError SIZE.
    */
-  decode(packet: Uint8Array, length: number, out: Int16Array): number;
+  decode(packet: Uint8Array, length: number, out: Int16Array, offset?: number): number;
   /** Resets codec state between messages. */
   reset(): void;
   close(): void;

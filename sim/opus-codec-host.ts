@@ -72,13 +72,13 @@ export class OpusCodecHost implements CodecPort {
     return packet.length;
   }
 
-  decode(packet: Uint8Array, length: number, out: Int16Array): number {
+  decode(packet: Uint8Array, length: number, out: Int16Array, offset = 0): number {
     if (this.closed) throw new CodecError('CLOSED', 'codec closed');
-    checkPacket(packet, length);
+    checkPacket(packet, length, offset);
     checkPcmFrame(out, 'out');
     let bytes: Uint8Array;
     try {
-      bytes = this.dec.decode(length === packet.length ? packet : packet.subarray(0, length));
+      bytes = this.dec.decode(offset === 0 && length === packet.length ? packet : packet.subarray(offset, offset + length));
     } catch (e) {
       throw new CodecError('DECODE', `opus decode failed: ${e instanceof Error ? e.message : String(e)}`);
     }

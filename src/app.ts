@@ -194,8 +194,7 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
     clock: p.clock,
     speaker: p.speaker,
     codec: p.codec,
-    frameRingFrames: 4,
-    packetRingBytes: 1536,
+    // no PCM ring and no packet ring (issue 13): chunks' plaintexts are decoded straight into the speaker's slots
     counters,
     onFinished: () => {
       p.log.log('info', 'play.finished', { underruns: counters.get('audio.play.underrun'), badPackets: counters.get('audio.play.badPacket') });

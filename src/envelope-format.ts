@@ -149,13 +149,26 @@ export interface ChunkInfo {
   tagsAt: number;
 }
 
-const HEX = '0123456789abcdef';
 /** Lower-case hex of bytes [from, to). */
 export function toHex(b: Uint8Array, from = 0, to = b.length): string {
-  let s = '';
-  for (let i = from; i < to; i++) s += HEX[b[i]! >> 4]! + HEX[b[i]! & 15]!;
-  return s;
+  // One string made from reused char codes, not one string per digit (heap slots per chunk, issue 13).
+  // (Indexing a string or calling a method on one costs XS two heap slots each; String.fromCharCode does not.)
+  const n = (to - from) * 2;
+  if (n !== hexCodes.length) {
+    // any other length: one call per byte (apply() with a long array would overflow the XS stack)
+    let s = '';
+    for (let i = from; i < to; i++) s += String.fromCharCode(HEX_CODES[b[i]! >> 4]!, HEX_CODES[b[i]! & 15]!);
+    return s;
+  }
+  for (let i = from, k = 0; i < to; i++, k += 2) {
+    hexCodes[k] = HEX_CODES[b[i]! >> 4]!;
+    hexCodes[k + 1] = HEX_CODES[b[i]! & 15]!;
+  }
+  return String.fromCharCode.apply(null, hexCodes);
 }
+/** Char codes of the hex digits; the reused codes of a 16-byte (message id) string. */
+const HEX_CODES = [48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102];
+const hexCodes: number[] = new Array<number>(32).fill(0);
 
 /**
  * Parses and bounds-checks the clear header of a chunk. Checks, in this order:
@@ -221,6 +234,7 @@ export function chunkKey(chunk: Uint8Array): string | undefined {
  * zero bytes (else MALFORMED). Throws EnvelopeError('MALFORMED').
  */
 export function unframePackets(plain: Uint8Array): Uint8Array[] {
+  countFramedPackets(plain);
   const out: Uint8Array[] = [];
   let o = 0;
   while (o < plain.length) {
@@ -237,6 +251,31 @@ export function unframePackets(plain: Uint8Array): Uint8Array[] {
   }
   if (out.length === 0) throw new EnvelopeError('MALFORMED', 'chunk without packets');
   return out;
+}
+
+/**
+ * Checks the framing of an opened body exactly as unframePackets does (same
+ * MALFORMED errors) and answers the packet count, without making a view per
+ * packet: the playback pipeline decodes straight from `plain` (issue 13).
+ */
+export function countFramedPackets(plain: Uint8Array): number {
+  let o = 0;
+  let n = 0;
+  const len = plain.length;
+  while (o < len) {
+    if (plain[o] === 0 && (o + 1 === len || plain[o + 1] === 0)) {
+      for (let i = o; i < len; i++) if (plain[i] !== 0) throw new EnvelopeError('MALFORMED', 'non-zero padding');
+      break;
+    }
+    if (o + 2 > len) throw new EnvelopeError('MALFORMED', 'truncated packet length');
+    const k = (plain[o]! << 8) | plain[o + 1]!;
+    if (k < MIN_PACKET_BYTES || k > MAX_PACKET_BYTES) throw new EnvelopeError('MALFORMED', 'packet length out of range');
+    if (o + 2 + k > len) throw new EnvelopeError('MALFORMED', 'truncated packet');
+    o += 2 + k;
+    n++;
+  }
+  if (n === 0) throw new EnvelopeError('MALFORMED', 'chunk without packets');
+  return n;
 }
 
 /** Big-endian u32 at offset. */

@@ -60,6 +60,7 @@ import {
   bytesEqual,
   readChunkHeader,
   readU32,
+  countFramedPackets,
   unframePackets,
   writeNonce,
   type ChunkInfo,
@@ -96,6 +97,12 @@ export interface EnvelopeOpenerOptions {
   maxOpen?: number;
   /** An incomplete message open longer than this (wall clock, ms; default 10 min) may be dropped to make room for a new head. */
   staleMs?: number;
+  /**
+   * false: `packets` stays empty and the framed plaintext is handed over whole
+   * (`plain`, `packetCount`), so no view is made per packet (the toy's playback,
+   * issue 13). Default true.
+   */
+  packetViews?: boolean;
   counters?: Counters;
 }
 
@@ -114,9 +121,15 @@ export interface OpenedChunk {
   info: MessageInfo;
   index: number;
   final: boolean;
-  /** The chunk's Opus packets in order (views into one new buffer, owned by the caller); empty in 'admit' mode. */
+  /** The chunk's Opus packets in order (views into one new buffer, owned by the caller); empty in 'admit' mode and with packetViews false. */
   packets: Uint8Array[];
+  /** The opened body (a new buffer owned by the caller): framed packets [u16 length][bytes] from 0, then zero padding; undefined in 'admit' mode. */
+  plain: Uint8Array | undefined;
+  /** Packets in `plain` (0 in 'admit' mode). */
+  packetCount: number;
 }
+
+const NO_VIEWS: Uint8Array[] = [];
 
 interface OpenMessage {
   info: MessageInfo;
@@ -143,7 +156,11 @@ export class EnvelopeOpener {
   private readonly staleMs: number;
   private readonly mode: OpenerMode;
   private readonly zero32 = new Uint8Array(KEY_BYTES);
+  private readonly views: boolean;
   private closed = false;
+  /** The last body() result: plaintext and packet count. */
+  private plain: Uint8Array | undefined;
+  private count = 0;
 
   constructor(private readonly opts: EnvelopeOpenerOptions) {
     this.counters = opts.counters ?? new Counters();
@@ -152,13 +169,17 @@ export class EnvelopeOpener {
     this.maxOpen = opts.maxOpen ?? 4;
     this.staleMs = opts.staleMs ?? DEFAULT_STALE_MS;
     this.mode = opts.mode ?? 'full';
+    this.views = opts.packetViews !== false;
   }
 
-  /** Opens one chunk. Throws only EnvelopeError (see the file comment for codes). */
-  push(chunk: Uint8Array): OpenedChunk {
+  /**
+   * Opens one chunk. Throws only EnvelopeError (see the file comment for codes).
+   * `header`: readChunkHeader(chunk) when the caller already has it (not parsed again).
+   */
+  push(chunk: Uint8Array, header?: ChunkInfo): OpenedChunk {
     try {
       if (this.closed) throw new EnvelopeError('STATE', 'opener closed');
-      const h = readChunkHeader(chunk);
+      const h = header ?? readChunkHeader(chunk);
       return h.index === 0 ? this.head(chunk, h) : this.later(chunk, h);
     } catch (e) {
       const err = e instanceof EnvelopeError ? e : new EnvelopeError('AUTH', 'chunk could not be opened');
@@ -210,13 +231,18 @@ export class EnvelopeOpener {
     if (!bytesEqual(t, chunk.subarray(at, at + TAG_BYTES))) throw new EnvelopeError('AUTH', 'recipient tag does not verify');
   }
 
-  /** Opens the body unless in 'admit' mode. */
+  /** Opens the body unless in 'admit' mode: the packet views (or NO_VIEWS); sets this.plain and this.count. */
   private body(chunk: Uint8Array, h: ChunkInfo, key: Uint8Array, messageId: Uint8Array): Uint8Array[] {
-    if (this.mode === 'admit') return [];
+    this.plain = undefined;
+    this.count = 0;
+    if (this.mode === 'admit') return NO_VIEWS;
     writeNonce(this.nonce, messageId, h.index, h.final ? NONCE_KIND_FINAL : NONCE_KIND_CHUNK);
     const plain = this.opts.crypto.secretboxOpen(chunk.subarray(h.bodyAt, h.tagsAt), this.nonce, key);
     if (!plain) throw new EnvelopeError('AUTH', 'chunk body failed authentication');
-    return unframePackets(plain);
+    const views = this.views ? unframePackets(plain) : NO_VIEWS;
+    this.count = this.views ? views.length : countFramedPackets(plain);
+    this.plain = plain;
+    return views;
   }
 
   private head(chunk: Uint8Array, h: ChunkInfo): OpenedChunk {
@@ -263,10 +289,10 @@ export class EnvelopeOpener {
         messageId: h.messageId.slice(),
         openedAt: now,
         next: 1,
-        packets: packets.length,
+        packets: this.count,
         complete: h.final,
       });
-      return { info, index: 0, final: h.final, packets };
+      return { info, index: 0, final: h.final, packets, plain: this.plain, packetCount: this.count };
     } catch (e) {
       key.fill(0);
       pairKey.fill(0);
@@ -301,10 +327,10 @@ export class EnvelopeOpener {
     if (h.index > m.next) throw new EnvelopeError('ORDER', 'chunk out of order');
     if (this.mode !== 'play') this.checkTag(chunk, h, m.pairKey, m.slot);
     const packets = this.body(chunk, h, m.key, m.messageId);
-    if (m.packets + packets.length > MAX_PACKETS) throw new EnvelopeError('TOO_LONG', 'more than 60 s of audio');
-    m.packets += packets.length;
+    if (m.packets + this.count > MAX_PACKETS) throw new EnvelopeError('TOO_LONG', 'more than 60 s of audio');
+    m.packets += this.count;
     m.next++;
     if (h.final) m.complete = true;
-    return { info: m.info, index: h.index, final: h.final, packets };
+    return { info: m.info, index: h.index, final: h.final, packets, plain: this.plain, packetCount: this.count };
   }
 }

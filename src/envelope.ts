@@ -68,7 +68,8 @@ export class ToyEnvelope {
     this.replay = new ReplayGuard(o.storage, this.counters);
     const common = { crypto: o.crypto, keys: this.keys, clock: o.clock, ttlMs: o.ttlMs, counters: this.counters };
     this.arrivals = new EnvelopeOpener({ ...common, replay: this.replay });
-    this.playback = new EnvelopeOpener({ ...common, mode: 'play' });
+    // playback hands the framed plaintext to the pipeline whole (no view per packet, issue 13)
+    this.playback = new EnvelopeOpener({ ...common, mode: 'play', packetViews: false });
   }
 
   /** Starts a toy → family message to every roster member. Throws EnvelopeError MALFORMED when the roster is empty. */

@@ -18,6 +18,9 @@
  *    the commit point, once per message — then the records are removed. A cut between the two: at start-up a record whose key is in the ring
  *    is removed without being handed over. So a confirmed message is never handed
  *    over again, and an unconfirmed one is never lost.
+ *    Or releaseMany(ids), when the consumer's own durable commit already refuses
+ *    those chunks if they come again (a played message: its replay counter): the
+ *    records are removed with no write (issue 13).
  *
  * Duplicates older than `seenCapacity` confirmed chunks are not caught here; the
  * envelope's own replay protection catches those (docs/PROTOCOL.md).
@@ -28,6 +31,9 @@ import type { Counters } from './counters.js';
 import { MqttError } from './mqtt-codec.js';
 import { keySeq, seqKey } from './outbox.js';
 
+/** Digits of a record key's sequence number (as src/outbox.ts seqKey; checked at construction). */
+const SEQ_DIGITS = 12;
+
 /** A chunk handed to the consumer. `payload` is a copy owned by the consumer. */
 export interface InboxMessage {
   /** Storage key of the record; pass it to confirm(). */
@@ -36,6 +42,8 @@ export interface InboxMessage {
   payload: Uint8Array;
   /** The dedupe key hash, 16 hex digits (for logs and tests). */
   key: string;
+  /** True when the record was stored before this start-up (handed over again by setConsumer), false when it arrived now. */
+  restored: boolean;
 }
 
 /** What accept() did with a received chunk. The session acknowledges all but FULL and FAILED. */
@@ -62,6 +70,16 @@ export interface InboxOptions {
 }
 
 const HEADER = 11;
+
+interface InboxRecord {
+  id: string;
+  key: string;
+  /** The key hash's bytes 0..3 and 4..7, big-endian (no hex parsing when confirmed). */
+  hi: number;
+  lo: number;
+}
+
+const u32 = (b: Uint8Array, o: number): number => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -80,10 +98,16 @@ function digestInto(b: Uint8Array, out: Uint8Array, o: number): void {
   out[o + 4] = h2 >>> 24; out[o + 5] = (h2 >>> 16) & 255; out[o + 6] = (h2 >>> 8) & 255; out[o + 7] = h2 & 255;
 }
 
+const HEX_CODES = [48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102];
+const hexCodes: number[] = new Array<number>(16).fill(0);
+
+/** 16 lower-case hex digits of b[o..o+8): one string from reused char codes (not one per digit). */
 function hex8(b: Uint8Array, o: number): string {
-  let s = '';
-  for (let i = 0; i < 8; i++) s += (b[o + i]! < 16 ? '0' : '') + b[o + i]!.toString(16);
-  return s;
+  for (let i = 0; i < 8; i++) {
+    hexCodes[i * 2] = HEX_CODES[b[o + i]! >> 4]!;
+    hexCodes[i * 2 + 1] = HEX_CODES[b[o + i]! & 15]!;
+  }
+  return String.fromCharCode.apply(null, hexCodes);
 }
 
 export class Inbox {
@@ -94,10 +118,14 @@ export class Inbox {
   private readonly seenCapacity: number;
   private readonly prefix: string;
   private readonly seenKey: string;
-  /** Stored records in arrival order, with their key hash (hex). */
-  private readonly records: { id: string; key: string }[] = [];
-  /** Seen ring: [1 version][2 count][2 next][count × 8 bytes]. */
-  private ring: Uint8Array;
+  /** Stored records in arrival order, with their key hash (hex, and as two 32-bit halves for the seen ring). */
+  private readonly records: InboxRecord[] = [];
+  /** Seen ring: [1 version][2 count][2 next][count × 8 bytes]; its copy while a commit is written. */
+  private readonly ring: Uint8Array;
+  private readonly ringBackup: Uint8Array;
+  /** Char codes of the next record key (prefix, then 12 digits), and the prefix's length. */
+  private readonly keyCodes: number[] = [];
+  private readonly prefixLength: number;
   private ringCount = 0;
   private ringNext = 0;
   private readonly seenSet = new Set<string>();
@@ -105,6 +133,9 @@ export class Inbox {
   private consumer: ((m: InboxMessage) => void) | undefined;
   private readonly handed = new Set<string>();
   private readonly scratch = new Uint8Array(8);
+  /** The last topic accept() encoded, and its bytes (chunks arrive on one topic: encoded once). */
+  private lastTopic = '';
+  private lastTopicBytes: Uint8Array = new Uint8Array(0);
 
   /** Loads the seen ring and the stored records; finishes confirmations a power cut interrupted. */
   constructor(opts: InboxOptions) {
@@ -117,7 +148,12 @@ export class Inbox {
     this.seenKey = opts.seenKey ?? 'ix.seen';
     if (!(this.seenCapacity >= 1 && this.seenCapacity <= 400)) throw new MqttError('INVAL', 'seenCapacity must be 1..400');
     this.ring = new Uint8Array(5 + this.seenCapacity * 8);
+    this.ringBackup = new Uint8Array(this.ring.length);
     this.ring[0] = 1;
+    for (let i = 0; i < this.prefix.length; i++) this.keyCodes.push(this.prefix.charCodeAt(i));
+    this.prefixLength = this.keyCodes.length;
+    for (let i = 0; i < SEQ_DIGITS; i++) this.keyCodes.push(48);
+    if (this.recordKey(7) !== seqKey(this.prefix, 7)) throw new MqttError('INVAL', 'record key format differs from seqKey');
     this.loadRing();
     for (const k of this.storage.keys(this.prefix)) {
       const seq = keySeq(this.prefix, k);
@@ -136,7 +172,7 @@ export class Inbox {
         this.safeRemove(k);
         continue;
       }
-      this.records.push({ id: k, key });
+      this.records.push({ id: k, key, hi: u32(v, 1), lo: u32(v, 5) });
     }
   }
 
@@ -199,11 +235,13 @@ export class Inbox {
     for (const r of this.records.slice()) this.handOver(r.id);
   }
 
-  private handOver(id: string): void {
+  private handOver(id: string, written?: Uint8Array, topic?: string): void {
     if (!this.consumer || this.handed.has(id)) return;
-    const r = this.records.find((x) => x.id === id);
+    let r: InboxRecord | undefined;
+    for (let i = this.records.length - 1; i >= 0 && !r; i--) if (this.records[i]!.id === id) r = this.records[i];
     if (!r) return;
-    const v = this.safeRead(id);
+    // a record accept() just wrote is handed over from RAM: no read-back of what is still in RAM
+    const v = written ?? this.safeRead(id);
     const tl = v && v.length >= HEADER ? (v[9]! << 8) | v[10]! : -1;
     if (!v || tl < 1 || HEADER + tl > v.length) {
       this.counters?.inc('inbox.corrupt');
@@ -213,26 +251,29 @@ export class Inbox {
     }
     this.handed.add(id);
     try {
-      this.consumer({ id, topic: dec.decode(v.subarray(HEADER, HEADER + tl)), payload: v.subarray(HEADER + tl), key: r.key });
+      this.consumer({ id, topic: topic ?? dec.decode(v.subarray(HEADER, HEADER + tl)), payload: v.subarray(HEADER + tl), key: r.key, restored: written === undefined });
     } catch {
       this.counters?.inc('inbox.consumer_threw');
     }
   }
 
   /**
-   * The payload of stored record `id` (a new copy), or undefined when it is not
+   * The payload of stored record `id` (a view into the storage's own new copy of the
+   * record: owned by the caller, no second copy), or undefined when it is not
    * stored or unreadable (counted `inbox.corrupt` / `inbox.read_failed`). Lets a
    * consumer keep only ids in RAM and read chunks back when it needs them.
    */
   read(id: string): Uint8Array | undefined {
-    if (!this.records.some((r) => r.id === id)) return undefined;
+    let known = false;
+    for (let i = 0; i < this.records.length && !known; i++) known = this.records[i]!.id === id; // no closure per call
+    if (!known) return undefined;
     const v = this.safeRead(id);
     const tl = v && v.length >= HEADER ? (v[9]! << 8) | v[10]! : -1;
     if (!v || tl < 1 || HEADER + tl > v.length) {
       this.counters?.inc('inbox.corrupt');
       return undefined;
     }
-    return v.slice(HEADER + tl);
+    return v.subarray(HEADER + tl);
   }
 
   /** Ids of stored, unconfirmed records in arrival order (a copy). */
@@ -259,7 +300,8 @@ export class Inbox {
         this.counters?.inc('inbox.dedupe_key_threw');
       }
     }
-    digestInto(k === undefined ? payload : enc.encode(k), this.scratch, 0);
+    if (k === undefined) digestInto(payload, this.scratch, 0);
+    else digestInto(enc.encode(k), this.scratch, 0);
     return hex8(this.scratch, 0);
   }
 
@@ -270,11 +312,17 @@ export class Inbox {
   accept(topic: string, payload: Uint8Array): InboxAcceptResult {
     const key = this.keyOf(payload);
     const keyBytes = this.scratch; // holds the hash of `key` (keyOf just wrote it)
-    if (this.seenSet.has(key) || this.records.some((r) => r.key === key)) {
+    let dup = this.seenSet.has(key);
+    for (let i = 0; i < this.records.length && !dup; i++) dup = this.records[i]!.key === key;
+    if (dup) {
       this.counters?.inc('inbox.duplicate');
       return 'DUPLICATE';
     }
-    const t = enc.encode(topic);
+    if (topic !== this.lastTopic) {
+      this.lastTopicBytes = enc.encode(topic);
+      this.lastTopic = topic;
+    }
+    const t = this.lastTopicBytes;
     if (t.length < 1 || HEADER + t.length + payload.length > STORAGE_MAX_VALUE_BYTES) {
       this.counters?.inc('inbox.too_large');
       return 'DROPPED';
@@ -290,7 +338,7 @@ export class Inbox {
     v[10] = t.length & 255;
     v.set(t, HEADER);
     v.set(payload, HEADER + t.length);
-    const id = seqKey(this.prefix, this.nextSeq);
+    const id = this.recordKey(this.nextSeq);
     try {
       this.storage.write(id, v);
     } catch (e) {
@@ -302,9 +350,9 @@ export class Inbox {
       return 'FAILED';
     }
     this.nextSeq++;
-    this.records.push({ id, key });
+    this.records.push({ id, key, hi: u32(keyBytes, 0), lo: u32(keyBytes, 4) });
     this.counters?.inc('inbox.stored');
-    this.handOver(id);
+    this.handOver(id, v, topic);
     return 'STORED';
   }
 
@@ -326,38 +374,86 @@ export class Inbox {
    * the chunks stay and are handed over again after a restart).
    */
   confirmMany(ids: readonly string[]): void {
+    // indexed loops, no closures and no string parsing: heap slots per message (issue 13)
     const found: number[] = [];
-    for (const id of ids) {
-      const i = this.records.findIndex((r) => r.id === id);
+    for (let j = 0; j < ids.length; j++) {
+      const i = this.indexOf(ids[j]!);
       if (i < 0) this.counters?.inc('inbox.confirm_unknown');
       else if (found.indexOf(i) < 0) found.push(i);
     }
     if (found.length === 0) return;
-    const saved = { ring: this.ring.slice(), count: this.ringCount, next: this.ringNext, set: new Set(this.seenSet) };
+    const count = this.ringCount;
+    const next = this.ringNext;
+    this.ringBackup.set(this.ring);
     const h = this.scratch;
-    for (const i of found) {
-      const key = this.records[i]!.key;
-      for (let k = 0; k < 8; k++) h[k] = parseInt(key.slice(k * 2, k * 2 + 2), 16);
+    for (let j = 0; j < found.length; j++) {
+      const r = this.records[found[j]!]!;
+      h[0] = r.hi >>> 24; h[1] = (r.hi >>> 16) & 255; h[2] = (r.hi >>> 8) & 255; h[3] = r.hi & 255;
+      h[4] = r.lo >>> 24; h[5] = (r.lo >>> 16) & 255; h[6] = (r.lo >>> 8) & 255; h[7] = r.lo & 255;
       this.pushSeen(h, 0);
     }
     try {
       this.storage.write(this.seenKey, this.ring.subarray(0, 5 + this.ringCount * 8));
     } catch (e) {
-      this.ring = saved.ring;
-      this.ringCount = saved.count;
-      this.ringNext = saved.next;
+      // back to the ring as it was; the set is rebuilt from it (rare path)
+      this.ring.set(this.ringBackup);
+      this.ringCount = count;
+      this.ringNext = next;
       this.seenSet.clear();
-      for (const k of saved.set) this.seenSet.add(k);
+      for (let i = 0; i < count; i++) this.seenSet.add(hex8(this.ring, 5 + i * 8));
       this.counters?.inc('inbox.commit_failed');
       throw new MqttError('STORAGE', `inbox commit failed (${e instanceof PortError ? e.code : 'unknown'})`);
     }
-    const done = found.map((i) => this.records[i]!.id);
-    for (const id of done) {
-      const i = this.records.findIndex((r) => r.id === id);
-      this.records.splice(i, 1);
+    const done: string[] = [];
+    for (let j = 0; j < found.length; j++) done.push(this.records[found[j]!]!.id);
+    for (let j = 0; j < done.length; j++) {
+      const id = done[j]!;
+      this.records.splice(this.indexOf(id), 1);
       this.handed.delete(id);
       this.safeRemove(id);
       this.counters?.inc('inbox.confirmed');
     }
+  }
+
+  /**
+   * The consumer is done with all of `ids` and has already made that durable by a
+   * commit of its own that refuses them if they come again (the envelope's replay
+   * record: src/message-player.ts commits a played message's counter first): the
+   * records are removed WITHOUT writing their keys into the seen ring (issue 13:
+   * no seen-record erase per message). A cut in between leaves some records, handed
+   * over again at the next start, which that commit then refuses. Unknown ids are
+   * ignored (counted `inbox.confirm_unknown`). Never throws (a failed remove is
+   * counted `inbox.remove_failed`; the record is forgotten in RAM).
+   */
+  releaseMany(ids: readonly string[]): void {
+    for (let j = 0; j < ids.length; j++) {
+      const id = ids[j]!;
+      const i = this.indexOf(id);
+      if (i < 0) {
+        this.counters?.inc('inbox.confirm_unknown');
+        continue;
+      }
+      this.records.splice(i, 1);
+      this.handed.delete(id);
+      this.safeRemove(id);
+      this.counters?.inc('inbox.released');
+    }
+  }
+
+  /** Index of record `id` in `records`, or -1. */
+  private indexOf(id: string): number {
+    for (let i = 0; i < this.records.length; i++) if (this.records[i]!.id === id) return i;
+    return -1;
+  }
+
+  /** `prefix` + 12 decimal digits (as seqKey in src/outbox.ts), from reused char codes: no string method calls (each costs XS heap slots). */
+  private recordKey(seq: number): string {
+    const c = this.keyCodes;
+    let v = seq;
+    for (let i = c.length - 1; i >= this.prefixLength; i--) {
+      c[i] = 48 + (v % 10);
+      v = Math.floor(v / 10);
+    }
+    return String.fromCharCode.apply(null, c);
   }
 }

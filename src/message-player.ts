@@ -5,23 +5,30 @@
  *
  * Durable state and the exactly-once argument (a power cut may hit anywhere):
  * - Chunks live in the Inbox (src/inbox.ts) until confirmed; RAM keeps only ids.
- * - A message's head is ADMITTED when it verifies (sender in the roster, its
+ *   The chunk records are the only thing written while a message arrives (issue 13:
+ *   no admission record, no replay write per message on arrival).
+ * - A message's head is ADMITTED (in RAM) when it verifies (sender in the roster, its
  *   recipient tag checked without decrypting: EnvelopeOpener mode 'admit'; not
- *   expired) and its counter is new in the sender's replay record. Admission writes the
- *   message id into the `adm` record FIRST and then commits the replay counter, so
- *   a cut between the two leaves an admitted message (replay is committed again
- *   on the next start), never a message lost to its own replay record.
- * - After a restart the Inbox hands every stored chunk over again: heads listed
- *   in `adm` are re-opened without the replay check; any other head goes through
- *   admission again (and a real replay is refused).
- * - When a message has played to the end, its id is removed from `adm` first (the
- *   commit point: from then on its head would be refused as a replay), then its
- *   chunks are confirmed in the Inbox. So a played message never plays again, and
- *   one cut short by a power cut plays again from the start.
+ *   expired) and its counter is new in the sender's replay record (ReplayGuard.check:
+ *   a read). Nothing is written: while the message waits, a copy of any of its chunks
+ *   is a DUPLICATE in the Inbox (same dedupe key), and after a restart the Inbox
+ *   hands every stored chunk over again, so the head is admitted again the same way.
+ * - When a message has played to the end (or expired), the replay counter is
+ *   committed FIRST (one write of `rp.rx`: the commit point, from then on its head
+ *   is refused as a REPLAY), then its chunk records are removed (Inbox.releaseMany:
+ *   removes only, no seen-record write). A cut between the two: at the next start
+ *   the head is refused as a replay and the rest are orphans, all dropped, so a played
+ *   message never plays again; one cut short before the commit plays again from the
+ *   start. So a message costs one small-record write beyond its chunk records.
+ * - 'delivered' receipts go out for heads that arrived in this boot (not for those
+ *   the Inbox hands over again after a restart: InboxMessage.restored).
  * - Chunks that fail (forged, unknown sender, expired, malformed, orphaned) are
  *   confirmed (dropped) and counted `msg.drop_<CODE>`; they never reach the decoder.
  *
- * `adm` record: [u8 version=1][u8 count][count × 16-byte message id]. Portable.
+ * Upgrade: the `adm` record of earlier versions ([u8 version=1][u8 count][count ×
+ * 16-byte message id]; their replay counters were committed on arrival) is read
+ * once: those heads are re-opened without the replay check, and the record is
+ * removed when the last of them is retired. Portable.
  */
 import type { ClockPort, CryptoPort, LogPort, StoragePort, TimerHandle } from '../hal/ports.js';
 import { FRAME_MS } from '../hal/ports.js';
@@ -46,14 +53,11 @@ export const LOW_WATER_PACKETS = 10;
 interface Playing {
   msg: Msg;
   next: number;
-  packets: Uint8Array[];
-  p: number;
   done: (played: boolean) => void;
   timer: TimerHandle;
   ended?: boolean;
 }
 
-const NO_PACKETS: Uint8Array[] = [];
 const NO_TIMER: TimerHandle = { cancel: () => undefined };
 
 interface Msg {
@@ -61,6 +65,8 @@ interface Msg {
   chunks: string[];
   complete: boolean;
   createdMs: number;
+  /** The message counter, committed to the replay record when the message is retired. */
+  counter: number;
   /** Family receipts (issue 15): the sender, and whether this boot admitted it (a re-admission after a restart sends no second 'delivered'). */
   sender: Uint8Array;
   fresh: boolean;
@@ -92,15 +98,11 @@ const hex = (b: Uint8Array): string => {
   for (let i = 0; i < b.length; i++) s += (b[i]! < 16 ? '0' : '') + b[i]!.toString(16);
   return s;
 };
-const unhex = (s: string): Uint8Array => {
-  const b = new Uint8Array(s.length >> 1);
-  for (let i = 0; i < b.length; i++) b[i] = parseInt(s.slice(i * 2, i * 2 + 2), 16);
-  return b;
-};
 
 export class MessagePlayer implements PlayerControl {
   private readonly msgs = new Map<string, Msg>();
-  private readonly admitted = new Set<string>();
+  /** Message keys of the legacy `adm` record (admitted, counter already committed). */
+  private readonly legacy = new Set<string>();
   private readonly verifier: EnvelopeOpener;
   private playing: Playing | undefined;
   private readonly onFeed = () => this.feed();
@@ -108,24 +110,19 @@ export class MessagePlayer implements PlayerControl {
   chunksOpened = 0;
   private tail: TimerHandle | undefined;
   private closed = false;
+  private hadLegacyRecord = false;
 
   constructor(private readonly o: MessagePlayerOptions) {
     this.verifier = new EnvelopeOpener({ crypto: o.crypto, keys: o.keys, clock: o.clock, ttlMs: o.ttlMs, counters: o.counters, maxOpen: 8, mode: 'admit' });
-    this.loadAdmitted();
+    this.loadLegacy();
   }
 
   /** Starts taking chunks from the Inbox (stored ones first). Call once, after construction. */
   attach(): void {
     this.o.inbox.setConsumer((m) => this.onChunk(m));
-    // Admission records whose chunks are gone (played, then cut before cleanup) are dropped.
-    let changed = false;
-    for (const k of [...this.admitted]) {
-      if (!this.msgs.has(k)) {
-        this.admitted.delete(k);
-        changed = true;
-      }
-    }
-    if (changed) this.saveAdmitted();
+    // Legacy admission entries whose chunks are gone (played, then cut before cleanup) are dropped.
+    for (const k of [...this.legacy]) if (!this.msgs.has(k)) this.legacy.delete(k);
+    this.dropLegacyRecord();
   }
 
   /** Complete messages waiting to be heard. */
@@ -165,38 +162,27 @@ export class MessagePlayer implements PlayerControl {
       if (this.msgs.has(key)) return this.drop(m.id, 'DUPLICATE');
       let opened;
       try {
-        opened = this.verifier.push(m.payload);
+        opened = this.verifier.push(m.payload, h);
       } catch (e) {
         return this.drop(m.id, e instanceof EnvelopeError ? e.code : 'ERROR');
       }
-      const fresh = !this.admitted.has(key);
-      if (fresh) {
+      if (!this.legacy.has(key)) {
         try {
-          this.o.replay.check(opened.info.sender, opened.info.counter);
+          this.o.replay.check(opened.info.sender, opened.info.counter); // a read; committed when the message is retired
         } catch (e) {
           this.forgetVerifier(key);
           return this.drop(m.id, e instanceof EnvelopeError ? e.code : 'ERROR');
         }
-        if (this.admitted.size >= MAX_ADMITTED) {
-          // Full: leave the chunk in the Inbox unconfirmed; it is handed over again at the next start.
-          this.forgetVerifier(key);
-          this.o.counters.inc('msg.admit_full');
-          return;
-        }
-        this.admitted.add(key);
-        if (!this.saveAdmitted()) {
-          this.admitted.delete(key);
-          this.forgetVerifier(key);
-          return;
-        }
-        try {
-          this.o.replay.commit(opened.info.sender, opened.info.counter);
-        } catch {
-          this.o.counters.inc('msg.replay_commit_failed');
-        }
-        this.o.counters.inc('msg.admitted');
       }
-      const msg: Msg = { key, chunks: [m.id], complete: opened.final, createdMs: opened.info.createdMs, sender: opened.info.sender, fresh };
+      if (this.msgs.size >= MAX_ADMITTED) {
+        // Full: leave the chunk in the Inbox unconfirmed; it is handed over again at the next start.
+        this.forgetVerifier(key);
+        this.o.counters.inc('msg.admit_full');
+        return;
+      }
+      const fresh = !m.restored && !this.legacy.has(key);
+      if (fresh) this.o.counters.inc('msg.admitted');
+      const msg: Msg = { key, chunks: [m.id], complete: opened.final, createdMs: opened.info.createdMs, counter: opened.info.counter, sender: opened.info.sender, fresh };
       this.msgs.set(key, msg);
       if (opened.final) this.completed(msg);
       return;
@@ -205,7 +191,7 @@ export class MessagePlayer implements PlayerControl {
     if (!msg) return this.drop(m.id, 'ORPHAN');
     let opened;
     try {
-      opened = this.verifier.push(m.payload);
+      opened = this.verifier.push(m.payload, h);
     } catch (e) {
       return this.drop(m.id, e instanceof EnvelopeError ? e.code : 'ERROR');
     }
@@ -240,7 +226,8 @@ export class MessagePlayer implements PlayerControl {
 
   // ------------------------------------------------------------ admission record
 
-  private loadAdmitted(): void {
+  /** Reads the legacy `adm` record of earlier versions (kept until its messages are retired). */
+  private loadLegacy(): void {
     let v: Uint8Array | undefined;
     try {
       v = this.o.storage.read(ADMITTED_KEY);
@@ -249,26 +236,22 @@ export class MessagePlayer implements PlayerControl {
       return;
     }
     if (!v) return;
+    this.hadLegacyRecord = true;
     if (v.length < 2 || v[0] !== 1 || v.length !== 2 + v[1]! * 16 || v[1]! > MAX_ADMITTED) {
       this.o.counters.inc('msg.adm_corrupt');
       return;
     }
-    for (let i = 0; i < v[1]!; i++) this.admitted.add(hex(v.subarray(2 + i * 16, 18 + i * 16)));
+    for (let i = 0; i < v[1]!; i++) this.legacy.add(hex(v.subarray(2 + i * 16, 18 + i * 16)));
   }
 
-  private saveAdmitted(): boolean {
-    const keys = [...this.admitted];
-    const v = new Uint8Array(2 + keys.length * 16);
-    v[0] = 1;
-    v[1] = keys.length;
-    keys.forEach((k, i) => v.set(unhex(k), 2 + i * 16));
+  /** Removes the legacy `adm` record once none of its messages waits (a remove: no erase of its own). */
+  private dropLegacyRecord(): void {
+    if (!this.hadLegacyRecord || this.legacy.size > 0) return;
     try {
-      if (keys.length === 0) this.o.storage.remove(ADMITTED_KEY);
-      else this.o.storage.write(ADMITTED_KEY, v);
-      return true;
+      this.o.storage.remove(ADMITTED_KEY);
+      this.hadLegacyRecord = false;
     } catch {
       this.o.counters.inc('msg.adm_write_failed');
-      return false;
     }
   }
 
@@ -289,7 +272,7 @@ export class MessagePlayer implements PlayerControl {
     this.tail?.cancel();
     this.tail = undefined;
     this.o.pipeline.stop();
-    const pl: Playing = { msg, next: 0, packets: NO_PACKETS, p: 0, done, timer: NO_TIMER };
+    const pl: Playing = { msg, next: 0, done, timer: NO_TIMER };
     this.playing = pl;
     // One chunk is opened before playback starts (first frame after one chunk open); the rest one per tick at most.
     this.feed(true);
@@ -310,44 +293,31 @@ export class MessagePlayer implements PlayerControl {
   }
 
   /**
-   * Feeds packets into the pipeline while it has room. Opens the next chunk only when
-   * the pipeline holds at most LOW_WATER_PACKETS packets and the open chunk is all
-   * queued, and at most one chunk per call (per 20 ms tick); `first` opens the first
-   * chunk before start. Never throws.
+   * Opens the next chunk and lends its plaintext to the pipeline as one segment
+   * (decoded in place: no packet copy, no view per packet), only when the pipeline
+   * holds at most LOW_WATER_PACKETS packets and has room for a segment, and at most
+   * one chunk per call (per 20 ms tick); `first` opens the first chunk before start.
+   * After the last chunk, endOfMessage(). Never throws.
    */
   private feed(first = false): void {
     const pl = this.playing;
     if (!pl || pl.ended) return;
-    let opened = false;
+    const pipe = this.o.pipeline;
     try {
-      for (;;) {
-        if (pl.p < pl.packets.length) {
-          const pkt = pl.packets[pl.p]!;
-          if (!this.o.pipeline.canAccept(pkt.length)) return;
-          this.o.pipeline.pushPacket(pkt, pkt.length);
-          pl.p++;
-          continue;
-        }
-        if (pl.next >= pl.msg.chunks.length) {
-          this.endFeeding(pl);
-          return;
-        }
-        if (opened || (!first && this.o.pipeline.packets.count > LOW_WATER_PACKETS)) return;
-        const payload = this.o.inbox.read(pl.msg.chunks[pl.next]!);
-        pl.next++;
-        if (!payload) throw new EnvelopeError('STORAGE', 'chunk unreadable');
-        const o = this.o.playbackOpener.push(payload);
-        opened = true;
-        this.chunksOpened++;
-        pl.packets = o.packets;
-        pl.p = 0;
-      }
+      if (pl.next >= pl.msg.chunks.length) return this.endFeeding(pl);
+      if (!first && pipe.packetsQueued > LOW_WATER_PACKETS) return;
+      if (!pipe.segmentRoom()) return;
+      const payload = this.o.inbox.read(pl.msg.chunks[pl.next]!);
+      pl.next++;
+      if (!payload) throw new EnvelopeError('STORAGE', 'chunk unreadable');
+      const o = this.o.playbackOpener.push(payload);
+      this.chunksOpened++;
+      if (o.plain && o.packetCount > 0) pipe.pushSegment(o.plain, 0, o.plain.length, o.packetCount);
+      if (pl.next >= pl.msg.chunks.length) this.endFeeding(pl);
     } catch (e) {
       // A stored chunk that no longer opens (corrupt storage): play what we have, then end.
       this.o.counters.inc(`msg.play_${e instanceof EnvelopeError ? e.code : 'error'}`);
       pl.next = pl.msg.chunks.length;
-      pl.packets = NO_PACKETS;
-      pl.p = 0;
       this.endFeeding(pl);
     }
   }
@@ -406,19 +376,22 @@ export class MessagePlayer implements PlayerControl {
     if (played) this.changed();
   }
 
-  /** Removes a message for good: admission record first (the commit point), then its chunks. */
+  /** Removes a message for good: its replay counter first (the commit point), then its chunks. */
   private retire(msg: Msg, why: 'played' | 'expired'): void {
-    this.admitted.delete(msg.key);
-    if (!this.saveAdmitted()) {
-      this.admitted.add(msg.key);
-      return;
+    if (!this.legacy.has(msg.key)) {
+      try {
+        this.o.replay.commit(msg.sender, msg.counter); // one write of rp.rx
+      } catch {
+        // not committed: the message stays (it may play again), nothing is confirmed
+        this.o.counters.inc('msg.replay_commit_failed');
+        return;
+      }
     }
+    this.legacy.delete(msg.key);
+    this.dropLegacyRecord();
     this.msgs.delete(msg.key);
-    try {
-      this.o.inbox.confirmMany(msg.chunks); // one write of the seen record per message
-    } catch {
-      this.o.counters.inc('msg.confirm_failed');
-    }
+    // the replay record now refuses its head (and its later chunks are orphans): removes only, no seen-record write
+    this.o.inbox.releaseMany(msg.chunks);
     this.o.counters.inc(`msg.${why}`);
     if (why === 'played') this.receipt(msg, 'heard');
   }

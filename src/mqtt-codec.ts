@@ -490,9 +490,9 @@ export function decodeBody(header: number, b: Uint8Array, start: number, end: nu
       if (qos === 0 && dup) throw malformed('dup with qos 0');
       const topic = r.str();
       if (topic.length === 0 || hasWildcard(topic)) throw malformed('publish topic');
-      const p: PublishPacket = { cmd, topic, payload: b.subarray(0, 0), qos: qos as QoS, dup, retain: (flags & 1) !== 0 };
-      if (qos > 0) p.messageId = r.id();
-      p.payload = b.subarray(r.pos, end);
+      const messageId = qos > 0 ? r.id() : undefined;
+      const p: PublishPacket = { cmd, topic, payload: b.subarray(r.pos, end), qos: qos as QoS, dup, retain: (flags & 1) !== 0 };
+      if (messageId !== undefined) p.messageId = messageId;
       return p;
     }
     case 'puback': case 'pubrec': case 'pubrel': case 'pubcomp': case 'unsuback': {
@@ -665,7 +665,9 @@ export class MqttParser {
         }
         case ST_BODY: {
           const take = Math.min(this.len - this.have, n - i);
-          this.buf.set(data.subarray(i, i + take), this.have);
+          // the whole event at once needs no view (one allocation less per received packet)
+          if (i === 0 && take === n) this.buf.set(data, this.have);
+          else this.buf.set(data.subarray(i, i + take), this.have);
           this.have += take;
           i += take;
           if (this.have === this.len) {

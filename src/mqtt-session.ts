@@ -109,6 +109,8 @@ export class MqttSession {
   private readonly password: Uint8Array;
   private readonly parser: MqttParser;
   private readonly txBuf: Uint8Array;
+  /** A PUBACK packet (0x40, 2, id high, id low), patched per received chunk. */
+  private readonly pubackBytes = Uint8Array.of(0x40, 2, 0, 0);
   private readonly txQueue: Uint8Array[] = [];
   private readonly rnd = new Uint8Array(4);
   private readonly subscriptionSet: Set<string>;
@@ -661,7 +663,27 @@ export class MqttSession {
       this.drop(new MqttError(r === 'FULL' ? 'FULL' : 'STORAGE', r === 'FULL' ? 'inbox full' : 'inbox write failed'));
       return;
     }
-    if (p.qos === 1) this.sendPacket({ cmd: 'puback', messageId: p.messageId! });
+    if (p.qos === 1) this.sendPuback(p.messageId!);
+  }
+
+  /** PUBACK for a stored chunk from four bytes kept for it: no packet object, no view (heap slots per chunk, issue 13). */
+  private sendPuback(messageId: number): void {
+    const b = this.pubackBytes;
+    b[2] = messageId >>> 8;
+    b[3] = messageId & 0xff;
+    this.lastTx = this.o.clock.now();
+    if (this.txQueue.length > 0) {
+      this.txQueue.push(b.slice());
+      return;
+    }
+    const st = this.o.socket.write(b);
+    if (st === 'OK') return;
+    if (st === 'FULL') {
+      this.counters?.inc('mqtt.tx_full');
+      this.txQueue.push(b.slice());
+      return;
+    }
+    this.drop(new MqttError('SOCKET', 'socket is off'));
   }
 
   private onOversize(topic: string, qos: QoS, id: number | undefined): void {

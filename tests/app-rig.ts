@@ -145,7 +145,7 @@ export class AppRig {
     this.heart = new FakeButton('heart', () => this.clock.now());
     this.led = new FakeLed();
     this.mic = new FakeMic(this.clock, countingSource());
-    this.speaker = new FakeSpeaker(this.clock, (f: Int16Array) => this.played.push(f[0]!), 16);
+    this.speaker = new FakeSpeaker(this.clock, (f: Int16Array) => this.played.push(f[0]!), 8); // the device's speakerSlots
     this.codec = new FakeCodec();
     this.radio = new SimBlePeripheral();
     this.app = startPawPost(

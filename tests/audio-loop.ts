@@ -53,7 +53,7 @@ export class AudioLoop {
       this.movedBytes += n;
     });
     this.rec = new RecordPipeline({ clock: opts.clock, mic: this.mic, codec: opts.recordCodec, sink: this.packetSink, counters: opts.counters, onError: opts.onError });
-    this.play = new PlaybackPipeline({ clock: opts.clock, speaker: this.speaker, codec: opts.playCodec, counters: opts.counters, onError: opts.onError });
+    this.play = new PlaybackPipeline({ clock: opts.clock, speaker: this.speaker, codec: opts.playCodec, packetRingBytes: 4096, counters: opts.counters, onError: opts.onError });
     this.step = () => this.transfer();
   }
 

@@ -44,10 +44,10 @@ export class TrackingCodec extends FakeCodec {
     this.packetOut.note(out);
     return super.encode(pcm, out, offset, maxBytes);
   }
-  override decode(packet: Uint8Array, length: number, out: Int16Array): number {
+  override decode(packet: Uint8Array, length: number, out: Int16Array, offset = 0): number {
     this.packetIn.note(packet);
     this.pcmOut.note(out);
-    return super.decode(packet, length, out);
+    return super.decode(packet, length, out, offset);
   }
 }
 
@@ -127,9 +127,11 @@ export class SteadyLoop {
         this.recCodec.pcmIn.items[0] === this.loop.mic.peekSlot &&
         this.recCodec.packetOut.size === 1 &&
         this.recCodec.packetOut.items[0] === this.loop.packetSink.packetBuffer &&
-        this.playCodec.packetIn.items[0] === play.packets.readScratch &&
-        inRing(this.playCodec.pcmOut, play.pcm.storage.buffer) &&
-        inRing(this.speakerFrames, play.pcm.storage.buffer) &&
+        this.playCodec.packetIn.items[0] === play.packets!.readScratch &&
+        this.playCodec.pcmOut.size === 1 &&
+        this.playCodec.pcmOut.items[0] === this.loop.speaker.slot && // decoded straight into the speaker's slot
+        this.speakerFrames.size === 1 &&
+        this.speakerFrames.items[0] === this.loop.speaker.slot &&
         this.ramBytes() === this.ram0,
       ramBytes: this.ramBytes(),
       underruns: play.underruns,
@@ -186,21 +188,45 @@ export class RecordOnly {
   }
 }
 
-/** The playback path alone: a producer pushes one 40-byte packet per frame → decoder → PCM ring → speaker. */
+/**
+ * The playback path alone, as the app feeds it: an opened chunk's plaintext of 25
+ * framed 40-byte packets is lent as one segment whenever at most 10 packets are
+ * queued (src/message-player.ts's low-water mark) → decoder → the speaker's slot.
+ */
 export class PlaybackOnly {
+  static readonly PACKETS = 25;
   readonly clock = new StepClock();
   readonly play: PlaybackPipeline;
   readonly speaker: FakeSpeaker;
-  private readonly packet = new Uint8Array(1275);
+  /** Two chunk plaintexts used in turn (a chunk's buffer is lent until played). */
+  private readonly plains: Uint8Array[] = [];
+  private turn = 0;
   constructor() {
     this.speaker = new FakeSpeaker(this.clock);
     this.play = new PlaybackPipeline({ clock: this.clock, speaker: this.speaker, codec: new FakeCodec() });
-    new FakeCodec().encode(new Int16Array(FRAME_SAMPLES).fill(7), this.packet);
+    const pkt = new Uint8Array(1275);
+    new FakeCodec().encode(new Int16Array(FRAME_SAMPLES).fill(7), pkt);
+    for (let k = 0; k < 2; k++) {
+      const plain = new Uint8Array(PlaybackOnly.PACKETS * 42 + 16); // + zero padding, as a sealed body
+      for (let i = 0; i < PlaybackOnly.PACKETS; i++) {
+        plain[i * 42] = 0;
+        plain[i * 42 + 1] = 40;
+        plain.set(pkt.subarray(0, 40), i * 42 + 2);
+      }
+      this.plains.push(plain);
+    }
     this.play.start();
+  }
+  /** The producer's step (the message player's feed): one segment when the queue is low. */
+  feed(): void {
+    if (this.play.packetsQueued > 10 || !this.play.segmentRoom()) return;
+    const plain = this.plains[this.turn]!;
+    this.turn ^= 1;
+    this.play.pushSegment(plain, 0, plain.length, PlaybackOnly.PACKETS);
   }
   run(n: number): void {
     for (let i = 0; i < n; i++) {
-      this.play.pushPacket(this.packet, 40);
+      this.feed();
       this.clock.step(20);
     }
   }

@@ -9,6 +9,7 @@ import { naclCrypto } from '../src/nacl-crypto.js';
 import { Roster } from '../src/roster.js';
 import { ToyEnvelope, type OpenedChunk, type OutgoingMessage, type EnvelopeOpener } from '../src/envelope.js';
 import { PhoneEnvelope } from '../phone/phone-envelope.js';
+import { unframePackets } from '../src/envelope-format.js';
 import { FakeRandom } from './fakes/fake-random.js';
 import { ManualClock } from './fakes/manual-clock.js';
 import { MemoryStorage } from './fakes/memory-storage.js';
@@ -156,7 +157,10 @@ export function openAll(opener: EnvelopeOpener, chunks: Uint8Array[]): { packets
   for (const c of chunks) {
     const r = opener.push(c);
     results.push(r);
-    for (const p of r.packets) packets.push(p.slice());
+    // an opener with packetViews false (the toy's playback) hands the framed plaintext over whole
+    const views = r.packets.length === 0 && r.plain ? unframePackets(r.plain) : r.packets;
+    if (r.plain && r.packetCount !== views.length) throw new Error(`packetCount ${r.packetCount} but ${views.length} packets`);
+    for (const p of views) packets.push(p.slice());
   }
   return { packets, results };
 }

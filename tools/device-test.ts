@@ -317,6 +317,7 @@ async function run(sdk: Sdk): Promise<void> {
       fs.appendFileSync(path.join(flash, 'cmd'), 'heart up\n');
       const finished = await r.waitFor(/play\.finished/, 20000);
       const spoken = await r.waitFor(/^speaker frames=/, 5000);
+      checkSpeakerPlayback(spoken, finished, figures);
       const rms = Number(/rms=(\d+)/.exec(spoken)?.[1] ?? 0);
       figures.playedRms = rms;
       recvMem = memOf(r.lines.slice(before));
@@ -734,4 +735,20 @@ function checkMicCapture(lines: string[], figures: Record<string, number | strin
   figures.micOverruns = n('overruns');
   figures.micStalls = n('stalls');
   check(`toy → parent: the mic adapter never stalled while recording (stalls ${n('stalls')}, overruns ${n('overruns')}, ${n('captured')} frames)`, line !== '' && n('stalls') === 0 && n('captured') > 100, line || 'no mic.stats line');
+}
+
+// ---------------------------------------------------------------- issue 13: playback into the speaker's slots (no underrun)
+/**
+ * The playback scenario's speaker line (hal/lin-speaker.ts traces it at stop():
+ * frames, RMS, and the 20 ms drains that found its queue of `speakerSlots` (8)
+ * empty after the first frame) and the pipeline's own underrun counter
+ * (`play.finished`): decoding straight into the speaker's slots keeps it fed.
+ */
+function checkSpeakerPlayback(spoken: string, finished: string, figures: Record<string, number | string>): void {
+  const n = (line: string, k: string) => Number(new RegExp(`${k}=(\\d+)`).exec(line)?.[1] ?? NaN);
+  figures.speakerFrames = n(spoken, 'frames');
+  figures.speakerUnderruns = n(spoken, 'underruns');
+  figures.pipelineUnderruns = n(finished, 'underruns');
+  check(`parent → toy: decoded into the speaker's 8 slots without an underrun (speaker ${n(spoken, 'underruns')}, pipeline ${n(finished, 'underruns')}, ${n(spoken, 'frames')} frames)`,
+    n(spoken, 'underruns') === 0 && n(finished, 'underruns') === 0 && n(spoken, 'frames') >= 100, `${spoken}; ${finished}`);
 }

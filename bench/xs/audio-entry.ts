@@ -89,9 +89,9 @@ onXsCommand('meter.install', (arg) => {
     m.wrap(p.codec as object, 'encode', 'fakes');
   } else {
     const p = play!.play as unknown as AnyObj;
+    m.wrap(play! as unknown as AnyObj, 'feed', 'core'); // the producer's step: segmentRoom + pushSegment
     m.wrap(p, 'tick', 'core');
-    m.wrap(p, 'pushPacket', 'core');
-    for (const k of ['space', 'write']) m.wrap(p.speaker as object, k, 'fakes');
+    for (const k of ['space', 'reserve', 'commit']) m.wrap(p.speaker as object, k, 'fakes');
     m.wrap(p.codec as object, 'decode', 'fakes');
   }
   return { inCost: m.inCost, outCost: m.outCost };

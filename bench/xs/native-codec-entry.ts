@@ -64,7 +64,7 @@ onXsCommand('setup', (arg) => {
   }
   const pclock = new StepClock();
   const speaker = new FakeSpeaker(pclock);
-  play = { clock: pclock, pipe: new PlaybackPipeline({ clock: pclock, speaker, codec: makeCodec(kind) }), speaker };
+  play = { clock: pclock, pipe: new PlaybackPipeline({ clock: pclock, speaker, codec: makeCodec(kind), packetRingBytes: 4096 }), speaker };
   play.pipe.start();
   return packets.reduce((n, p) => n + p.length, 0) / packets.length;
 });

@@ -15,6 +15,9 @@ import { FlashWearStorage } from '../../tests/fakes/flash-wear-storage.js';
 import { naclCrypto } from '../../src/nacl-crypto.js';
 import type { ClockPort } from '../../hal/ports.js';
 import { StepMeter } from './step-meter.js';
+import { FakeBroker, type FakeSocket } from '../../tests/mqtt-fakes.js';
+import { MemoryStorage } from '../../tests/fakes/memory-storage.js';
+import { encode } from '../../src/mqtt-codec.js';
 
 let rig: AppRig | undefined;
 let phone: Phone | undefined;
@@ -79,7 +82,7 @@ function wrapFakes(): void {
   const r = rig!;
   if (m) {
     for (const k of ['start', 'stop', 'available', 'read']) m.wrap(r.mic, k, 'fakes');
-    for (const k of ['start', 'stop', 'space', 'write']) m.wrap(r.speaker, k, 'fakes');
+    for (const k of ['start', 'stop', 'space', 'write', 'reserve', 'commit']) m.wrap(r.speaker, k, 'fakes');
     for (const k of ['encode', 'decode', 'reset']) m.wrap(r.codec, k, 'codec');
     m.wrap(r.log, 'log', 'fakes');
     for (const k of ['read', 'write', 'remove', 'keys']) {
@@ -159,9 +162,11 @@ onXsCommand('end', () => {
   for (const [k, v] of w.writesByPrefix) byPrefix[k] = v;
   const erasesByPrefix: Record<string, number> = {};
   for (const [k, v] of w.dataErasesByPrefix) erasesByPrefix[k] = v;
+  const metadataByPrefix: Record<string, number> = {};
+  for (const k of w.metadataCommitsByPrefix.keys()) metadataByPrefix[k] = w.metadataErasesOf(k);
   return {
     parts,
-    flash: { writes: w.writes, removes: w.removes, reads: w.reads, bytes: w.bytesWritten, erases: w.erases, dataErases: w.dataErases, metadataErases: w.metadataErases, byPrefix, erasesByPrefix },
+    flash: { writes: w.writes, removes: w.removes, reads: w.reads, bytes: w.bytesWritten, erases: w.erases, dataErases: w.dataErases, metadataErases: w.metadataErases, byPrefix, erasesByPrefix, metadataByPrefix },
     opensAtFirstFrame,
   };
 });
@@ -256,3 +261,59 @@ onXsCommand('idleLean', (seconds) => {
 
 onXsCommand('noop', () => 0);
 
+/** The clock alone for `seconds` (the toy idle, the harness's timers): the baseline of the heap rows. */
+measured('advance', (seconds) => {
+  rig!.clock.advance((seconds as number) * 1000);
+  return null;
+});
+
+/**
+ * The harness alone doing the receive scenario's traffic, to tell the toy's heap
+ * slots from the harness's (bench/toy.bench.ts): a second FakeBroker on the same
+ * clock delivers the same chunks to a stand-in client that only answers each PUBLISH
+ * with a PUBACK (bytes made beforehand and patched in place: it allocates nothing
+ * itself), and the same chunk records are written again into a fresh storage fake
+ * (its copies: on the device the records go to flash, not to the heap). Setup first
+ * (`harness.setup`), then the measured `harness.deliver`.
+ */
+let standIn: { broker: FakeBroker; socket: FakeSocket; records: Uint8Array[]; acks: number } | undefined;
+onXsCommand('harness.setup', () => {
+  const r = rig!;
+  const broker = new FakeBroker(r.clock);
+  const socket = broker.socket();
+  const puback = Uint8Array.of(0x40, 2, 0, 0);
+  const st = { broker, socket, records: [] as Uint8Array[], acks: 0 };
+  socket.onEvent((e) => {
+    if (e.kind !== 'data') return;
+    const d = e.data;
+    if ((d[0]! & 0xf0) !== 0x30) return;
+    let o = 1;
+    while (d[o]! & 0x80) o++;
+    o++;
+    o += 2 + ((d[o]! << 8) | d[o + 1]!); // topic
+    puback[2] = d[o]!;
+    puback[3] = d[o + 1]!;
+    socket.write(puback);
+    st.acks++;
+  });
+  socket.connect('stand-in', 1883);
+  r.clock.advance(5);
+  socket.write(encode({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: false, clientId: 'stand-in', keepalive: 0 } as never));
+  r.clock.advance(5);
+  socket.write(encode({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: r.topics.in, qos: 1 }] } as never));
+  r.clock.advance(5);
+  // the chunk records the toy stored (still there: the message is not played yet)
+  const mem = (wear!.inner as MemoryStorage).data;
+  for (const [k, v] of mem) if (k.startsWith('ib.')) st.records.push(v);
+  standIn = st;
+  return { records: st.records.length, subscribed: socket.subscribed };
+});
+onXsCommand('harness.deliver', () => {
+  const st = standIn!;
+  const r = rig!;
+  const flash = new FlashWearStorage(new MemoryStorage());
+  for (const c of pending) st.broker.deliver('stand-in', r.topics.in, c);
+  r.clock.advance(200);
+  for (let i = 0; i < st.records.length; i++) flash.write(`ib.${i}`, st.records[i]!);
+  return { acks: st.acks, records: st.records.length };
+});

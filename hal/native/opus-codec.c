@@ -20,9 +20,11 @@
  *       as libopus' max_data_bytes; returns the packet length, 1..maxBytes.
  *       The record pipeline encodes straight into the sealer's plaintext
  *       this way (audio/record-pipeline.ts).
- *   xs_opus_decode(codec, packet, length, pcmBuffer, pcmByteOffset, samples) -> samples
- *       decodes packet[0..length) into at most `samples` samples at
- *       pcmBuffer[pcmByteOffset..]; returns the samples written.
+ *   xs_opus_decode(codec, packet, length, pcmBuffer, pcmByteOffset, samples[, packetOffset]) -> samples
+ *       decodes packet[packetOffset..packetOffset + length) (packetOffset
+ *       default 0: the playback pipeline decodes straight from an opened
+ *       chunk's plaintext without a view per packet) into at most `samples`
+ *       samples at pcmBuffer[pcmByteOffset..]; returns the samples written.
  *   xs_opus_reset(codec)   OPUS_RESET_STATE on both (between messages).
  *   xs_opus_close(codec)   frees the state; idempotent. Later calls throw.
  *
@@ -197,24 +199,27 @@ void xs_opus_decode(xsMachine *the)
 	OpusCodec codec;
 	void *packet;
 	xsUnsignedValue packetSize;
-	xsIntegerValue length, byteOffset, samples;
+	xsIntegerValue length, byteOffset, samples, packetOffset;
 	opus_int16 *pcm;
 	int decoded;
 
 	if (xsmcArgc < 6)
-		xsUnknownError("xs_opus_decode(codec, packet, length, pcmBuffer, pcmByteOffset, samples)");
+		xsUnknownError("xs_opus_decode(codec, packet, length, pcmBuffer, pcmByteOffset, samples[, packetOffset])");
 	codec = getCodec(the, &xsArg(0));
 	length = xsmcToInteger(xsArg(2));
 	byteOffset = xsmcToInteger(xsArg(4));
 	samples = xsmcToInteger(xsArg(5));
 	if ((length < 1) || (length > kOpusMaxPacket))
 		xsRangeError("packet length");
+	packetOffset = (xsmcArgc > 6) ? xsmcToInteger(xsArg(6)) : 0;
+	if (packetOffset < 0)
+		xsRangeError("packet offset");
 	pcm = getPcm(the, &xsArg(3), byteOffset, samples, 1);
 	xsmcGetBufferReadable(xsArg(1), &packet, &packetSize);
-	if ((xsUnsignedValue)length > packetSize)
+	if (((xsUnsignedValue)packetOffset > packetSize) || ((xsUnsignedValue)length > packetSize - (xsUnsignedValue)packetOffset))
 		xsRangeError("packet length exceeds its buffer");
 
-	decoded = opus_decode(codec->decoder, packet, length, pcm, samples, 0);
+	decoded = opus_decode(codec->decoder, (const unsigned char *)packet + packetOffset, length, pcm, samples, 0);
 	if (decoded < 0)
 		throwOpus(the, "opus_decode", decoded);
 	xsmcSetInteger(xsResult, decoded);

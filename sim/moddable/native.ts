@@ -39,13 +39,14 @@ export const hostFunctions: Record<string, HostFunction> = {
     }
     return opusCall('opus_encode', () => c.encode(pcm, packet, packetOffset, room));
   },
-  xs_opus_decode(h: SimOpus, packet: Uint8Array, length: number, buffer: ArrayBufferLike, byteOffset: number, samples: number): number {
+  xs_opus_decode(h: SimOpus, packet: Uint8Array, length: number, buffer: ArrayBufferLike, byteOffset: number, samples: number, packetOffset = 0): number {
     const c = opusOf(h);
     if (!(length >= 1 && length <= 1275)) throw new RangeError('packet length');
     const pcm = simPcm(buffer, byteOffset, samples);
     if (!(packet instanceof Uint8Array)) throw new TypeError('invalid buffer');
-    if (length > packet.length) throw new RangeError('packet length exceeds its buffer');
-    return opusCall('opus_decode', () => c.decode(packet, length, pcm));
+    if (!(packetOffset >= 0) || (packetOffset | 0) !== packetOffset) throw new RangeError('packet offset');
+    if (packetOffset + length > packet.length) throw new RangeError('packet length exceeds its buffer');
+    return opusCall('opus_decode', () => c.decode(packet, length, pcm, packetOffset));
   },
   xs_opus_reset(h: SimOpus): void {
     opusOf(h).reset();

@@ -3,7 +3,8 @@
  *
  * It models the DAC queue of `queueFrames` frames: one queued frame plays every
  * FRAME_MS after start(), computed from clock.now() (no timers). write() hands the
- * lent frame to `sink` at once (the sink copies what it wants) and queues it.
+ * lent frame to `sink` at once (the sink copies what it wants) and queues it;
+ * reserve() lends one frame of its own and commit() hands it to `sink` the same way.
  * `starved` counts frame times where the queue was empty after playing began.
  * Failure switches: `busy` (start answers BUSY), `throwOnWrites` (the next N writes throw).
  */
@@ -19,6 +20,12 @@ export class FakeSpeaker implements SpeakerPort {
   volume = 1;
   busy = false;
   throwOnWrites = 0;
+  /** reserve() calls that lent the slot, and commit() calls. */
+  reserves = 0;
+  commits = 0;
+  /** The one slot reserve() lends (overwritten by the next frame: the sink copies what it keeps). */
+  readonly slot = new Int16Array(FRAME_SAMPLES);
+  private reserved = false;
   private started = false;
   private queued = 0;
   private t0 = 0;
@@ -69,6 +76,19 @@ export class FakeSpeaker implements SpeakerPort {
     this.written++;
     this.primed = true;
     return 'OK';
+  }
+  reserve(): Int16Array | null {
+    this.reserved = this.started && this.space() > 0;
+    if (!this.reserved) return null;
+    this.reserves++;
+    return this.slot;
+  }
+  commit(): PortStatus {
+    if (!this.started) return 'OFF';
+    if (!this.reserved) return 'FULL';
+    this.reserved = false;
+    this.commits++;
+    return this.write(this.slot);
   }
   setVolume(v: number): void {
     this.volume = Math.max(0, Math.min(1, v));

@@ -21,6 +21,12 @@ export const INLINE_BYTES = 16;
 /** Bytes one metadata commit appends (tag, name, CRC), an estimate. */
 export const METADATA_COMMIT_BYTES = 64;
 
+/** The text before the first '.', or the whole key. */
+function prefixOf(key: string): string {
+  const dot = key.indexOf('.');
+  return dot > 0 ? key.slice(0, dot) : key;
+}
+
 export class FlashWearStorage implements StoragePort {
   reads = 0;
   writes = 0;
@@ -34,6 +40,8 @@ export class FlashWearStorage implements StoragePort {
   readonly writesByPrefix = new Map<string, number>();
   /** Data sectors erased per key prefix. */
   readonly dataErasesByPrefix = new Map<string, number>();
+  /** Metadata commits per key prefix (writes 3, removes 1): a prefix's share of the metadata erases is commits x METADATA_COMMIT_BYTES / SECTOR_BYTES. */
+  readonly metadataCommitsByPrefix = new Map<string, number>();
   private metadataFill = 0;
 
   constructor(readonly inner: StoragePort) {}
@@ -48,6 +56,7 @@ export class FlashWearStorage implements StoragePort {
     this.reads = this.writes = this.removes = this.bytesWritten = this.dataErases = this.metadataErases = 0;
     this.writesByPrefix.clear();
     this.dataErasesByPrefix.clear();
+    this.metadataCommitsByPrefix.clear();
   }
 
   read(key: string): Uint8Array | undefined {
@@ -59,28 +68,33 @@ export class FlashWearStorage implements StoragePort {
     this.inner.write(key, value);
     this.writes++;
     this.bytesWritten += value.length;
-    const dot = key.indexOf('.');
-    const p = dot > 0 ? key.slice(0, dot) : key;
+    const p = prefixOf(key);
     this.writesByPrefix.set(p, (this.writesByPrefix.get(p) ?? 0) + 1);
     if (value.length > INLINE_BYTES) {
       const n = Math.ceil(value.length / SECTOR_BYTES);
       this.dataErases += n;
       this.dataErasesByPrefix.set(p, (this.dataErasesByPrefix.get(p) ?? 0) + n);
     }
-    this.commit(3);
+    this.commit(3, p);
   }
 
   remove(key: string): void {
     this.inner.remove(key);
     this.removes++;
-    this.commit(1);
+    this.commit(1, prefixOf(key));
+  }
+
+  /** The share of the metadata erases the writes and removes of keys under `prefix` caused (fractional). */
+  metadataErasesOf(prefix: string): number {
+    return ((this.metadataCommitsByPrefix.get(prefix) ?? 0) * METADATA_COMMIT_BYTES) / SECTOR_BYTES;
   }
 
   keys(prefix?: string): string[] {
     return this.inner.keys(prefix);
   }
 
-  private commit(n: number): void {
+  private commit(n: number, prefix: string): void {
+    this.metadataCommitsByPrefix.set(prefix, (this.metadataCommitsByPrefix.get(prefix) ?? 0) + n);
     this.metadataFill += n * METADATA_COMMIT_BYTES;
     while (this.metadataFill >= SECTOR_BYTES) {
       this.metadataFill -= SECTOR_BYTES;

@@ -64,6 +64,8 @@ export class ManualClock implements ClockPort {
       next.cb();
     }
     this.t = end;
-    this.entries = this.entries.filter((e) => e.live);
+    let dead = false;
+    for (let i = 0; i < this.entries.length && !dead; i++) dead = !this.entries[i]!.live;
+    if (dead) this.entries = this.entries.filter((e) => e.live);
   }
 }
