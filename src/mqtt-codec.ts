@@ -194,6 +194,17 @@ function varLen(n: number): number {
   return n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : 4;
 }
 
+/** Writes `n` as an MQTT remaining length (1..4 bytes, 7 bits each, low first) at out[o]; returns the offset after it. */
+function writeVarLen(out: Uint8Array, o: number, n: number): number {
+  do {
+    let d = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) d |= 0x80;
+    out[o++] = d;
+  } while (n > 0);
+  return o;
+}
+
 /** Prepared string fields, so length and write agree without encoding twice. */
 interface Prepared { body: number; strings: Uint8Array[] }
 
@@ -304,13 +315,7 @@ export function encodePublishFrom(out: Uint8Array, src: Uint8Array, topicAt: num
   if (total > out.length) throw new MqttError('SIZE', `output buffer too small (${total} bytes needed)`);
   let o = 0;
   out[o++] = (TYPE.publish << 4) | (dup ? 8 : 0) | 2;
-  let n = body;
-  do {
-    let d = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) d |= 0x80;
-    out[o++] = d;
-  } while (n > 0);
+  o = writeVarLen(out, o, body);
   for (let i = topicAt; i < payloadAt; i++) out[o++] = src[i]!;
   out[o++] = messageId >>> 8;
   out[o++] = messageId & 0xff;
@@ -338,13 +343,7 @@ export function encodePacket(p: MqttPacket, out: Uint8Array, offset = 0): number
   if (p.cmd === 'publish') flags = (p.dup ? 8 : 0) | (p.qos << 1) | (p.retain ? 1 : 0);
   else if (p.cmd === 'pubrel' || p.cmd === 'subscribe' || p.cmd === 'unsubscribe') flags = 2;
   out[o++] = (TYPE[p.cmd] << 4) | flags;
-  let n = body;
-  do {
-    let d = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) d |= 0x80;
-    out[o++] = d;
-  } while (n > 0);
+  o = writeVarLen(out, o, body);
 
   switch (p.cmd) {
     case 'connect': {

@@ -187,3 +187,18 @@ export class AppRig {
     for (const c of chunks) this.broker.deliver(this.toyId, this.topics.in, c);
   }
 }
+
+/**
+ * A new toy paired with phone 1 ("Mum") and online: the paw held 3 s opens pairing, the
+ * phone pairs, then 2 s for the MQTT session to connect and subscribe. Pass a rig to set
+ * it up first (a broker that refuses subscriptions, for example).
+ */
+export async function pairedRig(rig: AppRig = new AppRig()): Promise<{ rig: AppRig; phone: Phone }> {
+  rig.paw.press();
+  rig.clock.advance(3000);
+  rig.paw.release();
+  const phone = new Phone(rig, 1);
+  await phone.pair('Mum');
+  rig.clock.advance(2000); // the MQTT session connects and subscribes
+  return { rig, phone };
+}

@@ -2,21 +2,10 @@
 // radio, a recording sealed and published, a parent's message admitted, glowing,
 // played once, and what survives a power cycle.
 import { test } from './xs/harness.js';
-import { AppRig, Phone } from './app-rig.js';
+import { AppRig, Phone, pairedRig } from './app-rig.js';
 import { MemoryStorage } from './fakes/memory-storage.js';
 import { PhoneEnvelope } from '../phone/phone-envelope.js';
 import { naclCrypto } from '../src/nacl-crypto.js';
-
-async function pairedRig(): Promise<{ rig: AppRig; phone: Phone }> {
-  const rig = new AppRig();
-  rig.paw.press();
-  rig.clock.advance(3000);
-  rig.paw.release();
-  const phone = new Phone(rig, 1);
-  await phone.pair('Mum');
-  rig.clock.advance(2000); // the MQTT session connects and subscribes
-  return { rig, phone };
-}
 
 test('a new toy pairs with a phone after a 3 s paw hold and goes online', async (t) => {
   const { rig } = await pairedRig();

@@ -4,7 +4,7 @@
 // toy's online status and last will, family settings (quiet hours, volume limit)
 // enforced and kept across a restart, member notices to every other member.
 import { test } from './xs/harness.js';
-import { AppRig, Phone } from './app-rig.js';
+import { AppRig, Phone, pairedRig } from './app-rig.js';
 import { naclCrypto } from '../src/nacl-crypto.js';
 import { toHex } from '../src/envelope-format.js';
 import {
@@ -23,17 +23,6 @@ import { SETTINGS_KEY } from '../src/family-service.js';
 import { pairWithToy } from '../phone/phone-pairing.js';
 import { SimCentral } from '../sim/ble-sim.js';
 import { DeliveryTracker, PhoneFamily, parseToyStatus } from '../phone/phone-family.js';
-
-async function pairedRig(): Promise<{ rig: AppRig; phone: Phone }> {
-  const rig = new AppRig();
-  rig.paw.press();
-  rig.clock.advance(3000);
-  rig.paw.release();
-  const phone = new Phone(rig, 1);
-  await phone.pair('Mum');
-  rig.clock.advance(2000);
-  return { rig, phone };
-}
 
 /** Pairs one more phone: paw + heart held 3 s, released (the family already has a phone). */
 async function pairAnother(rig: AppRig, n: number, name: string, remove?: string[]): Promise<Phone> {
@@ -263,14 +252,9 @@ test('status: CONNECT carries a retained "offline" last will; "online" is retain
 });
 
 test('status: "online" only after the broker granted the subscriptions (before the SUBACK a first-ever session has no queue)', async (t) => {
-  const rig = new AppRig();
-  rig.broker.denySubscribe = true;
-  rig.paw.press();
-  rig.clock.advance(3000);
-  rig.paw.release();
-  const phone = new Phone(rig, 1);
-  await phone.pair('Mum');
-  rig.clock.advance(2000);
+  const denied = new AppRig();
+  denied.broker.denySubscribe = true;
+  const { rig, phone } = await pairedRig(denied);
   const topic = familyTopics(rig.toyId).status;
   const status = () => rig.broker.published.filter((p) => p.topic === topic && parseToyStatus(p.payload).online);
   t.true(rig.broker.connects.length >= 1, 'the toy connected');

@@ -2,18 +2,7 @@
 // one chunk is opened before playback starts, then at most one per 20 ms tick
 // from a low-water mark, and a 10 s message plays without an underrun.
 import { test } from './xs/harness.js';
-import { AppRig, Phone } from './app-rig.js';
-
-async function pairedRig(): Promise<{ rig: AppRig; phone: Phone }> {
-  const rig = new AppRig();
-  rig.paw.press();
-  rig.clock.advance(3000);
-  rig.paw.release();
-  const phone = new Phone(rig, 1);
-  await phone.pair('Mum');
-  rig.clock.advance(2000);
-  return { rig, phone };
-}
+import { pairedRig } from './app-rig.js';
 
 test('heart press: one chunk opened before the first frame, then at most one per tick; no underrun', async (t) => {
   const { rig, phone } = await pairedRig();

@@ -7,21 +7,10 @@
 // (0 played twice after the commit point; a cut before it plays it again from the start).
 // Issue 13: arrival writes only the chunk records (no admission or replay record).
 import { test } from './xs/harness.js';
-import { AppRig, Phone } from './app-rig.js';
+import { AppRig, pairedRig } from './app-rig.js';
 import { RECEIVE_RECORD_KEY, ReplayGuard } from '../src/replay-guard.js';
 import { peekChunk } from '../src/envelope.js';
 import { ADMITTED_KEY } from '../src/message-player.js';
-
-async function pairedRig(): Promise<{ rig: AppRig; phone: Phone }> {
-  const rig = new AppRig();
-  rig.paw.press();
-  rig.clock.advance(3000);
-  rig.paw.release();
-  const phone = new Phone(rig, 1);
-  await phone.pair('Mum');
-  rig.clock.advance(2000);
-  return { rig, phone };
-}
 
 const PACKETS = 60; // 1.2 s: 3 chunks of 25 packets
 

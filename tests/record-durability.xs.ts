@@ -3,20 +3,9 @@
 // cut 2 s after the paw is released still delivers the whole message once; a cut
 // right after the release loses it (it was not durable yet: the point is real).
 import { test } from './xs/harness.js';
-import { AppRig, Phone } from './app-rig.js';
+import { AppRig, pairedRig } from './app-rig.js';
 import { Inbox } from '../src/inbox.js';
 import { MemoryStorage } from './fakes/memory-storage.js';
-
-async function pairedRig(): Promise<{ rig: AppRig; phone: Phone }> {
-  const rig = new AppRig();
-  rig.paw.press();
-  rig.clock.advance(3000);
-  rig.paw.release();
-  const phone = new Phone(rig, 1);
-  await phone.pair('Mum');
-  rig.clock.advance(2000);
-  return { rig, phone };
-}
 
 /** The distinct chunks the toy published (a receiver's dedupe), and how many the parent's inbox handed over twice. */
 function distinct(rig: AppRig): { chunks: Uint8Array[]; twice: number } {

@@ -3,19 +3,8 @@
 // just past it sends the held chunk and the rest, the 60 s cap holds, and no frame is
 // lost or reordered on the way (the fake codec carries each frame's number).
 import { test } from './xs/harness.js';
-import { AppRig, Phone } from './app-rig.js';
+import { Phone, pairedRig } from './app-rig.js';
 import { MIN_RECORD_MS } from '../src/toy.js';
-
-async function pairedRig(): Promise<{ rig: AppRig; phone: Phone }> {
-  const rig = new AppRig();
-  rig.paw.press();
-  rig.clock.advance(3000);
-  rig.paw.release();
-  const phone = new Phone(rig, 1);
-  await phone.pair('Mum');
-  rig.clock.advance(2000);
-  return { rig, phone };
-}
 
 /** Opens the chunks and checks the frame numbers (FakeCodec: bytes 0..1 of a packet) rise by one. */
 function openInOrder(phone: Phone, chunks: Uint8Array[]): { packets: number; messages: number; gaps: number } {
