@@ -101,15 +101,15 @@ export interface SimModel {
 
 const MAX_BODY = 4096;
 
-/** The raw body of a file upload, at most `max` bytes (a larger one is refused in words). */
-function readBytes(req: http.IncomingMessage, max: number): Promise<Uint8Array> {
+/** The raw body of a request, at most `max` bytes (a larger one is refused with `tooLarge`, in words). */
+function readBytes(req: http.IncomingMessage, max: number, tooLarge = `the file is larger than ${Math.round(max / 1024 / 1024)} MB (a message is at most 60 s)`): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     let size = 0;
     const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > max) {
-        reject(new Error(`the file is larger than ${Math.round(max / 1024 / 1024)} MB (a message is at most 60 s)`));
+        reject(new Error(tooLarge));
         req.destroy();
       } else parts.push(c);
     });
@@ -119,26 +119,10 @@ function readBytes(req: http.IncomingMessage, max: number): Promise<Uint8Array> 
 }
 
 function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    let size = 0;
-    const parts: Buffer[] = [];
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY) {
-        reject(new Error('request too large'));
-        req.destroy();
-      } else parts.push(c);
-    });
-    req.on('end', () => {
-      try {
-        const v = JSON.parse(Buffer.concat(parts).toString() || '{}') as unknown;
-        if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('expected a JSON object');
-        resolve(v as Record<string, unknown>);
-      } catch (e) {
-        reject(e instanceof Error ? e : new Error('bad JSON'));
-      }
-    });
-    req.on('error', reject);
+  return readBytes(req, MAX_BODY, 'request too large').then((bytes) => {
+    const v = JSON.parse(Buffer.from(bytes).toString() || '{}') as unknown;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('expected a JSON object');
+    return v as Record<string, unknown>;
   });
 }
 
