@@ -14,6 +14,8 @@
  *                 later), the broker account (user derived from the public key,
  *                 password secret), the broker address.
  *   rp.tx, rp.rx  the envelope's send counter and replay record (phone/phone-envelope.ts).
+ *   family.seq    the highest note seq accepted from the toy (replayed receipts are refused).
+ *   family.sseq   the last family-settings seq sealed (the next run numbers its settings above it).
  *   m-<id>.pm     one sealed message each (phone/message-history.ts).
  *   p-<id>.pm     a message still arriving: its chunks so far, kept across runs so that
  *                 a message whose chunks span two connections is never lost.
@@ -83,6 +85,18 @@ export interface ParentPhoneOptions {
 const PAIR_KEY = 'parent.pair';
 /** The highest toy note seq accepted (4 bytes, big-endian): replays of older receipts and notices are refused. */
 const NOTE_SEQ_KEY = 'family.seq';
+/** The last settings seq this phone sealed (4 bytes, big-endian): the next run's settings are numbered above it. */
+const SETTINGS_SEQ_KEY = 'family.sseq';
+
+function readU32(storage: StoragePort, key: string): number {
+  const b = storage.read(key);
+  return b && b.length === 4 ? new DataView(b.buffer, b.byteOffset, 4).getUint32(0) : 0;
+}
+function writeU32(storage: StoragePort, key: string, v: number): void {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, v);
+  storage.write(key, b);
+}
 /** The family settings this phone sent last (JSON), so a change of one keeps the others. */
 const SETTINGS_KEY = 'family.settings';
 const SK_KEY = 'phone.sk';
@@ -203,9 +217,9 @@ export class ParentPhone {
       counters: this.counters,
       keys: { receiveKeyFor: (pk) => (bytesEqual(pk, toyPk) ? fromToy : bytesEqual(pk, mine) ? fromMe : undefined) },
     });
-    const seqBytes = this.o.storage.read(NOTE_SEQ_KEY);
-    const lastToySeq = seqBytes && seqBytes.length === 4 ? new DataView(seqBytes.buffer, seqBytes.byteOffset, 4).getUint32(0) : 0;
-    this.fam = new PhoneFamily({ crypto: this.o.crypto, random: this.o.random, clock: this.o.clock, secretKey: sk, toyPublicKey: toyPk, sharedKey: shared, lastToySeq, counters: this.counters });
+    const lastToySeq = readU32(this.o.storage, NOTE_SEQ_KEY);
+    const lastSettingsSeq = readU32(this.o.storage, SETTINGS_SEQ_KEY);
+    this.fam = new PhoneFamily({ crypto: this.o.crypto, random: this.o.random, clock: this.o.clock, secretKey: sk, toyPublicKey: toyPk, sharedKey: shared, lastToySeq, lastSettingsSeq, counters: this.counters });
     this.pairing = rec;
     this.resumePartials();
   }
@@ -314,9 +328,7 @@ export class ParentPhone {
     } catch {
       return undefined;
     }
-    const seq = new Uint8Array(4);
-    new DataView(seq.buffer).setUint32(0, fam.lastToySeq);
-    this.o.storage.write(NOTE_SEQ_KEY, seq);
+    writeU32(this.o.storage, NOTE_SEQ_KEY, fam.lastToySeq);
     if (n.kind === 'receipt') {
       try {
         this.history.setState(n.messageId, n.state);
@@ -331,7 +343,10 @@ export class ParentPhone {
   sealSettings(settings: FamilySettings): Uint8Array {
     this.requirePaired();
     checkSettings(settings);
-    return this.fam!.sealSettings(settings);
+    const note = this.fam!.sealSettings(settings);
+    // kept before the note leaves: settings sealed by the next run (even within the same second) are numbered above it
+    writeU32(this.o.storage, SETTINGS_SEQ_KEY, this.fam!.lastSettingsSeq);
+    return note;
   }
 
   /** The settings this phone sent last (DEFAULT_SETTINGS before any, or when the kept copy is unreadable). */

@@ -16,6 +16,7 @@ import { ParentPhone, ParentError, type ParentLink } from '../phone/parent-phone
 import { HistoryError } from '../phone/message-history.js';
 import { readOggOpus } from '../phone/ogg-opus.js';
 import { encodePcm } from '../phone/audio-import.js';
+import { familyTopics } from '../src/family-note.js';
 
 function speechLike(seconds: number): Int16Array {
   const s = new Int16Array(16000 * seconds);
@@ -239,4 +240,22 @@ test('before pairing: NOT_PAIRED; a bad name is refused before the radio is used
   // a damaged pairing record is a typed error, not a crash
   storage.write('parent.pair', new TextEncoder().encode('{"toyId":'));
   t.is(t.throws(() => new ParentPhone({ storage, files: new MemoryFiles(), crypto: naclCrypto, random: { fill: (b) => b.fill(7) }, clock: { wallNow: () => 0 } }), { instanceOf: ParentError })!.code, 'STORE');
+});
+
+test('family settings sealed by two runs of the app within one second are both applied by the toy (the settings seq is kept on the phone)', async (t) => {
+  const { rig, phone, make } = await setup();
+  const set = familyTopics(rig.toyId).set;
+  const deliver = (note: Uint8Array) => {
+    rig.broker.deliver(rig.toyId, set, note);
+    rig.clock.advance(50);
+  };
+  const quiet = { quietEnabled: true, quietStartMin: 19 * 60, quietEndMin: 7 * 60, utcOffsetMin: 0, volumePercent: 60 };
+  deliver(phone.sealSettings(quiet));
+  t.is(rig.app.family!.settings.volumePercent, 60);
+  // the app is closed and opened again within the same second of the wall clock
+  const again = make();
+  deliver(again.sealSettings({ ...quiet, volumePercent: 35 }));
+  t.is(rig.app.family!.settings.volumePercent, 35, 'the second run\'s settings are newer, not refused as stale');
+  t.is(rig.app.counters.get('family.settings_applied'), 2);
+  t.is(rig.app.counters.get('family.settings_refused_STALE'), 0);
 });
