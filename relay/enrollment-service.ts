@@ -285,6 +285,44 @@ export class EnrollmentService {
     });
   }
 
+  /**
+   * Brings the role of every toy with an enrolled phone up to toyRoleAcls(): a role made
+   * by an older relay lacks the topics added since (issue 15's /fam, /status, /set), and
+   * its family would otherwise miss them until the toy's next enrollment. `relay
+   * enroll-serve` runs it at start. Idempotent: ACLs already there are left as they are.
+   * Returns the roles checked and the ACLs added. Throws EnrollError BROKER when the
+   * plugin refuses (the service then does not start: the operator sees why).
+   */
+  upgradeRoles(): Promise<{ roles: number; added: number }> {
+    return this.serial(async () => {
+      const d = this.o.dynsec;
+      let roles = 0;
+      let added = 0;
+      for (const [toyId, phones] of Object.entries(this.state.toys)) {
+        if (!Object.values(phones).some((p) => p.enrolled)) continue;
+        const role = toyRole(toyId);
+        roles++;
+        try {
+          await d.runTolerant({ command: 'createRole', rolename: role }, ['Role already exists']);
+          for (const [acltype, topic] of toyRoleAcls(toyId)) {
+            try {
+              await d.run({ command: 'addRoleACL', rolename: role, acltype, topic, allow: true, priority: 0 });
+              added++;
+            } catch (e) {
+              if (!(e instanceof DynsecError) || e.detail !== 'ACL with this topic already exists') throw e;
+            }
+          }
+        } catch (e) {
+          if (e instanceof DynsecError) this.fail('BROKER', `broker refused ${e.command}: ${e.detail}`);
+          throw e;
+        }
+      }
+      if (added > 0) this.counters.inc('enroll.acls_added', added);
+      this.o.log?.('enroll.roles', { roles, added });
+      return { roles, added };
+    });
+  }
+
   /** Inside serial(): checks seq, records it, then creates the role, the client and the link. */
   private async applyGrant(n: Notice, phoneHex: string, user: string, password: string): Promise<void> {
     const last = this.entry(n.toyId, phoneHex);

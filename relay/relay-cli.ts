@@ -155,6 +155,9 @@ export async function runRelayCli(argv: string[], io: CliIo): Promise<number> {
         relaySecretKey: readRelayKey(f.relayKey), toyPublicKey: registryLookup(f.registry), dynsec, statePath: f.enrollState,
         log: (ev, fields) => say(`${new Date().toISOString()} ${ev} ${Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(' ')}`),
       });
+      // roles made by an older relay get the topics added since (a family would miss them until its next enrollment)
+      const up = await service.upgradeRoles();
+      say(`ok   ${up.roles} toy role(s) checked, ${up.added} topic permission(s) added`);
       // the toys' own notices (grant / revoke) on pp/t/<toyId>/ctl
       await dynsec.onNotices((toyId, payload) => {
         void service.notice(toyId, payload).then((r) => say(`${new Date().toISOString()} notice toy=${toyId.slice(0, 8)} ${r}`));

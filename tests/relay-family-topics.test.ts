@@ -135,3 +135,61 @@ rt('family topics on mosquitto: only the toy writes its status (retained, last w
     await rig.dispose();
   }
 });
+
+rt('a role made by an older relay gets the family topics when the enrollment service starts (upgradeRoles), once', async (t) => {
+  const rig = await RelayRig.init();
+  const open: MqttClient[] = [];
+  let dynsec: DynsecClient | undefined;
+  try {
+    const batch = await rig.provision(1);
+    const r = await relayInProcess(['add-batch', batch.dir, '--conf-dir', rig.paths.confDir]);
+    if (r.status !== 0) throw new Error(r.stderr);
+    await rig.start();
+    const f = rig.files;
+    const [admin, adminPass] = fs.readFileSync(f.adminSecret, 'utf8').trim().split(' ') as [string, string];
+    dynsec = await DynsecClient.connect({ host: '127.0.0.1', port: rig.port, servername: RIG_HOST, ca: rig.ca, username: admin, password: adminPass });
+    const relayPublic = new Uint8Array(Buffer.from(fs.readFileSync(f.relayPub, 'utf8').trim().split(' ')[1]!, 'hex'));
+    const service = new EnrollmentService({ relaySecretKey: readRelayKey(f.relayKey), toyPublicKey: registryLookup(f.registry), dynsec, statePath: f.enrollState });
+    const A = batch.toys[0]!;
+    const kp = nacl.box.keyPair();
+    const password = Buffer.from(nacl.randomBytes(18)).toString('base64url');
+    const grant = makeNotice({ crypto, kind: 'grant', toyId: A.toyId, toyRelayKey: crypto.boxBefore(relayPublic, A.secretKey), phonePublicKey: kp.publicKey, seq: 1, nonce: nacl.randomBytes(24) });
+    await service.enroll(makeEnrollRequest({ crypto, phonePublicKey: kp.publicKey, phoneRelayKey: crypto.boxBefore(relayPublic, kp.secretKey), grant, password, nonce: nacl.randomBytes(24) }), '127.0.0.1');
+    const user = phoneBrokerUser(crypto, kp.publicKey);
+    const FA = familyTopics(A.toyId);
+    // the role as a relay before issue 15 made it: /out and /in only
+    const role = `pp-toy-${A.toyId}`;
+    const added15: [string, string][] = [
+      ['subscribeLiteral', FA.fam], ['publishClientReceive', FA.fam], ['subscribeLiteral', FA.status],
+      ['publishClientReceive', FA.status], ['publishClientSend', FA.set],
+    ];
+    for (const [acltype, topic] of added15) await dynsec.run({ command: 'removeRoleACL', rolename: role, acltype, topic });
+
+    const toy = await rig.connect(A.mqttUser, A.mqttPassword, { clean: false });
+    if (!isClient(toy)) return t.fail(`toy: ${toy}`);
+    open.push(toy);
+    const toyGot = collect(toy);
+    await toy.subscribeAsync(FA.set, { qos: 1 });
+    const settingsFromPhone = async (what: string) => {
+      const phone = await rig.connect(user, password, { clean: true });
+      if (!isClient(phone)) throw new Error(`phone: ${phone}`);
+      open.push(phone);
+      await phone.publishAsync(FA.set, Buffer.from(what), { qos: 1 });
+      phone.end(true);
+    };
+    await settingsFromPhone('before-upgrade');
+    await sleep(400);
+    t.deepEqual(toyGot.map((m) => m.payload.toString()), [], 'the old role cannot write /set');
+
+    t.deepEqual(await service.upgradeRoles(), { roles: 1, added: added15.length });
+    t.deepEqual(await service.upgradeRoles(), { roles: 1, added: 0 }, 'a second start adds nothing');
+    await settingsFromPhone('after-upgrade');
+    await waitFor(() => toyGot.length >= 1, 5000, 'settings after the upgrade');
+    t.deepEqual(toyGot.map((m) => m.payload.toString()), ['after-upgrade']);
+    t.is(service.counters.get('enroll.acls_added'), added15.length);
+  } finally {
+    for (const c of open) c.end(true);
+    await dynsec?.end();
+    await rig.dispose();
+  }
+});
