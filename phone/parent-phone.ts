@@ -382,12 +382,15 @@ export class ParentPhone {
    * The toy's retained status record (the status topic), or undefined when it does not parse
    * (counted). A record that parses, online or offline, marks the toy as seen: the toy
    * publishes it only after the broker granted its subscriptions (src/mqtt-session.ts), so
-   * from then on the relay keeps what is sent to the toy while it is away.
+   * from then on the relay keeps what is sent to the toy while it is away. The one
+   * exception is the last will of a toy whose subscriptions were never granted (state 2,
+   * `neverSubscribed`): it does not mark the toy as seen.
    */
   readStatus(payload: Uint8Array): { online: boolean; sinceMs: number } | undefined {
     try {
       const st = parseToyStatus(payload);
-      if (!this.toySeen) this.o.storage.write(SEEN_KEY, new Uint8Array([1]));
+      // a new toy's last will (its subscriptions never granted: no queue at the relay yet) is not "seen"
+      if (!this.toySeen && !st.neverSubscribed) this.o.storage.write(SEEN_KEY, new Uint8Array([1]));
       return st;
     } catch {
       this.counters.inc('parent.status_malformed');

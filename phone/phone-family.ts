@@ -128,7 +128,7 @@ export class PhoneFamily {
 }
 
 /** The toy's retained status record (familyTopics(toyId).status). Throws FamilyNoteError SIZE, VERSION, MALFORMED. */
-export function parseToyStatus(payload: Uint8Array): { online: boolean; sinceMs: number } {
+export function parseToyStatus(payload: Uint8Array): { online: boolean; sinceMs: number; neverSubscribed?: true } {
   return decodeStatus(payload);
 }
 

@@ -93,7 +93,7 @@ export class ParentApp {
   /** What the toy told the family (sealed member notices), in words, oldest first (at most 10). */
   readonly notices: string[] = [];
   /** The toy's retained status record, once seen. */
-  toyStatus: { online: boolean; sinceMs: number } | undefined;
+  toyStatus: { online: boolean; sinceMs: number; neverSubscribed?: true } | undefined;
   private readonly storage: DirStorage;
   private readonly clock = new NodeClock();
   private readonly codec = new OpusCodecHost();
@@ -310,7 +310,7 @@ export class ParentApp {
       this.counters.inc('parent.status_malformed');
       return;
     }
-    if (this.toySeen) return;
+    if (this.toySeen || this.toyStatus.neverSubscribed) return; // a new toy's last will: no queue at the relay yet
     this.toySeen = true;
     void this.sendWaiting().catch(() => {
       // what is left keeps waiting: the status record comes again with the next (re)subscription

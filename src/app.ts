@@ -57,6 +57,10 @@ import { toyTopics } from './topics.js';
 import { ToyRecorder } from './toy-recorder.js';
 import { UpdateGate, type UpdatePort } from './update-gate.js';
 
+/** Storage key written once, at the first SUBACK the toy ever gets (see the status callbacks below). */
+const SUBSCRIBED_KEY = 'mq.subscribed';
+const SUBSCRIBED_MARK = Uint8Array.of(1);
+
 export { toyTopics };
 
 export interface PawPostPorts {
@@ -255,6 +259,13 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
   });
   /** Wall clock when the current MQTT session connected (the status record's "since"); 0 = unset. */
   let connectedAt = 0;
+  /** The broker has granted this toy's subscriptions at least once (stored: `mq.subscribed`, wiped by a factory reset). */
+  let everSubscribed = false;
+  try {
+    everSubscribed = p.data.read(SUBSCRIBED_KEY) !== undefined;
+  } catch {
+    counters.inc('app.subscribed_mark_failed'); // read as "never": the will says "new" and phones keep what they send
+  }
 
   /** The MQTT session to the factory's broker (the network, where there is one, is up). */
   const connectBroker = () => {
@@ -289,12 +300,25 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
         },
         status: {
           topic: ftopics.status,
+          // the will of each CONNECT: "offline", or "offline and new" (state 2) until the broker has
+          // once granted this toy's subscriptions, so that phones keep what they send until then
           offline: () => {
             const w = p.clock.wallNow();
             connectedAt = w >= MIN_PLAUSIBLE_WALL_MS ? w : 0;
-            return encodeStatus(false, connectedAt);
+            return encodeStatus(false, connectedAt, !everSubscribed);
           },
-          online: () => encodeStatus(true, connectedAt),
+          // called after the SUBACK: the broker keeps a queue for the toy from now on (one write, ever)
+          online: () => {
+            if (!everSubscribed) {
+              try {
+                p.data.write(SUBSCRIBED_KEY, SUBSCRIBED_MARK);
+                everSubscribed = true;
+              } catch {
+                counters.inc('app.subscribed_mark_failed'); // the next will still says "new": phones keep waiting
+              }
+            }
+            return encodeStatus(true, connectedAt);
+          },
         },
       });
       session.subscribe(ftopics.set);

@@ -274,24 +274,32 @@ export function openNote(crypto: Pick<CryptoPort, 'secretboxOpen'>, note: Uint8A
 
 /**
  * The toy's status record on its retained `status` topic, in clear (docs/PROTOCOL.md
- * "Toy status"): u8 version=1 || u8 state (1 online, 0 offline) || u32 since
- * (the toy's wall clock in s when the MQTT session that this record belongs to
- * began; 0 = clock unset). 6 bytes. It tells only what the relay sees anyway
- * (when the toy connects and disconnects).
+ * "Toy status"): u8 version=1 || u8 state || u32 since (the toy's wall clock in s
+ * when the MQTT session that this record belongs to began; 0 = clock unset). 6 bytes.
+ * It tells only what the relay sees anyway (when the toy connects and disconnects).
+ * States: 1 online (sent after the broker granted the toy's subscriptions); 0 offline;
+ * 2 offline and new: a last will of a toy whose subscriptions the broker has never
+ * granted, so the relay keeps no queue for it yet and a phone must keep what it sends
+ * (a phone that predates state 2 reads it as malformed, which keeps its messages too).
  */
 export const STATUS_BYTES = 6;
-export function encodeStatus(online: boolean, sinceMs: number): Uint8Array {
+export function encodeStatus(online: boolean, sinceMs: number, neverSubscribed = false): Uint8Array {
   const b = new Uint8Array(STATUS_BYTES);
   b[0] = 1;
-  b[1] = online ? 1 : 0;
+  b[1] = online ? 1 : neverSubscribed ? 2 : 0;
   const t = sinceMs > 0 ? Math.floor(sinceMs / 1000) : 0;
   writeU32(b, 2, t > 0xffffffff ? 0 : t);
   return b;
 }
-/** Parses a status record; throws FamilyNoteError SIZE, VERSION or MALFORMED. */
-export function decodeStatus(b: Uint8Array): { online: boolean; sinceMs: number } {
+/**
+ * Parses a status record; `neverSubscribed` is true only for state 2 (see encodeStatus).
+ * Throws FamilyNoteError SIZE, VERSION or MALFORMED.
+ */
+export function decodeStatus(b: Uint8Array): { online: boolean; sinceMs: number; neverSubscribed?: true } {
   if (!(b instanceof Uint8Array) || b.length !== STATUS_BYTES) throw new FamilyNoteError('SIZE', 'a status record is 6 bytes');
   if (b[0] !== 1) throw new FamilyNoteError('VERSION', 'status version');
-  if (b[1] !== 0 && b[1] !== 1) throw new FamilyNoteError('MALFORMED', 'status state');
-  return { online: b[1] === 1, sinceMs: readU32(b, 2) * 1000 };
+  if (b[1] !== 0 && b[1] !== 1 && b[1] !== 2) throw new FamilyNoteError('MALFORMED', 'status state');
+  const st: { online: boolean; sinceMs: number; neverSubscribed?: true } = { online: b[1] === 1, sinceMs: readU32(b, 2) * 1000 };
+  if (b[1] === 2) st.neverSubscribed = true;
+  return st;
 }

@@ -254,17 +254,29 @@ test('status: CONNECT carries a retained "offline" last will; "online" is retain
 test('status: "online" only after the broker granted the subscriptions (before the SUBACK a first-ever session has no queue)', async (t) => {
   const denied = new AppRig();
   denied.broker.denySubscribe = true;
-  const { rig, phone } = await pairedRig(denied);
+  const { rig } = await pairedRig(denied);
   const topic = familyTopics(rig.toyId).status;
   const status = () => rig.broker.published.filter((p) => p.topic === topic && parseToyStatus(p.payload).online);
   t.true(rig.broker.connects.length >= 1, 'the toy connected');
   t.true((rig.app.counters.get('mqtt.sub_refused') ?? 0) >= 1, 'its SUBSCRIBE was refused');
   t.is(status().length, 0, 'no "online" record while the broker keeps no queue for the toy');
+  // each CONNECT's last will says "offline and new" (state 2): a phone keeps what it sends
+  const wills = () => rig.broker.connects.map((c) => parseToyStatus(c.will!.payload));
+  t.true(wills().every((w) => !w.online && w.neverSubscribed === true), 'every will before a SUBACK says "new"');
   // the broker grants the subscriptions on a later connection: "online" follows
   rig.broker.denySubscribe = false;
   for (let i = 0; i < 900 && status().length === 0; i++) rig.clock.advance(1000);
   t.is(status().length, 1);
   t.true((rig.broker.subscriptions.get(rig.toyId) ?? []).includes(rig.topics.in), 'subscribed before it said online');
+  // from now on the relay keeps a queue for the toy: the next connection's will is a plain "offline"
+  const before = rig.broker.connects.length;
+  rig.broker.cut();
+  for (let i = 0; i < 900 && rig.broker.connects.length === before; i++) rig.clock.advance(1000);
+  const last = wills()[wills().length - 1]!;
+  t.true(rig.broker.connects.length > before, 'the toy reconnected');
+  t.false(last.online);
+  t.is(last.neverSubscribed, undefined, 'a plain "offline" will once the subscriptions were granted');
+  t.deepEqual([...rig.data.read('mq.subscribed') ?? []], [1], 'kept across restarts (one write, ever)');
 });
 
 // ---------------------------------------------------------------- settings

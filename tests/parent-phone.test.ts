@@ -16,7 +16,7 @@ import { ParentPhone, ParentError, type ParentLink } from '../phone/parent-phone
 import { HistoryError } from '../phone/message-history.js';
 import { readOggOpus } from '../phone/ogg-opus.js';
 import { encodePcm } from '../phone/audio-import.js';
-import { familyTopics } from '../src/family-note.js';
+import { encodeStatus, familyTopics } from '../src/family-note.js';
 
 function speechLike(seconds: number): Int16Array {
   const s = new Int16Array(16000 * seconds);
@@ -258,4 +258,13 @@ test('family settings sealed by two runs of the app within one second are both a
   t.is(rig.app.family!.settings.volumePercent, 35, 'the second run\'s settings are newer, not refused as stale');
   t.is(rig.app.counters.get('family.settings_applied'), 2);
   t.is(rig.app.counters.get('family.settings_refused_STALE'), 0);
+});
+
+test('the last will of a toy the relay has never queued for (status state 2) does not count as seen: messages stay on the phone; a plain "offline" does', async (t) => {
+  const { phone } = await setup();
+  t.false(phone.toySeen);
+  t.deepEqual(phone.readStatus(encodeStatus(false, 1_700_000_000_000, true)), { online: false, sinceMs: 1_700_000_000_000, neverSubscribed: true });
+  t.false(phone.toySeen, 'a new toy\'s will: the relay would drop what is sent now');
+  t.deepEqual(phone.readStatus(encodeStatus(false, 1_700_000_000_000)), { online: false, sinceMs: 1_700_000_000_000 });
+  t.true(phone.toySeen, 'a plain offline record: the relay keeps a queue for the toy');
 });
