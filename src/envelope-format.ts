@@ -154,6 +154,14 @@ export function toHex(b: Uint8Array, from = 0, to = b.length): string {
   // One string made from reused char codes, not one string per digit (heap slots per chunk, issue 13).
   // (Indexing a string or calling a method on one costs XS two heap slots each; String.fromCharCode does not.)
   const n = (to - from) * 2;
+  if (n === hexCodes64.length) {
+    // a 32-byte key (RosterKeys' cache, per head chunk and receipt): one string, as below
+    for (let i = from, k = 0; i < to; i++, k += 2) {
+      hexCodes64[k] = HEX_CODES[b[i]! >> 4]!;
+      hexCodes64[k + 1] = HEX_CODES[b[i]! & 15]!;
+    }
+    return String.fromCharCode.apply(null, hexCodes64);
+  }
   if (n !== hexCodes.length) {
     // any other length: one call per byte (apply() with a long array would overflow the XS stack)
     let s = '';
@@ -169,6 +177,7 @@ export function toHex(b: Uint8Array, from = 0, to = b.length): string {
 /** Char codes of the hex digits; the reused codes of a 16-byte (message id) string. */
 const HEX_CODES = [48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102];
 const hexCodes: number[] = new Array<number>(32).fill(0);
+const hexCodes64: number[] = new Array<number>(64).fill(0);
 
 /**
  * Parses and bounds-checks the clear header of a chunk. Checks, in this order:
