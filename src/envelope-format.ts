@@ -368,6 +368,20 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return d === 0;
 }
 
+const labelCache = new Map<string, Uint8Array>();
+/**
+ * ASCII bytes of one of the fixed labels, made once on first use and then shared (read-only:
+ * never modify; issue 13: indexing a string costs XS two heap slots per character).
+ */
+export function labelBytes(label: string): Uint8Array {
+  let b = labelCache.get(label);
+  if (!b) {
+    b = asciiBytes(label);
+    if (labelCache.size < 8) labelCache.set(label, b);
+  }
+  return b;
+}
+
 /** ASCII bytes of a label. */
 export function asciiBytes(s: string): Uint8Array {
   const b = new Uint8Array(s.length);
@@ -384,7 +398,7 @@ export { concatBytes };
  * Returns a new 32-byte buffer (secret: the caller owns it).
  */
 export function pairKey(crypto: Pick<CryptoPort, 'sha512'>, shared: Uint8Array, senderPublic: Uint8Array, recipientPublic: Uint8Array): Uint8Array {
-  const d = crypto.sha512(concatBytes([asciiBytes(LABEL_PAIR_KEY), shared, senderPublic, recipientPublic]));
+  const d = crypto.sha512(concatBytes([labelBytes(LABEL_PAIR_KEY), shared, senderPublic, recipientPublic]));
   const k = d.slice(0, KEY_BYTES);
   d.fill(0);
   return k;

@@ -76,6 +76,7 @@ import {
   WRAP_BYTES,
   WRAP_PLAIN_BYTES,
   asciiBytes,
+  labelBytes,
   concatBytes,
   writeNonce,
   writeU32,
@@ -172,7 +173,7 @@ export class EnvelopeSealer {
     this.opts.random.fill(seed);
     const ctr = new Uint8Array(4);
     writeU32(ctr, 0, counter);
-    const d = this.opts.crypto.sha512(concatBytes([asciiBytes(LABEL_MESSAGE), this.sealKey, this.opts.senderPublicKey, ctr, seed]));
+    const d = this.opts.crypto.sha512(concatBytes([labelBytes(LABEL_MESSAGE), this.sealKey, this.opts.senderPublicKey, ctr, seed]));
     seed.fill(0);
     const messageId = d.slice(0, MESSAGE_ID_BYTES);
     const contentKey = d.slice(32, 64);
