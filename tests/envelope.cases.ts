@@ -35,6 +35,43 @@ const DAY = 24 * 3600 * 1000;
 
 export const envelopeCases: EnvelopeCase[] = [
   {
+    name: 'issue 13, the sealer\'s per-message scratch made once: messages in a row and overlapping ones open alike, in place or not; a second abort() of an old message leaves the newer one\'s buffer alone',
+    fn: (t) => {
+      for (const inPlace of [false, true]) {
+        const w = new World(['mum', 'dad']);
+        if (inPlace) withInPlaceCrypto(w.crypto);
+        const said = [makePackets(40, 21), makePackets(30, 22), makePackets(20, 23)];
+        const a = w.toy.begin();
+        const ca = sealAll(a, said[0]!);
+        const b = w.toy.begin(); // the sealer's buffer and scratch again (a is finished)
+        const c = w.toy.begin(); // b is open: c gets its own
+        const cb: Uint8Array[] = [];
+        const cc: Uint8Array[] = [];
+        for (let i = 0; i < 30; i++) {
+          const x = b.addPacket(said[1]![i]!);
+          if (x) cb.push(x);
+          if (i < 20) {
+            const y = c.addPacket(said[2]![i]!);
+            if (y) cc.push(y);
+          }
+        }
+        a.abort(); // a second abort of a finished message: b's buffer and keys stay
+        cb.push(b.finish());
+        cc.push(c.finish());
+        for (const phone of w.phones) {
+          for (const [chunks, want] of [[ca, said[0]!], [cb, said[1]!], [cc, said[2]!]] as const) {
+            const { packets, results } = openAll(phone.env.opener, chunks);
+            t.true(samePackets(packets, want), `${phone.id} opens (in place ${inPlace})`);
+            phone.env.opener.finish(results[0]!.info.messageKey);
+          }
+        }
+        const scratch = (w.toy as unknown as { sealer: { scratch?: { keys: Uint8Array[]; wrapBox: Uint8Array; tk: Uint8Array } } }).sealer.scratch;
+        t.true(scratch !== undefined, 'the sealer kept its scratch');
+        t.true(scratch!.keys.every((k) => k.every((x) => x === 0)) && scratch!.wrapBox.every((x) => x === 0) && scratch!.tk.every((x) => x === 0), 'keys and scratch zeroed after the messages');
+      }
+    },
+  },
+  {
     name: 'issue 13, the toy\'s receive side without allocations: readChunkHeaderInto and chunkKeyCodes give readChunkHeader\'s and chunkKey\'s values, the same errors',
     fn: (t) => {
       const w = new World(['mum', 'dad']);
