@@ -574,9 +574,9 @@ export interface MqttParserOptions {
    */
   onOversize?: (topic: string, qos: QoS, messageId: number | undefined, bytes: number) => void;
   /**
-   * true: every PUBLISH is handed over as ONE reused PublishPacket (issue 13: no packet
-   * object, topic string or payload view per received chunk): valid only during the
-   * onPacket call, like its payload. The topic string is decoded again only when its bytes
+   * true: every PUBLISH is handed over as ONE reused PublishPacket, every PUBACK as one
+   * reused IdPacket (issue 13: no packet object, topic string or payload view per chunk):
+   * valid only during the onPacket call, like the payload. The topic string is decoded again only when its bytes
    * differ from the last PUBLISH's; payload views are kept for the last 4 ranges. Same
    * checks and MqttError('MALFORMED') as decodeBody. Default false.
    */
@@ -611,6 +611,7 @@ export class MqttParser {
   private readonly pub: PublishPacket = { cmd: 'publish', topic: '', payload: new Uint8Array(0), qos: 0, dup: false, retain: false, messageId: undefined };
   private lastTopic = '';
   private lastTopicBytes = new Uint8Array(0);
+  private readonly ack: IdPacket = { cmd: 'puback', messageId: 1 };
   private readonly views: Uint8Array[] = [];
   private viewNext = 0;
 
@@ -712,6 +713,17 @@ export class MqttParser {
   private emit(): void {
     if (this.opts.reusePublish && this.header >>> 4 === 3) {
       this.opts.onPacket(this.publish());
+      return;
+    }
+    if (this.opts.reusePublish && this.header >>> 4 === 4) {
+      // PUBACK (one per published chunk): decodeBody's checks, into one reused packet
+      if ((this.header & 0x0f) !== 0) throw malformed('reserved flags');
+      if (this.len < 2) throw malformed('truncated');
+      const id = (this.buf[0]! << 8) | this.buf[1]!;
+      if (id === 0) throw malformed('packet identifier 0');
+      if (this.len !== 2) throw malformed('trailing bytes');
+      this.ack.messageId = id;
+      this.opts.onPacket(this.ack);
       return;
     }
     this.opts.onPacket(decodeBody(this.header, this.buf, 0, this.len));

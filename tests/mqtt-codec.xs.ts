@@ -123,3 +123,20 @@ test('reusePublish (the session\'s receive side, issue 13): one reused packet wi
     t.is(got, want, `the same error for ${b.join(',')}`);
   }
 });
+
+test('reusePublish: PUBACKs as one reused packet with decode()\'s id; the same errors for bad PUBACK bytes', (t) => {
+  const ids: number[] = [];
+  const objs: unknown[] = [];
+  const parser = new MqttParser({ maxPacketBytes: 64, reusePublish: true, onPacket: (p) => { objs.push(p); ids.push((p as { messageId: number }).messageId); t.is(p.cmd, 'puback'); } });
+  for (const id of [1, 258, 65535]) parser.push(encode({ cmd: 'puback', messageId: id }));
+  t.deepEqual(ids, [1, 258, 65535]);
+  t.true(objs[0] === objs[1] && objs[1] === objs[2], 'one object');
+  for (const b of [[0x41, 2, 0, 1], [0x40, 1, 0], [0x40, 2, 0, 0], [0x40, 3, 0, 1, 0]]) {
+    let want = '';
+    try { decode(new Uint8Array(b)); } catch (e) { want = `${(e as MqttError).code} ${(e as Error).message}`; }
+    let got = '';
+    try { new MqttParser({ maxPacketBytes: 64, reusePublish: true, onPacket: () => undefined }).push(new Uint8Array(b)); } catch (e) { got = `${(e as MqttError).code} ${(e as Error).message}`; }
+    t.true(want.length > 0, `decode refuses ${b.join(',')}`);
+    t.is(got, want, `the same error for ${b.join(',')}`);
+  }
+});
