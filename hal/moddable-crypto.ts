@@ -5,8 +5,8 @@
  * keeps tweetnacl. In the simulator the same host functions are implemented on
  * tweetnacl (sim/moddable/native.ts), so this file runs unchanged there.
  *
- * Memory: secretboxInPlace and onetimeauthInto allocate nothing (the sealer's
- * path, issue 13); every other call allocates its result only (a box is allocated once at
+ * Memory: secretboxInPlace, secretboxOpenInPlace and onetimeauthInto allocate
+ * nothing (the sealer's and the toy's receive/playback paths, issue 13); every other call allocates its result only (a box is allocated once at
  * 16 + length and sealed in place; an opened box is copied once and opened in
  * place, the plaintext is a view of that copy after the 16-byte tag). Inputs
  * are lent and never kept or modified.
@@ -138,6 +138,23 @@ export class ModdableCrypto implements CryptoPort {
       this.failures++;
       throw new PortError('IO', 'native crypto refused its arguments');
     }
+  }
+
+  /** In place, allocation-free (no closure either): see CryptoPort.secretboxOpenInPlace. */
+  secretboxOpenInPlace(buf: Uint8Array, offset: number, length: number, nonce: Uint8Array, key: Uint8Array): boolean {
+    bytes(buf, 'buffer');
+    need(nonce, 24, 'nonce');
+    need(key, 32, 'key');
+    if (!(offset >= 0 && length >= 0 && offset + 16 + length <= buf.length) || (offset | 0) !== offset || (length | 0) !== length) throw new PortError('SIZE', 'box range outside its buffer');
+    this.calls++;
+    nativeCryptoStats.calls++;
+    let ok = false;
+    try {
+      ok = sbOpen(buf, offset, length, nonce, key);
+    } catch {
+      this.refused();
+    }
+    return ok;
   }
 
   /** Allocation-free: see CryptoPort.onetimeauthInto. */

@@ -354,6 +354,15 @@ export interface CryptoPort {
   secretboxInPlace?(buf: Uint8Array, offset: number, length: number, nonce: Uint8Array, key: Uint8Array): void;
   /** Optional, allocation-free onetimeauth: the tag of buf[offset..offset+length) into `out16` (16 bytes, lent). */
   onetimeauthInto?(out16: Uint8Array, buf: Uint8Array, offset: number, length: number, key: Uint8Array): void;
+  /**
+   * Optional, allocation-free crypto_secretbox_open (the toy's playback opens stored chunks
+   * with it, issue 13): the box at buf[offset..offset+16+length) (16-byte tag, then `length`
+   * ciphertext bytes) is checked and, only when its tag verifies, decrypted in place: the
+   * plaintext is then buf[offset+16..offset+16+length), the same bytes secretboxOpen returns.
+   * Returns false (buffer unchanged) when the tag does not verify. A range outside `buf`:
+   * PortError('SIZE'); other argument errors as secretboxOpen. Lent buffers.
+   */
+  secretboxOpenInPlace?(buf: Uint8Array, offset: number, length: number, nonce: Uint8Array, key: Uint8Array): boolean;
   /** Raw X25519 scalar multiplication (crypto_scalarmult). */
   scalarMult(scalar: Uint8Array, point: Uint8Array): Uint8Array;
   /** SHA-512 (crypto_hash). */

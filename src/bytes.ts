@@ -8,11 +8,13 @@
  * short headers and transcripts, never audio frames.
  */
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  // index loops, no iterators (XS heap slots per message, issue 13)
   let n = 0;
-  for (const p of parts) n += p.length;
+  for (let j = 0; j < parts.length; j++) n += parts[j]!.length;
   const out = new Uint8Array(n);
   let o = 0;
-  for (const p of parts) {
+  for (let j = 0; j < parts.length; j++) {
+    const p = parts[j]!;
     for (let i = 0; i < p.length; i++) out[o + i] = p[i]!;
     o += p.length;
   }

@@ -154,6 +154,14 @@ export function toHex(b: Uint8Array, from = 0, to = b.length): string {
   // One string made from reused char codes, not one string per digit (heap slots per chunk, issue 13).
   // (Indexing a string or calling a method on one costs XS two heap slots each; String.fromCharCode does not.)
   const n = (to - from) * 2;
+  if (n === hexCodes64.length) {
+    // a 32-byte key (RosterKeys' cache, per head chunk and receipt): one string, as below
+    for (let i = from, k = 0; i < to; i++, k += 2) {
+      hexCodes64[k] = HEX_CODES[b[i]! >> 4]!;
+      hexCodes64[k + 1] = HEX_CODES[b[i]! & 15]!;
+    }
+    return String.fromCharCode.apply(null, hexCodes64);
+  }
   if (n !== hexCodes.length) {
     // any other length: one call per byte (apply() with a long array would overflow the XS stack)
     let s = '';
@@ -169,6 +177,7 @@ export function toHex(b: Uint8Array, from = 0, to = b.length): string {
 /** Char codes of the hex digits; the reused codes of a 16-byte (message id) string. */
 const HEX_CODES = [48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102];
 const hexCodes: number[] = new Array<number>(32).fill(0);
+const hexCodes64: number[] = new Array<number>(64).fill(0);
 
 /**
  * Parses and bounds-checks the clear header of a chunk. Checks, in this order:
@@ -179,6 +188,25 @@ const hexCodes: number[] = new Array<number>(32).fill(0);
  * would exceed 16 + 2048 bytes. Does not authenticate anything.
  */
 export function readChunkHeader(chunk: Uint8Array): ChunkInfo {
+  const recipients = checkChunkHeader(chunk);
+  const index = (chunk[OFF_INDEX]! << 8) | chunk[OFF_INDEX + 1]!;
+  return {
+    messageId: chunk.subarray(OFF_ID, OFF_ID + MESSAGE_ID_BYTES),
+    messageKey: toHex(chunk, OFF_ID, OFF_ID + MESSAGE_ID_BYTES),
+    index,
+    final: (chunk[OFF_FLAGS]! & FLAG_FINAL) !== 0,
+    sender: chunk.subarray(OFF_SENDER, OFF_SENDER + KEY_BYTES),
+    recipients,
+    bodyAt: HEADER_BYTES + (index === 0 ? recipients * WRAP_BYTES : 0),
+    tagsAt: chunk.length - recipients * TAG_BYTES,
+  };
+}
+
+/**
+ * The checks of readChunkHeader (same errors, same order), allocating nothing when the
+ * header is good: answers the recipient count.
+ */
+export function checkChunkHeader(chunk: Uint8Array): number {
   if (!(chunk instanceof Uint8Array)) throw new EnvelopeError('MALFORMED', 'chunk must be bytes');
   if (chunk.length < 1) throw new EnvelopeError('SHORT', 'empty chunk');
   if (chunk[0] !== ENVELOPE_VERSION) throw new EnvelopeError('VERSION', `unknown envelope version ${chunk[0]}`);
@@ -194,16 +222,33 @@ export function readChunkHeader(chunk: Uint8Array): ChunkInfo {
   const tagsAt = chunk.length - recipients * TAG_BYTES;
   if (tagsAt - bodyAt < TAG_BYTES + 2 + MIN_PACKET_BYTES) throw new EnvelopeError('SHORT', 'chunk shorter than its wraps, body and tags');
   if (tagsAt - bodyAt > TAG_BYTES + MAX_CHUNK_PLAINTEXT) throw new EnvelopeError('TOO_LARGE', 'chunk body larger than the maximum');
-  return {
-    messageId: chunk.subarray(OFF_ID, OFF_ID + MESSAGE_ID_BYTES),
-    messageKey: toHex(chunk, OFF_ID, OFF_ID + MESSAGE_ID_BYTES),
-    index,
-    final: (flags & FLAG_FINAL) !== 0,
-    sender: chunk.subarray(OFF_SENDER, OFF_SENDER + KEY_BYTES),
-    recipients,
-    bodyAt,
-    tagsAt,
-  };
+  return recipients;
+}
+
+/** A ChunkInfo to pass to readChunkHeaderInto: its messageId (16) and sender (32) are its own buffers. */
+export function newChunkInfo(): ChunkInfo {
+  return { messageId: new Uint8Array(MESSAGE_ID_BYTES), messageKey: '', index: 0, final: false, sender: new Uint8Array(KEY_BYTES), recipients: 0, bodyAt: 0, tagsAt: 0 };
+}
+
+/**
+ * readChunkHeader into a reused ChunkInfo made by newChunkInfo (issue 13: no header object
+ * and no views per chunk): the same checks and errors; messageId and sender are copied into
+ * `into`'s own buffers, messageKey is the one new string. On a throw `into` is unchanged.
+ * Returns `into`.
+ */
+export function readChunkHeaderInto(chunk: Uint8Array, into: ChunkInfo): ChunkInfo {
+  const recipients = checkChunkHeader(chunk);
+  const index = (chunk[OFF_INDEX]! << 8) | chunk[OFF_INDEX + 1]!;
+  if (into.messageId.length !== MESSAGE_ID_BYTES || into.sender.length !== KEY_BYTES) throw new EnvelopeError('STATE', 'not a ChunkInfo from newChunkInfo');
+  for (let i = 0; i < MESSAGE_ID_BYTES; i++) into.messageId[i] = chunk[OFF_ID + i]!;
+  for (let i = 0; i < KEY_BYTES; i++) into.sender[i] = chunk[OFF_SENDER + i]!;
+  into.messageKey = toHex(chunk, OFF_ID, OFF_ID + MESSAGE_ID_BYTES);
+  into.index = index;
+  into.final = (chunk[OFF_FLAGS]! & FLAG_FINAL) !== 0;
+  into.recipients = recipients;
+  into.bodyAt = HEADER_BYTES + (index === 0 ? recipients * WRAP_BYTES : 0);
+  into.tagsAt = chunk.length - recipients * TAG_BYTES;
+  return into;
 }
 
 /** The clear header of a chunk, or undefined when it is malformed. Never throws. */
@@ -224,6 +269,31 @@ export function chunkKey(chunk: Uint8Array): string | undefined {
   const h = peekChunk(chunk);
   if (!h) return undefined;
   return `${h.messageKey}.${toHex(chunk, OFF_INDEX, OFF_INDEX + 2)}`;
+}
+
+/**
+ * chunkKey(chunk)'s 37 character codes written into `codes` (reused; its length set to 37),
+ * allocating nothing: the inbox digests them as it digests the string (issue 13). Returns
+ * false (codes unchanged) when the clear header is malformed. Never throws.
+ */
+export function chunkKeyCodes(chunk: Uint8Array, codes: number[]): boolean {
+  try {
+    checkChunkHeader(chunk);
+  } catch {
+    return false;
+  }
+  codes.length = 37;
+  let k = 0;
+  for (let i = OFF_ID; i < OFF_ID + MESSAGE_ID_BYTES; i++, k += 2) {
+    codes[k] = HEX_CODES[chunk[i]! >> 4]!;
+    codes[k + 1] = HEX_CODES[chunk[i]! & 15]!;
+  }
+  codes[k++] = 46; // '.'
+  for (let i = OFF_INDEX; i < OFF_INDEX + 2; i++, k += 2) {
+    codes[k] = HEX_CODES[chunk[i]! >> 4]!;
+    codes[k + 1] = HEX_CODES[chunk[i]! & 15]!;
+  }
+  return true;
 }
 
 /**
@@ -258,10 +328,10 @@ export function unframePackets(plain: Uint8Array): Uint8Array[] {
  * MALFORMED errors) and answers the packet count, without making a view per
  * packet: the playback pipeline decodes straight from `plain` (issue 13).
  */
-export function countFramedPackets(plain: Uint8Array): number {
-  let o = 0;
+export function countFramedPackets(plain: Uint8Array, from = 0, to = plain.length): number {
+  let o = from;
   let n = 0;
-  const len = plain.length;
+  const len = to;
   while (o < len) {
     if (plain[o] === 0 && (o + 1 === len || plain[o + 1] === 0)) {
       for (let i = o; i < len; i++) if (plain[i] !== 0) throw new EnvelopeError('MALFORMED', 'non-zero padding');
@@ -298,6 +368,20 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return d === 0;
 }
 
+const labelCache = new Map<string, Uint8Array>();
+/**
+ * ASCII bytes of one of the fixed labels, made once on first use and then shared (read-only:
+ * never modify; issue 13: indexing a string costs XS two heap slots per character).
+ */
+export function labelBytes(label: string): Uint8Array {
+  let b = labelCache.get(label);
+  if (!b) {
+    b = asciiBytes(label);
+    if (labelCache.size < 8) labelCache.set(label, b);
+  }
+  return b;
+}
+
 /** ASCII bytes of a label. */
 export function asciiBytes(s: string): Uint8Array {
   const b = new Uint8Array(s.length);
@@ -314,7 +398,7 @@ export { concatBytes };
  * Returns a new 32-byte buffer (secret: the caller owns it).
  */
 export function pairKey(crypto: Pick<CryptoPort, 'sha512'>, shared: Uint8Array, senderPublic: Uint8Array, recipientPublic: Uint8Array): Uint8Array {
-  const d = crypto.sha512(concatBytes([asciiBytes(LABEL_PAIR_KEY), shared, senderPublic, recipientPublic]));
+  const d = crypto.sha512(concatBytes([labelBytes(LABEL_PAIR_KEY), shared, senderPublic, recipientPublic]));
   const k = d.slice(0, KEY_BYTES);
   d.fill(0);
   return k;

@@ -25,6 +25,9 @@ import type { Member, Roster } from './roster.js';
 export class RosterKeys implements SenderKeys {
   readonly counters: Counters;
   private readonly cache = new Map<string, { shared: Uint8Array; rx: Uint8Array; tx: Uint8Array }>();
+  /** recipients() for the roster's member list `lastList` (the same array until the roster changes). */
+  private lastList: readonly Member[] | undefined;
+  private lastRecipients: Uint8Array[] | undefined;
   constructor(
     private readonly roster: Roster,
     private readonly crypto: CryptoPort,
@@ -54,14 +57,22 @@ export class RosterKeys implements SenderKeys {
   /**
    * K(toy→member) of every member in roster order (the recipients of a toy → family
    * message); small-order members are skipped. Throws EnvelopeError('MALFORMED') when none is left.
+   * The array and its keys are cached until the roster changes: lent, the caller must not modify
+   * them (EnvelopeSealer.begin copies the keys).
    */
   recipients(): Uint8Array[] {
+    // issue 13 (heap slots per message): the roster's member list is a new array after every
+    // change (add, remove, setSharedKey, reload, wipe), so the keys are worked out again only then
+    const list = this.roster.list();
+    if (list === this.lastList && this.lastRecipients) return this.lastRecipients;
     const out: Uint8Array[] = [];
-    for (const m of this.roster.list()) {
-      const k = this.keysOf(m);
+    for (let i = 0; i < list.length; i++) {
+      const k = this.keysOf(list[i]!);
       if (k) out.push(k.tx);
     }
     if (out.length === 0) throw new EnvelopeError('MALFORMED', 'no family member to send to');
+    this.lastList = list;
+    this.lastRecipients = out;
     return out;
   }
 

@@ -54,11 +54,14 @@ import {
   NONCE_BYTES,
   NONCE_KIND_CHUNK,
   NONCE_KIND_FINAL,
+  NONCE_KIND_TAG,
   NONCE_KIND_WRAP,
   TAG_BYTES,
   WRAP_BYTES,
   bytesEqual,
   readChunkHeader,
+  readChunkHeaderInto,
+  newChunkInfo,
   readU32,
   countFramedPackets,
   unframePackets,
@@ -103,6 +106,18 @@ export interface EnvelopeOpenerOptions {
    * issue 13). Default true.
    */
   packetViews?: boolean;
+  /**
+   * true: the body is opened in place in the pushed chunk when the CryptoPort has
+   * secretboxOpenInPlace (issue 13: no plaintext copy per chunk); `plain` is then the chunk
+   * itself and the plaintext is plain[plainAt..plainEnd). The caller must own the chunk
+   * and give it up (its body bytes are overwritten). Needs packetViews false. Default false.
+   */
+  inPlace?: boolean;
+  /**
+   * true: push() returns the same OpenedChunk object each time, overwritten by the next
+   * push (issue 13: no result object per chunk); read it before pushing again. Default false.
+   */
+  reuseResult?: boolean;
   counters?: Counters;
 }
 
@@ -123,8 +138,16 @@ export interface OpenedChunk {
   final: boolean;
   /** The chunk's Opus packets in order (views into one new buffer, owned by the caller); empty in 'admit' mode and with packetViews false. */
   packets: Uint8Array[];
-  /** The opened body (a new buffer owned by the caller): framed packets [u16 length][bytes] from 0, then zero padding; undefined in 'admit' mode. */
+  /**
+   * The opened body: framed packets [u16 length][bytes] from plainAt, then zero padding to
+   * plainEnd; undefined in 'admit' mode. A new buffer owned by the caller (plainAt 0,
+   * plainEnd its length), or with `inPlace` the pushed chunk itself.
+   */
   plain: Uint8Array | undefined;
+  /** Where the framed packets start in `plain` (0 unless opened in place). */
+  plainAt: number;
+  /** End of the body in `plain` (plain.length unless opened in place). */
+  plainEnd: number;
   /** Packets in `plain` (0 in 'admit' mode). */
   packetCount: number;
 }
@@ -157,10 +180,20 @@ export class EnvelopeOpener {
   private readonly mode: OpenerMode;
   private readonly zero32 = new Uint8Array(KEY_BYTES);
   private readonly views: boolean;
+  private readonly inPlace: boolean;
   private closed = false;
-  /** The last body() result: plaintext and packet count. */
+  /** The last body() result: plaintext, its range and packet count. */
   private plain: Uint8Array | undefined;
+  private plainAt = 0;
+  private plainEnd = 0;
   private count = 0;
+  /** The reused result (reuseResult), and the recipient tag's scratch: [16 tag | 32 one-time key], the key's view, the computed tag's view. */
+  private readonly result: OpenedChunk | undefined;
+  /** With reuseResult: the reused clear header of the pushed chunk. */
+  private readonly hdr: ChunkInfo | undefined;
+  private readonly tagScratch = new Uint8Array(TAG_BYTES + KEY_BYTES);
+  private readonly otkView = this.tagScratch.subarray(TAG_BYTES);
+  private readonly tagOut = new Uint8Array(TAG_BYTES);
 
   constructor(private readonly opts: EnvelopeOpenerOptions) {
     this.counters = opts.counters ?? new Counters();
@@ -170,6 +203,24 @@ export class EnvelopeOpener {
     this.staleMs = opts.staleMs ?? DEFAULT_STALE_MS;
     this.mode = opts.mode ?? 'full';
     this.views = opts.packetViews !== false;
+    this.inPlace = opts.inPlace === true && !this.views;
+    this.hdr = opts.reuseResult === true ? newChunkInfo() : undefined;
+    this.result = opts.reuseResult === true ? { info: { messageKey: '', sender: this.zero32, counter: 0, createdMs: 0 }, index: 0, final: false, packets: NO_VIEWS, plain: undefined, plainAt: 0, plainEnd: 0, packetCount: 0 } : undefined;
+  }
+
+  /** The result of a push: the reused object (reuseResult) or a new one. */
+  private answer(info: MessageInfo, index: number, final: boolean, packets: Uint8Array[]): OpenedChunk {
+    const r = this.result;
+    if (!r) return { info, index, final, packets, plain: this.plain, plainAt: this.plainAt, plainEnd: this.plainEnd, packetCount: this.count };
+    r.info = info;
+    r.index = index;
+    r.final = final;
+    r.packets = packets;
+    r.plain = this.plain;
+    r.plainAt = this.plainAt;
+    r.plainEnd = this.plainEnd;
+    r.packetCount = this.count;
+    return r;
   }
 
   /**
@@ -179,7 +230,7 @@ export class EnvelopeOpener {
   push(chunk: Uint8Array, header?: ChunkInfo): OpenedChunk {
     try {
       if (this.closed) throw new EnvelopeError('STATE', 'opener closed');
-      const h = header ?? readChunkHeader(chunk);
+      const h = header ?? (this.hdr ? readChunkHeaderInto(chunk, this.hdr) : readChunkHeader(chunk));
       return h.index === 0 ? this.head(chunk, h) : this.later(chunk, h);
     } catch (e) {
       const err = e instanceof EnvelopeError ? e : new EnvelopeError('AUTH', 'chunk could not be opened');
@@ -224,6 +275,21 @@ export class EnvelopeOpener {
 
   /** Checks my recipient tag on a chunk: AUTH when it differs. */
   private checkTag(chunk: Uint8Array, h: ChunkInfo, pairKey: Uint8Array, slot: number): void {
+    const c = this.opts.crypto;
+    if (c.secretboxInPlace && c.onetimeauthInto) {
+      // allocation-free (issue 13): the one-time key is tagKey's, sealed in place in a scratch
+      const s = this.tagScratch;
+      s.fill(0);
+      writeNonce(this.nonce, h.messageId, h.index, NONCE_KIND_TAG, slot);
+      c.secretboxInPlace(s, 0, KEY_BYTES, this.nonce, pairKey);
+      c.onetimeauthInto(this.tagOut, chunk, 0, h.tagsAt, this.otkView);
+      s.fill(0);
+      const at = h.tagsAt + slot * TAG_BYTES;
+      let d = 0;
+      for (let i = 0; i < TAG_BYTES; i++) d |= this.tagOut[i]! ^ chunk[at + i]!;
+      if (d !== 0) throw new EnvelopeError('AUTH', 'recipient tag does not verify');
+      return;
+    }
     const otk = tagKey(this.opts.crypto, pairKey, h.messageId, h.index, slot, this.nonce, this.zero32);
     const t = this.opts.crypto.onetimeauth(chunk.subarray(0, h.tagsAt), otk);
     otk.fill(0);
@@ -234,14 +300,27 @@ export class EnvelopeOpener {
   /** Opens the body unless in 'admit' mode: the packet views (or NO_VIEWS); sets this.plain and this.count. */
   private body(chunk: Uint8Array, h: ChunkInfo, key: Uint8Array, messageId: Uint8Array): Uint8Array[] {
     this.plain = undefined;
+    this.plainAt = 0;
+    this.plainEnd = 0;
     this.count = 0;
     if (this.mode === 'admit') return NO_VIEWS;
     writeNonce(this.nonce, messageId, h.index, h.final ? NONCE_KIND_FINAL : NONCE_KIND_CHUNK);
+    const c = this.opts.crypto;
+    if (this.inPlace && c.secretboxOpenInPlace) {
+      // in the caller's chunk (issue 13): no plaintext copy, no view
+      if (!c.secretboxOpenInPlace(chunk, h.bodyAt, h.tagsAt - h.bodyAt - TAG_BYTES, this.nonce, key)) throw new EnvelopeError('AUTH', 'chunk body failed authentication');
+      this.count = countFramedPackets(chunk, h.bodyAt + TAG_BYTES, h.tagsAt);
+      this.plain = chunk;
+      this.plainAt = h.bodyAt + TAG_BYTES;
+      this.plainEnd = h.tagsAt;
+      return NO_VIEWS;
+    }
     const plain = this.opts.crypto.secretboxOpen(chunk.subarray(h.bodyAt, h.tagsAt), this.nonce, key);
     if (!plain) throw new EnvelopeError('AUTH', 'chunk body failed authentication');
     const views = this.views ? unframePackets(plain) : NO_VIEWS;
     this.count = this.views ? views.length : countFramedPackets(plain);
     this.plain = plain;
+    this.plainEnd = plain.length;
     return views;
   }
 
@@ -292,7 +371,7 @@ export class EnvelopeOpener {
         packets: this.count,
         complete: h.final,
       });
-      return { info, index: 0, final: h.final, packets, plain: this.plain, packetCount: this.count };
+      return this.answer(info, 0, h.final, packets);
     } catch (e) {
       key.fill(0);
       pairKey.fill(0);
@@ -331,6 +410,6 @@ export class EnvelopeOpener {
     m.packets += this.count;
     m.next++;
     if (h.final) m.complete = true;
-    return { info: m.info, index: h.index, final: h.final, packets, plain: this.plain, packetCount: this.count };
+    return this.answer(m.info, h.index, h.final, packets);
   }
 }

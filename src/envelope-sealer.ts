@@ -76,6 +76,7 @@ import {
   WRAP_BYTES,
   WRAP_PLAIN_BYTES,
   asciiBytes,
+  labelBytes,
   concatBytes,
   writeNonce,
   writeU32,
@@ -125,6 +126,35 @@ export interface EnvelopeSealerOptions {
   counters?: Counters;
 }
 
+/**
+ * A message's working buffers (issue 13: made once, not per message): the EnvelopeSealer
+ * makes one on its first begin() and lends it to its own open message, with the sealing
+ * buffer; a second message open at the same time gets its own. Zeroed by the message at
+ * abort()/finish() (keys, tag scratch) or right after use (wrap scratch).
+ */
+export class MessageScratch {
+  readonly tk = new Uint8Array(TAG_BYTES + KEY_BYTES);
+  readonly tkKey = this.tk.subarray(TAG_BYTES, TAG_BYTES + KEY_BYTES);
+  readonly tag16 = new Uint8Array(TAG_BYTES);
+  readonly nonce = new Uint8Array(NONCE_BYTES);
+  readonly zero32 = new Uint8Array(KEY_BYTES);
+  readonly header = new Uint8Array(HEADER_BYTES);
+  /** [16 tag | 40 wrap plaintext]: each key wrap is sealed here in place. */
+  readonly wrapBox = new Uint8Array(WRAP_BYTES);
+  /** The recipients' pair keys (copies), and the key wraps: remade only when the recipient count changes. */
+  keys: Uint8Array[] = [];
+  wraps: Uint8Array = new Uint8Array(0);
+  /** Sized for `n` recipients. */
+  size(n: number): void {
+    if (this.keys.length !== n) {
+      const keys: Uint8Array[] = [];
+      for (let j = 0; j < n; j++) keys.push(j < this.keys.length ? this.keys[j]! : new Uint8Array(KEY_BYTES));
+      this.keys = keys;
+    }
+    if (this.wraps.length !== n * WRAP_BYTES) this.wraps = new Uint8Array(n * WRAP_BYTES);
+  }
+}
+
 /** Seals messages for one sender identity. */
 export class EnvelopeSealer {
   readonly counters: Counters;
@@ -135,6 +165,10 @@ export class EnvelopeSealer {
   /** The sealing buffer lent to the open message (RAM fixed at construction). */
   private readonly buf = new Uint8Array(MAX_CHUNK_BYTES);
   private readonly views = new Map<number, Uint8Array>();
+  /** The own message's working buffers (made on the first begin()), and begin()'s derivation input [label | seal key | sender | counter | seed] with its seed view. */
+  private scratch: MessageScratch | undefined;
+  private deriveIn: Uint8Array | undefined;
+  private seedView: Uint8Array | undefined;
   /** True while the sealing buffer is lent to a message not finished or aborted (the message itself is not kept). */
   private lent = false;
   constructor(private readonly opts: EnvelopeSealerOptions) {
@@ -163,17 +197,32 @@ export class EnvelopeSealer {
   begin(recipientPairKeys: readonly Uint8Array[]): OutgoingMessage {
     const n = recipientPairKeys.length;
     if (n < 1 || n > MAX_RECIPIENTS) throw new EnvelopeError('MALFORMED', 'a message needs 1..8 recipients');
-    for (const k of recipientPairKeys)
+    for (let j = 0; j < n; j++) {
+      const k = recipientPairKeys[j];
       if (!(k instanceof Uint8Array) || k.length !== KEY_BYTES) throw new EnvelopeError('MALFORMED', 'pair keys must be 32 bytes');
+    }
     const createdS = Math.floor(this.opts.clock.wallNow() / 1000);
     if (!(createdS >= 0 && createdS <= 0xffffffff)) throw new EnvelopeError('MALFORMED', 'wall clock out of range');
     const counter = this.sendCounter.next();
-    const seed = new Uint8Array(SEED_BYTES);
-    this.opts.random.fill(seed);
-    const ctr = new Uint8Array(4);
-    writeU32(ctr, 0, counter);
-    const d = this.opts.crypto.sha512(concatBytes([asciiBytes(LABEL_MESSAGE), this.sealKey, this.opts.senderPublicKey, ctr, seed]));
-    seed.fill(0);
+    // SHA-512(label | seal key | sender | counter | seed), assembled in a buffer made once (issue 13)
+    const label = labelBytes(LABEL_MESSAGE);
+    const seedAt = label.length + 2 * KEY_BYTES + 4;
+    if (!this.deriveIn) {
+      this.deriveIn = new Uint8Array(seedAt + SEED_BYTES);
+      this.seedView = this.deriveIn.subarray(seedAt);
+    }
+    const din = this.deriveIn;
+    let d: Uint8Array;
+    try {
+      din.set(label, 0);
+      din.set(this.sealKey, label.length);
+      din.set(this.opts.senderPublicKey, label.length + KEY_BYTES);
+      writeU32(din, label.length + 2 * KEY_BYTES, counter);
+      this.opts.random.fill(this.seedView!);
+      d = this.opts.crypto.sha512(din);
+    } finally {
+      din.fill(0);
+    }
     const messageId = d.slice(0, MESSAGE_ID_BYTES);
     const contentKey = d.slice(32, 64);
     d.fill(0);
@@ -181,7 +230,8 @@ export class EnvelopeSealer {
     // The sealer's sealing buffer, unless the message it was lent to is still open.
     const own = !this.lent;
     const buf = own ? this.buf : new Uint8Array(MAX_CHUNK_BYTES);
-    const msg = new OutgoingMessage(this.opts.crypto, this.opts.senderPublicKey, recipientPairKeys, messageId, contentKey, counter, createdS, this.packetsPerChunk, this.padBlock, this.counters, buf, own ? this.views : new Map(), own ? this : undefined);
+    if (own && !this.scratch) this.scratch = new MessageScratch();
+    const msg = new OutgoingMessage(this.opts.crypto, this.opts.senderPublicKey, recipientPairKeys, messageId, contentKey, counter, createdS, this.packetsPerChunk, this.padBlock, this.counters, buf, own ? this.views : new Map(), own ? this : undefined, own ? this.scratch : undefined);
     if (own) this.lent = true;
     return msg;
   }
@@ -209,17 +259,17 @@ export class OutgoingMessage {
   private readonly buf: Uint8Array;
   private readonly plain: Uint8Array;
   /** In-place tag key scratch: bytes 16..48 become the one-time key (tkKey views them); tag16 receives a tag. */
-  private readonly tk = new Uint8Array(TAG_BYTES + KEY_BYTES);
+  private readonly tk: Uint8Array;
   private readonly tkKey: Uint8Array;
-  private readonly tag16 = new Uint8Array(TAG_BYTES);
+  private readonly tag16: Uint8Array;
   /** Chunk views of the sealing buffer by (start, end): the sealer's, shared by the messages it lends its buffer to. */
   private readonly views: Map<number, Uint8Array>;
   private used = 0;
   private inChunk = 0;
   private done = false;
-  private readonly nonce = new Uint8Array(NONCE_BYTES);
-  private readonly zero32 = new Uint8Array(KEY_BYTES);
-  private readonly header = new Uint8Array(HEADER_BYTES);
+  private readonly nonce: Uint8Array;
+  private readonly zero32: Uint8Array;
+  private readonly header: Uint8Array;
   private readonly keys: Uint8Array[];
   private wraps: Uint8Array | undefined;
 
@@ -240,29 +290,55 @@ export class OutgoingMessage {
     sealBuffer: Uint8Array = new Uint8Array(MAX_CHUNK_BYTES),
     views: Map<number, Uint8Array> = new Map(),
     private readonly owner?: { returnBuffer(buf: Uint8Array): void },
+    /** Working buffers lent by the sealer (its own message), else made here. */
+    scratch: MessageScratch = new MessageScratch(),
   ) {
     this.buf = sealBuffer;
     this.views = views;
     this.plain = sealBuffer.subarray(PLAIN_AT, PLAIN_AT + MAX_CHUNK_PLAINTEXT);
-    this.tkKey = this.tk.subarray(TAG_BYTES, TAG_BYTES + KEY_BYTES);
     const n = recipients.length;
-    this.keys = recipients.map((k) => k.slice());
+    scratch.size(n);
+    this.tk = scratch.tk;
+    this.tkKey = scratch.tkKey;
+    this.tag16 = scratch.tag16;
+    this.nonce = scratch.nonce;
+    this.zero32 = scratch.zero32;
+    this.header = scratch.header;
+    this.keys = scratch.keys;
+    for (let j = 0; j < n; j++) this.keys[j]!.set(recipients[j]!);
     const h = this.header;
     h[0] = ENVELOPE_VERSION;
     h[OFF_RECIPIENTS] = n;
     for (let i = 0; i < MESSAGE_ID_BYTES; i++) h[OFF_ID + i] = messageId[i]!;
     for (let i = 0; i < KEY_BYTES; i++) h[OFF_SENDER + i] = sender[i]!;
-    const wraps = new Uint8Array(n * WRAP_BYTES);
-    const wrapPlain = new Uint8Array(WRAP_PLAIN_BYTES);
-    for (let i = 0; i < KEY_BYTES; i++) wrapPlain[i] = contentKey[i]!;
-    writeU32(wrapPlain, 32, counter);
-    writeU32(wrapPlain, 36, createdSeconds);
-    for (let j = 0; j < n; j++) {
-      writeNonce(this.nonce, messageId, 0, NONCE_KIND_WRAP, j);
-      const w = crypto.secretbox(wrapPlain, this.nonce, this.keys[j]!);
-      for (let i = 0; i < WRAP_BYTES; i++) wraps[j * WRAP_BYTES + i] = w[i]!;
+    const wraps = scratch.wraps;
+    if (crypto.secretboxInPlace) {
+      // allocation-free: each wrap sealed in place in the scratch [16 tag | 40 plaintext]
+      const box = scratch.wrapBox;
+      try {
+        for (let j = 0; j < n; j++) {
+          for (let i = 0; i < KEY_BYTES; i++) box[TAG_BYTES + i] = contentKey[i]!;
+          writeU32(box, TAG_BYTES + 32, counter);
+          writeU32(box, TAG_BYTES + 36, createdSeconds);
+          writeNonce(this.nonce, messageId, 0, NONCE_KIND_WRAP, j);
+          crypto.secretboxInPlace(box, 0, WRAP_PLAIN_BYTES, this.nonce, this.keys[j]!);
+          wraps.set(box, j * WRAP_BYTES);
+        }
+      } finally {
+        box.fill(0);
+      }
+    } else {
+      const wrapPlain = new Uint8Array(WRAP_PLAIN_BYTES);
+      for (let i = 0; i < KEY_BYTES; i++) wrapPlain[i] = contentKey[i]!;
+      writeU32(wrapPlain, 32, counter);
+      writeU32(wrapPlain, 36, createdSeconds);
+      for (let j = 0; j < n; j++) {
+        writeNonce(this.nonce, messageId, 0, NONCE_KIND_WRAP, j);
+        const w = crypto.secretbox(wrapPlain, this.nonce, this.keys[j]!);
+        for (let i = 0; i < WRAP_BYTES; i++) wraps[j * WRAP_BYTES + i] = w[i]!;
+      }
+      wrapPlain.fill(0);
     }
-    wrapPlain.fill(0);
     this.wraps = wraps;
   }
 
@@ -368,9 +444,10 @@ export class OutgoingMessage {
     const first = !this.done;
     this.done = true;
     this.contentKey.fill(0);
-    for (const k of this.keys) k.fill(0);
+    if (!first) return; // zeroed already; the sealing buffer and scratch may be lent to a newer message by now
+    for (let j = 0; j < this.keys.length; j++) this.keys[j]!.fill(0);
     this.buf.fill(0);
-    if (first) this.owner?.returnBuffer(this.buf);
+    this.owner?.returnBuffer(this.buf);
     this.used = 0;
     this.packetAt = -1;
     this.wraps = undefined;

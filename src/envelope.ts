@@ -68,8 +68,9 @@ export class ToyEnvelope {
     this.replay = new ReplayGuard(o.storage, this.counters);
     const common = { crypto: o.crypto, keys: this.keys, clock: o.clock, ttlMs: o.ttlMs, counters: this.counters };
     this.arrivals = new EnvelopeOpener({ ...common, replay: this.replay });
-    // playback hands the framed plaintext to the pipeline whole (no view per packet, issue 13)
-    this.playback = new EnvelopeOpener({ ...common, mode: 'play', packetViews: false });
+    // playback hands the framed plaintext to the pipeline whole (no view per packet, issue 13),
+    // opened in place in the chunk read back from storage (the caller's own copy), one reused result
+    this.playback = new EnvelopeOpener({ ...common, mode: 'play', packetViews: false, inPlace: true, reuseResult: true });
   }
 
   /** Starts a toy → family message to every roster member. Throws EnvelopeError MALFORMED when the roster is empty. */

@@ -25,7 +25,7 @@
  */
 import type { CryptoPort } from '../hal/ports.js';
 import { concatBytes } from './bytes.js';
-import { KEY_BYTES, MESSAGE_ID_BYTES, NONCE_BYTES, TAG_BYTES, asciiBytes, readU32, writeU32 } from './envelope-format.js';
+import { KEY_BYTES, MESSAGE_ID_BYTES, NONCE_BYTES, TAG_BYTES, asciiBytes, labelBytes, readU32, writeU32 } from './envelope-format.js';
 
 export const NOTE_VERSION = 0x46;
 /** Sealed body length (fields and zero padding). */
@@ -138,7 +138,7 @@ export interface OpenedNote {
 
 /** noteKey(S→R) (see the file comment). Returns a new 32-byte key. */
 export function noteKey(crypto: Pick<CryptoPort, 'sha512'>, shared: Uint8Array, senderPublic: Uint8Array, recipientPublic: Uint8Array): Uint8Array {
-  const d = crypto.sha512(concatBytes([asciiBytes(LABEL_NOTE_KEY), shared, senderPublic, recipientPublic]));
+  const d = crypto.sha512(concatBytes([labelBytes(LABEL_NOTE_KEY), shared, senderPublic, recipientPublic]));
   const k = d.slice(0, KEY_BYTES);
   d.fill(0);
   return k;

@@ -49,6 +49,15 @@ import {
   type ReceiptState,
 } from './family-note.js';
 import type { Roster } from './roster.js';
+
+const keyEncoder = new TextEncoder();
+/** The value of one ASCII hex digit (either case), or -1. */
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
 import type { PlayerControl } from './toy.js';
 
 export const NOTE_SEQ_KEY = 'fn.seq';
@@ -112,8 +121,16 @@ export class FamilyService {
     try {
       const m = this.o.roster.byPublicKey(sender);
       if (!m) return void this.o.counters.inc('family.receipt_no_member');
+      // the 32 hex digits as bytes in one call (not a string slice and parseInt per byte: XS heap slots, issue 13)
+      const hex = keyEncoder.encode(messageKey);
+      if (hex.length !== 32) throw new FamilyNoteError('MALFORMED', 'message key must be 32 hex digits');
       const id = new Uint8Array(16);
-      for (let i = 0; i < 16; i++) id[i] = parseInt(messageKey.slice(i * 2, i * 2 + 2), 16);
+      for (let i = 0; i < 16; i++) {
+        const hi = hexValue(hex[i * 2]!);
+        const lo = hexValue(hex[i * 2 + 1]!);
+        if (hi < 0 || lo < 0) throw new FamilyNoteError('MALFORMED', 'message key must be 32 hex digits');
+        id[i] = (hi << 4) | lo;
+      }
       if (this.sendTo(m.publicKey, { kind: 'receipt', messageId: id, state })) this.o.counters.inc(`family.receipt_${state}`);
     } catch {
       this.o.counters.inc('family.note_failed');

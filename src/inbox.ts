@@ -59,6 +59,13 @@ export interface InboxOptions {
   counters?: Counters;
   /** The dedupe key of a payload (lent), or undefined to use the payload digest. Must not throw. */
   dedupeKey?: (payload: Uint8Array) => string | undefined;
+  /**
+   * The dedupe key's character codes (ASCII) written into `codes` (reused, lent; set its
+   * length), or false to use the payload digest: `dedupeKey` without a string per chunk
+   * (issue 13: envelope-format's chunkKeyCodes). Gives the same key hash as `dedupeKey`
+   * returning that string; when both are set this one is used. Must not throw.
+   */
+  dedupeKeyCodes?: (payload: Uint8Array, codes: number[]) => boolean;
   /** Most stored records; more are answered FULL. Default 200 (a 60 s message is about 40 chunks). */
   maxRecords?: number;
   /** Confirmed keys remembered, 1..400. Default 128 (1 KiB record). */
@@ -83,8 +90,11 @@ const u32 = (b: Uint8Array, o: number): number => ((b[o]! << 24) | (b[o + 1]! <<
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-/** FNV-1a over bytes with two 32-bit lanes (different offset bases): 8 bytes into out[o..o+8). */
-function digestInto(b: Uint8Array, out: Uint8Array, o: number): void {
+/**
+ * FNV-1a over bytes with two 32-bit lanes (different offset bases): 8 bytes into out[o..o+8).
+ * `b` is bytes, or ASCII character codes (the same hash as their TextEncoder bytes).
+ */
+function digestInto(b: Uint8Array | readonly number[], out: Uint8Array, o: number): void {
   let h1 = 0x811c9dc5;
   let h2 = 0xcbf29ce4;
   for (let i = 0; i < b.length; i++) {
@@ -114,6 +124,9 @@ export class Inbox {
   private readonly storage: StoragePort;
   private readonly counters: Counters | undefined;
   private readonly dedupeKey: ((payload: Uint8Array) => string | undefined) | undefined;
+  private readonly dedupeKeyCodes: ((payload: Uint8Array, codes: number[]) => boolean) | undefined;
+  /** The dedupe key's character codes (reused by dedupeKeyCodes). */
+  private readonly keyCharCodes: number[] = [];
   private readonly maxRecords: number;
   private readonly seenCapacity: number;
   private readonly prefix: string;
@@ -142,6 +155,7 @@ export class Inbox {
     this.storage = opts.storage;
     this.counters = opts.counters;
     this.dedupeKey = opts.dedupeKey;
+    this.dedupeKeyCodes = opts.dedupeKeyCodes;
     this.maxRecords = opts.maxRecords ?? 200;
     this.seenCapacity = opts.seenCapacity ?? 128;
     this.prefix = opts.prefix ?? 'ib.';
@@ -292,6 +306,19 @@ export class Inbox {
   }
 
   private keyOf(payload: Uint8Array): string {
+    if (this.dedupeKeyCodes) {
+      let ok = false;
+      try {
+        ok = this.dedupeKeyCodes(payload, this.keyCharCodes);
+      } catch {
+        this.counters?.inc('inbox.dedupe_key_threw');
+      }
+      const c = this.keyCharCodes;
+      let ascii = ok;
+      for (let i = 0; i < c.length && ascii; i++) ascii = c[i]! >= 0 && c[i]! < 128 && (c[i]! | 0) === c[i];
+      digestInto(ascii ? c : payload, this.scratch, 0);
+      return hex8(this.scratch, 0);
+    }
     let k: string | undefined;
     if (this.dedupeKey) {
       try {

@@ -34,7 +34,7 @@ import type { ClockPort, CryptoPort, LogPort, StoragePort, TimerHandle } from '.
 import { FRAME_MS } from '../hal/ports.js';
 import type { PlaybackPipeline } from '../audio/playback-pipeline.js';
 import type { Counters } from './counters.js';
-import { EnvelopeError, EnvelopeOpener, peekChunk, type ReplayGuard, type SenderKeys } from './envelope.js';
+import { EnvelopeError, EnvelopeOpener, newChunkInfo, readChunkHeaderInto, type ReplayGuard, type SenderKeys } from './envelope.js';
 import type { Inbox, InboxMessage } from './inbox.js';
 import type { PlayerControl } from './toy.js';
 
@@ -104,6 +104,8 @@ export class MessagePlayer implements PlayerControl {
   /** Message keys of the legacy `adm` record (admitted, counter already committed). */
   private readonly legacy = new Set<string>();
   private readonly verifier: EnvelopeOpener;
+  /** The clear header of the chunk being admitted (reused: no header object per chunk, issue 13). */
+  private readonly header = newChunkInfo();
   private playing: Playing | undefined;
   private readonly onFeed = () => this.feed();
   /** Chunks opened for playback since construction (bench: opens before the first frame). */
@@ -113,7 +115,7 @@ export class MessagePlayer implements PlayerControl {
   private hadLegacyRecord = false;
 
   constructor(private readonly o: MessagePlayerOptions) {
-    this.verifier = new EnvelopeOpener({ crypto: o.crypto, keys: o.keys, clock: o.clock, ttlMs: o.ttlMs, counters: o.counters, maxOpen: 8, mode: 'admit' });
+    this.verifier = new EnvelopeOpener({ crypto: o.crypto, keys: o.keys, clock: o.clock, ttlMs: o.ttlMs, counters: o.counters, maxOpen: 8, mode: 'admit', reuseResult: true });
     this.loadLegacy();
   }
 
@@ -155,8 +157,12 @@ export class MessagePlayer implements PlayerControl {
   }
 
   private admit(m: InboxMessage): void {
-    const h = peekChunk(m.payload);
-    if (!h) return this.drop(m.id, 'MALFORMED');
+    let h;
+    try {
+      h = readChunkHeaderInto(m.payload, this.header); // one reused header (issue 13)
+    } catch {
+      return this.drop(m.id, 'MALFORMED');
+    }
     const key = h.messageKey;
     if (h.index === 0) {
       if (this.msgs.has(key)) return this.drop(m.id, 'DUPLICATE');
@@ -312,7 +318,7 @@ export class MessagePlayer implements PlayerControl {
       if (!payload) throw new EnvelopeError('STORAGE', 'chunk unreadable');
       const o = this.o.playbackOpener.push(payload);
       this.chunksOpened++;
-      if (o.plain && o.packetCount > 0) pipe.pushSegment(o.plain, 0, o.plain.length, o.packetCount);
+      if (o.plain && o.packetCount > 0) pipe.pushSegment(o.plain, o.plainAt, o.plainEnd, o.packetCount);
       if (pl.next >= pl.msg.chunks.length) this.endFeeding(pl);
     } catch (e) {
       // A stored chunk that no longer opens (corrupt storage): play what we have, then end.

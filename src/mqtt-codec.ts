@@ -572,6 +572,14 @@ export interface MqttParserOptions {
    * skipped (never buffered whole). Without it, such a PUBLISH is MqttError('TOO_LARGE').
    */
   onOversize?: (topic: string, qos: QoS, messageId: number | undefined, bytes: number) => void;
+  /**
+   * true: every PUBLISH is handed over as ONE reused PublishPacket, every PUBACK as one
+   * reused IdPacket (issue 13: no packet object, topic string or payload view per chunk):
+   * valid only during the onPacket call, like the payload. The topic string is decoded again only when its bytes
+   * differ from the last PUBLISH's; payload views are kept for the last 4 ranges. Same
+   * checks and MqttError('MALFORMED') as decodeBody. Default false.
+   */
+  reusePublish?: boolean;
 }
 
 const ST_HEADER = 0;
@@ -598,6 +606,13 @@ export class MqttParser {
   private skipLeft = 0;
   private keep = 0;
   private broken = false;
+  /** reusePublish: the packet handed over, the last topic and its bytes, and payload views by range. */
+  private readonly pub: PublishPacket = { cmd: 'publish', topic: '', payload: new Uint8Array(0), qos: 0, dup: false, retain: false, messageId: undefined };
+  private lastTopic = '';
+  private lastTopicBytes = new Uint8Array(0);
+  private readonly ack: IdPacket = { cmd: 'puback', messageId: 1 };
+  private readonly views: Uint8Array[] = [];
+  private viewNext = 0;
 
   constructor(opts: MqttParserOptions) {
     if (!(opts.maxPacketBytes >= 16)) throw new MqttError('INVAL', 'maxPacketBytes must be >= 16');
@@ -695,7 +710,74 @@ export class MqttParser {
   }
 
   private emit(): void {
+    if (this.opts.reusePublish && this.header >>> 4 === 3) {
+      this.opts.onPacket(this.publish());
+      return;
+    }
+    if (this.opts.reusePublish && this.header >>> 4 === 4) {
+      // PUBACK (one per published chunk): decodeBody's checks, into one reused packet
+      if ((this.header & 0x0f) !== 0) throw malformed('reserved flags');
+      if (this.len < 2) throw malformed('truncated');
+      const id = (this.buf[0]! << 8) | this.buf[1]!;
+      if (id === 0) throw malformed('packet identifier 0');
+      if (this.len !== 2) throw malformed('trailing bytes');
+      this.ack.messageId = id;
+      this.opts.onPacket(this.ack);
+      return;
+    }
     this.opts.onPacket(decodeBody(this.header, this.buf, 0, this.len));
+  }
+
+  /** decodeBody's PUBLISH case into the reused packet (reusePublish): the same checks, in the same order. */
+  private publish(): PublishPacket {
+    const flags = this.header & 0x0f;
+    const qos = (flags >> 1) & 3;
+    if (qos === 3) throw malformed('publish qos 3');
+    const dup = (flags & 8) !== 0;
+    if (qos === 0 && dup) throw malformed('dup with qos 0');
+    const b = this.buf;
+    const end = this.len;
+    if (2 > end) throw malformed('truncated');
+    const n = (b[0]! << 8) | b[1]!;
+    let pos = 2;
+    if (pos + n > end) throw malformed('string runs past the packet');
+    const last = this.lastTopicBytes;
+    let same = n === last.length && n > 0;
+    for (let i = 0; i < n && same; i++) same = b[pos + i] === last[i];
+    if (!same) {
+      if (!isMqttUtf8(b, pos, pos + n)) throw malformed('string is not valid UTF-8');
+      const topic = dec.decode(b.subarray(pos, pos + n));
+      if (topic.length === 0 || hasWildcard(topic)) throw malformed('publish topic');
+      this.lastTopic = topic;
+      this.lastTopicBytes = b.slice(pos, pos + n);
+    }
+    pos += n;
+    let messageId: number | undefined;
+    if (qos > 0) {
+      if (pos + 2 > end) throw malformed('truncated');
+      messageId = (b[pos]! << 8) | b[pos + 1]!;
+      if (messageId === 0) throw malformed('packet identifier 0');
+      pos += 2;
+    }
+    const p = this.pub;
+    p.topic = this.lastTopic;
+    p.payload = this.view(pos, end);
+    p.qos = qos as QoS;
+    p.dup = dup;
+    p.retain = (flags & 1) !== 0;
+    p.messageId = messageId;
+    return p;
+  }
+
+  /** A view of buf[start, end): one of the last 4 made, or a new one kept in their place. */
+  private view(start: number, end: number): Uint8Array {
+    const v = this.views;
+    for (let i = 0; i < v.length; i++) if (v[i]!.byteOffset === start && v[i]!.length === end - start) return v[i]!;
+    const made = this.buf.subarray(start, end);
+    if (v.length < 4) v.push(made);
+    else v[this.viewNext] = made;
+    this.viewNext = (this.viewNext + 1) % 4;
+    return made;
   }
 
   private emitOversize(): void {

@@ -165,6 +165,7 @@ export class MqttSession {
       maxPacketBytes: this.o.maxPacketBytes,
       onPacket: (p) => this.onPacket(p),
       onOversize: (topic, qos, id) => this.onOversize(topic, qos, id),
+      reusePublish: true, // onPublish reads the packet during the call only (issue 13)
     });
     this.o.socket.onEvent((e) => this.onSocket(e));
     this.o.outbox.onAdd(() => this.pump());

@@ -68,6 +68,17 @@ export const naclCrypto: CryptoPort = {
     // tweetnacl allocates inside (pure JS; the device's port does not)
     buf.set(nacl.secretbox(buf.subarray(offset + 16, offset + 16 + length), nonce, key), offset);
   },
+  secretboxOpenInPlace(buf, offset, length, nonce, key) {
+    bytes(buf, 'buffer');
+    need(nonce, 24, 'nonce');
+    need(key, 32, 'key');
+    if (!(offset >= 0 && length >= 0 && offset + 16 + length <= buf.length) || (offset | 0) !== offset || (length | 0) !== length) throw new PortError('SIZE', 'box range outside its buffer');
+    // tweetnacl allocates inside (pure JS; the device's port does not)
+    const plain = nacl.secretbox.open(buf.subarray(offset, offset + 16 + length), nonce, key);
+    if (!plain) return false;
+    buf.set(plain, offset + 16);
+    return true;
+  },
   onetimeauthInto(out16, buf, offset, length, key) {
     need(out16, 16, 'tag');
     need(key, 32, 'one-time key');

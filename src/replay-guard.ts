@@ -41,6 +41,19 @@ const SEND_VERSION = 1;
 const ENTRY_BYTES = 40;
 const MAX_COUNTER = 0xffffffff;
 
+/** Offset of `sender`'s entry in a well-formed record, or -1. */
+function findEntry(raw: Uint8Array, sender: Uint8Array): number {
+  if (!(sender instanceof Uint8Array) || sender.length !== 32) return -1;
+  const n = raw[1]!;
+  for (let k = 0; k < n; k++) {
+    const o = 2 + k * ENTRY_BYTES;
+    let same = true;
+    for (let b = 0; b < 32 && same; b++) same = raw[o + b] === sender[b];
+    if (same) return o;
+  }
+  return -1;
+}
+
 interface Entry {
   key: Uint8Array;
   high: number;
@@ -50,6 +63,23 @@ interface Entry {
 /** Per-sender "highest accepted counter + window" records, in one storage record. */
 export class ReplayGuard {
   constructor(private readonly storage: StoragePort, readonly counters = new Counters()) {}
+
+  /** The record's bytes when well formed, else undefined (a corrupt one counted 'replay.corrupt', as load()). Throws STORAGE. */
+  private loadRaw(): Uint8Array | undefined {
+    let raw: Uint8Array | undefined;
+    try {
+      raw = this.storage.read(RECEIVE_RECORD_KEY);
+    } catch {
+      throw new EnvelopeError('STORAGE', 'replay record unreadable');
+    }
+    if (!raw) return undefined;
+    const n = raw.length >= 2 ? raw[1]! : -1;
+    if (raw[0] !== RECORD_VERSION || n < 0 || n > MAX_REPLAY_SENDERS || raw.length !== 2 + n * ENTRY_BYTES) {
+      this.counters.inc('replay.corrupt');
+      return undefined;
+    }
+    return raw;
+  }
 
   private load(): Entry[] {
     let raw: Uint8Array | undefined;
@@ -98,36 +128,59 @@ export class ReplayGuard {
   /** Throws EnvelopeError('REPLAY') unless counter (1..2^32-1) is new for sender (above H, or in the window and unseen). */
   check(sender: Uint8Array, counter: number): void {
     if (!Number.isInteger(counter) || counter < 1 || counter > MAX_COUNTER) throw new EnvelopeError('REPLAY', 'counter out of range');
-    const e = this.load().find((x) => bytesEqual(x.key, sender));
-    if (!e || counter > e.high) return;
-    const d = e.high - counter;
-    if (d === 0 || d > REPLAY_WINDOW || (e.window & (1 << (d - 1))) !== 0) throw new EnvelopeError('REPLAY', 'message counter already accepted or too old');
+    // on the record's bytes: no entry objects per check (XS heap slots per message, issue 13)
+    const raw = this.loadRaw();
+    const o = raw ? findEntry(raw, sender) : -1;
+    if (o < 0) return;
+    const high = readU32(raw!, o + 32);
+    if (counter > high) return;
+    const d = high - counter;
+    if (d === 0 || d > REPLAY_WINDOW || (readU32(raw!, o + 36) & (1 << (d - 1))) !== 0) throw new EnvelopeError('REPLAY', 'message counter already accepted or too old');
   }
 
   /** Records counter as accepted from sender (one atomic write). Call after check(). Throws EnvelopeError STORAGE. */
   commit(sender: Uint8Array, counter: number): void {
-    const entries = this.load();
-    const i = entries.findIndex((x) => bytesEqual(x.key, sender));
-    let e: Entry;
-    if (i < 0) {
-      e = { key: sender.slice(), high: counter, window: 0 };
-      if (entries.length >= MAX_REPLAY_SENDERS) {
-        entries.shift();
-        this.counters.inc('replay.evicted');
-      }
-    } else {
-      e = entries[i]!;
-      entries.splice(i, 1);
-      if (counter > e.high) {
-        const shift = counter - e.high;
-        e.window = shift > 32 ? 0 : shift === 32 ? 0x80000000 : ((e.window << shift) | (1 << (shift - 1))) >>> 0;
-        e.high = counter;
-      } else if (counter < e.high && e.high - counter <= REPLAY_WINDOW) {
-        e.window = (e.window | (1 << (e.high - counter - 1))) >>> 0;
+    // on the record's bytes (issue 13): the other entries are copied as they are, the
+    // sender's entry moves to the end (most recent), the oldest is dropped when full
+    if (!(sender instanceof Uint8Array) || sender.length !== 32) throw new EnvelopeError('MALFORMED', 'sender key must be 32 bytes');
+    const raw = this.loadRaw();
+    const n = raw ? raw[1]! : 0;
+    const at = raw ? findEntry(raw, sender) : -1;
+    let high = counter;
+    let window = 0;
+    if (at >= 0) {
+      const h = readU32(raw!, at + 32);
+      window = readU32(raw!, at + 36);
+      high = h;
+      if (counter > h) {
+        const shift = counter - h;
+        window = shift > 32 ? 0 : shift === 32 ? 0x80000000 : ((window << shift) | (1 << (shift - 1))) >>> 0;
+        high = counter;
+      } else if (counter < h && h - counter <= REPLAY_WINDOW) {
+        window = (window | (1 << (h - counter - 1))) >>> 0;
       }
     }
-    entries.push(e);
-    this.save(entries);
+    const evict = at < 0 && n >= MAX_REPLAY_SENDERS ? 1 : 0;
+    if (evict) this.counters.inc('replay.evicted');
+    const count = n - (at >= 0 ? 1 : 0) - evict + 1;
+    const v = new Uint8Array(2 + count * ENTRY_BYTES);
+    v[0] = RECORD_VERSION;
+    v[1] = count;
+    let w = 2;
+    for (let k = evict; k < n; k++) {
+      const o = 2 + k * ENTRY_BYTES;
+      if (o === at) continue;
+      for (let b = 0; b < ENTRY_BYTES; b++) v[w + b] = raw![o + b]!;
+      w += ENTRY_BYTES;
+    }
+    v.set(sender, w);
+    writeU32(v, w + 32, high);
+    writeU32(v, w + 36, window);
+    try {
+      this.storage.write(RECEIVE_RECORD_KEY, v);
+    } catch {
+      throw new EnvelopeError('STORAGE', 'replay record not written');
+    }
   }
 
   /** Forgets one sender's record. Throws EnvelopeError STORAGE. */

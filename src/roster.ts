@@ -148,7 +148,15 @@ export class Roster {
   }
   /** The member whose public key equals `publicKey`, if any. */
   byPublicKey(publicKey: Uint8Array): Member | undefined {
-    return this.members.find((m) => m.publicKey.length === publicKey.length && m.publicKey.every((v, i) => v === publicKey[i]));
+    // index loops, no closures: called per received head chunk and receipt (XS heap slots, issue 13)
+    const list = this.members;
+    for (let j = 0; j < list.length; j++) {
+      const k = list[j]!.publicKey;
+      let same = k.length === publicKey.length;
+      for (let i = 0; i < k.length && same; i++) same = k[i] === publicKey[i];
+      if (same) return list[j];
+    }
+    return undefined;
   }
 
   /** Adds a member. Throws RosterError INVALID, FULL, DUPLICATE (same id or same key), or the storage's PortError. */

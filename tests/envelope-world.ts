@@ -55,6 +55,22 @@ export class CountingCrypto implements CryptoPort {
   }
 }
 
+/**
+ * Gives a CountingCrypto the optional allocation-free methods (as hal/moddable-crypto.ts has
+ * them; counted as secretboxInPlace, onetimeauthInto, secretboxOpenInPlace). Bound calls: in
+ * the native tier naclCrypto is the device's ModdableCrypto, whose methods use `this`.
+ */
+export function withInPlaceCrypto(c: CountingCrypto): CountingCrypto & Required<Pick<CryptoPort, 'secretboxInPlace' | 'onetimeauthInto' | 'secretboxOpenInPlace'>> {
+  const n = (k: string) => {
+    c.calls[k] = (c.calls[k] ?? 0) + 1;
+  };
+  return Object.assign(c, {
+    secretboxInPlace: (b: Uint8Array, o: number, l: number, nc: Uint8Array, k: Uint8Array) => (n('secretboxInPlace'), naclCrypto.secretboxInPlace!(b, o, l, nc, k)),
+    onetimeauthInto: (t16: Uint8Array, b: Uint8Array, o: number, l: number, k: Uint8Array) => (n('onetimeauthInto'), naclCrypto.onetimeauthInto!(t16, b, o, l, k)),
+    secretboxOpenInPlace: (b: Uint8Array, o: number, l: number, nc: Uint8Array, k: Uint8Array) => (n('secretboxOpenInPlace'), naclCrypto.secretboxOpenInPlace!(b, o, l, nc, k)),
+  });
+}
+
 export interface Phone {
   id: string;
   secretKey: Uint8Array;
@@ -158,7 +174,7 @@ export function openAll(opener: EnvelopeOpener, chunks: Uint8Array[]): { packets
     const r = opener.push(c);
     results.push(r);
     // an opener with packetViews false (the toy's playback) hands the framed plaintext over whole
-    const views = r.packets.length === 0 && r.plain ? unframePackets(r.plain) : r.packets;
+    const views = r.packets.length === 0 && r.plain ? unframePackets(r.plain.subarray(r.plainAt, r.plainEnd)) : r.packets;
     if (r.plain && r.packetCount !== views.length) throw new Error(`packetCount ${r.packetCount} but ${views.length} packets`);
     for (const p of views) packets.push(p.slice());
   }

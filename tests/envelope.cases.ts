@@ -18,6 +18,10 @@ import {
   DEFAULT_PAD_BLOCK,
   MIN_PACKET_ROOM,
   toHex,
+  readChunkHeader,
+  readChunkHeaderInto,
+  newChunkInfo,
+  chunkKeyCodes,
 } from '../src/envelope.js';
 import { Roster } from '../src/roster.js';
 import { PhoneEnvelope } from '../phone/phone-envelope.js';
@@ -25,11 +29,196 @@ import { STORAGE_MAX_VALUE_BYTES } from '../hal/ports.js';
 import { MemoryStorage } from './fakes/memory-storage.js';
 import { naclCrypto } from '../src/nacl-crypto.js';
 import type { CryptoPort } from '../hal/ports.js';
-import { CountingCrypto, World, makePackets, openAll, sameBytes, samePackets, sealAll, throwsCode, type EnvelopeCase } from './envelope-world.js';
+import { CountingCrypto, World, makePackets, openAll, sameBytes, samePackets, sealAll, throwsCode, withInPlaceCrypto, type EnvelopeCase } from './envelope-world.js';
 
 const DAY = 24 * 3600 * 1000;
 
 export const envelopeCases: EnvelopeCase[] = [
+  {
+    name: 'issue 13, ReplayGuard works on the record\'s bytes: the same records and answers as the entry-list model it replaced (eviction, window, reorder)',
+    fn: (t) => {
+      const storage = new MemoryStorage();
+      const guard = new ReplayGuard(storage);
+      type E = { key: Uint8Array; high: number; window: number };
+      const model: E[] = [];
+      const encode = (es: E[]) => {
+        const v = new Uint8Array(2 + es.length * 40);
+        v[0] = 2;
+        v[1] = es.length;
+        es.forEach((e, i) => {
+          v.set(e.key, 2 + i * 40);
+          const dv = new DataView(v.buffer);
+          dv.setUint32(2 + i * 40 + 32, e.high);
+          dv.setUint32(2 + i * 40 + 36, e.window);
+        });
+        return v;
+      };
+      const keys = Array.from({ length: 40 }, (_, i) => new Uint8Array(32).fill(i + 1));
+      let seed = 7;
+      const rnd = (n: number) => {
+        seed = (seed * 1103515245 + 12345) >>> 0;
+        return (seed >>> 8) % n;
+      };
+      for (let step = 0; step < 400; step++) {
+        const key = keys[rnd(40)]!;
+        const e = model.find((x) => sameBytes(x.key, key));
+        const counter = Math.max(1, (e?.high ?? 5) + rnd(40) - 20);
+        let want = 'ok';
+        if (e && counter <= e.high) {
+          const d = e.high - counter;
+          if (d === 0 || d > 32 || (e.window & (1 << (d - 1))) !== 0) want = 'REPLAY';
+        }
+        let got = 'ok';
+        try {
+          guard.check(key, counter);
+        } catch (err) {
+          got = (err as { code: string }).code;
+        }
+        t.is(got, want, `check at step ${step}`);
+        if (want !== 'ok') continue;
+        guard.commit(key, counter);
+        const i = model.findIndex((x) => sameBytes(x.key, key));
+        let m: E;
+        if (i < 0) {
+          m = { key, high: counter, window: 0 };
+          if (model.length >= 32) model.shift();
+        } else {
+          m = model[i]!;
+          model.splice(i, 1);
+          if (counter > m.high) {
+            const shift = counter - m.high;
+            m.window = shift > 32 ? 0 : shift === 32 ? 0x80000000 : ((m.window << shift) | (1 << (shift - 1))) >>> 0;
+            m.high = counter;
+          } else if (counter < m.high && m.high - counter <= 32) m.window = (m.window | (1 << (m.high - counter - 1))) >>> 0;
+        }
+        model.push(m);
+        t.true(sameBytes(storage.read(RECEIVE_RECORD_KEY)!, encode(model)), `record at step ${step}`);
+      }
+      t.is(guard.counters.get('replay.evicted') > 0, true, 'evictions exercised');
+      storage.write(RECEIVE_RECORD_KEY, new Uint8Array([2, 3, 1])); // corrupt: counted, replaced by the one entry
+      guard.commit(keys[0]!, 9);
+      t.true(sameBytes(storage.read(RECEIVE_RECORD_KEY)!, encode([{ key: keys[0]!, high: 9, window: 0 }])));
+      t.is(guard.counters.get('replay.corrupt'), 1);
+    },
+  },
+  {
+    name: 'issue 13, the sealer\'s per-message scratch made once: messages in a row and overlapping ones open alike, in place or not; a second abort() of an old message leaves the newer one\'s buffer alone',
+    fn: (t) => {
+      for (const inPlace of [false, true]) {
+        const w = new World(['mum', 'dad']);
+        if (inPlace) withInPlaceCrypto(w.crypto);
+        const said = [makePackets(40, 21), makePackets(30, 22), makePackets(20, 23)];
+        const a = w.toy.begin();
+        const ca = sealAll(a, said[0]!);
+        const b = w.toy.begin(); // the sealer's buffer and scratch again (a is finished)
+        const c = w.toy.begin(); // b is open: c gets its own
+        const cb: Uint8Array[] = [];
+        const cc: Uint8Array[] = [];
+        for (let i = 0; i < 30; i++) {
+          const x = b.addPacket(said[1]![i]!);
+          if (x) cb.push(x);
+          if (i < 20) {
+            const y = c.addPacket(said[2]![i]!);
+            if (y) cc.push(y);
+          }
+        }
+        a.abort(); // a second abort of a finished message: b's buffer and keys stay
+        cb.push(b.finish());
+        cc.push(c.finish());
+        for (const phone of w.phones) {
+          for (const [chunks, want] of [[ca, said[0]!], [cb, said[1]!], [cc, said[2]!]] as const) {
+            const { packets, results } = openAll(phone.env.opener, chunks);
+            t.true(samePackets(packets, want), `${phone.id} opens (in place ${inPlace})`);
+            phone.env.opener.finish(results[0]!.info.messageKey);
+          }
+        }
+        const scratch = (w.toy as unknown as { sealer: { scratch?: { keys: Uint8Array[]; wrapBox: Uint8Array; tk: Uint8Array } } }).sealer.scratch;
+        t.true(scratch !== undefined, 'the sealer kept its scratch');
+        t.true(scratch!.keys.every((k) => k.every((x) => x === 0)) && scratch!.wrapBox.every((x) => x === 0) && scratch!.tk.every((x) => x === 0), 'keys and scratch zeroed after the messages');
+      }
+    },
+  },
+  {
+    name: 'issue 13, the toy\'s receive side without allocations: readChunkHeaderInto and chunkKeyCodes give readChunkHeader\'s and chunkKey\'s values, the same errors',
+    fn: (t) => {
+      const w = new World(['mum', 'dad']);
+      const chunks = sealAll(w.phones[0]!.env.begin(), makePackets(40, 2));
+      const into = newChunkInfo();
+      const codes: number[] = [];
+      for (const c of chunks) {
+        const a = readChunkHeader(c);
+        const b = readChunkHeaderInto(c, into);
+        t.is(b, into, 'the same object back');
+        t.true(sameBytes(b.messageId, a.messageId) && sameBytes(b.sender, a.sender), 'id and sender copied');
+        t.true(b.messageId.buffer !== c.buffer && b.sender.buffer !== c.buffer, 'own buffers, not views of the chunk');
+        t.deepEqual([b.messageKey, b.index, b.final, b.recipients, b.bodyAt, b.tagsAt], [a.messageKey, a.index, a.final, a.recipients, a.bodyAt, a.tagsAt]);
+        t.true(chunkKeyCodes(c, codes));
+        t.is(String.fromCharCode(...codes), chunkKey(c)!, 'the dedupe key\'s characters');
+      }
+      const before = into.messageKey;
+      const bad = chunks[1]!.slice();
+      bad[2] = 0; // no recipients
+      throwsCode(t, () => readChunkHeader(bad), 'MALFORMED');
+      throwsCode(t, () => readChunkHeaderInto(bad, into), 'MALFORMED');
+      t.is(into.messageKey, before, 'unchanged on a throw');
+      t.false(chunkKeyCodes(bad, codes), 'no key for a malformed header');
+      t.is(chunkKey(bad), undefined);
+      throwsCode(t, () => readChunkHeaderInto(chunks[0]!, { ...newChunkInfo(), sender: new Uint8Array(3) }), 'STATE');
+    },
+  },
+  {
+    name: 'issue 13, in place: the toy\'s admit (allocation-free recipient tag) and play (body opened in the chunk, one reused result) give the allocating openers\' packets; every tampered chunk is still refused',
+    fn: (t) => {
+      const packets = makePackets(60, 4);
+      const open = (inPlace: boolean, mode: 'admit' | 'play') => {
+        const w = new World(['mum', 'dad']);
+        if (inPlace) withInPlaceCrypto(w.crypto);
+        const chunks = sealAll(w.phones[1]!.env.begin(), packets); // dad → toy
+        w.crypto.calls = {}; // the opener's calls only (the phone shares this crypto)
+        const opener = new EnvelopeOpener({ crypto: w.crypto, keys: w.toy.keys, clock: w.clock, mode, packetViews: false, inPlace, reuseResult: inPlace });
+        return { w, chunks, opener };
+      };
+      for (const mode of ['admit', 'play'] as const) {
+        const a = open(false, mode);
+        const b = open(true, mode);
+        t.true(b.chunks.every((c, i) => sameBytes(c, a.chunks[i]!)), 'the same chunks (same seed)');
+        const copies = b.chunks.map((c) => c.slice());
+        const ra = openAll(a.opener, a.chunks);
+        const rb = openAll(b.opener, copies);
+        t.true(samePackets(rb.packets, ra.packets), `${mode}: the same packets`);
+        if (mode === 'play') t.true(samePackets(rb.packets, packets), 'the packets sealed');
+        t.true(rb.results.every((r) => r === rb.results[0]), `${mode}: one reused result object`);
+        t.is(b.w.crypto.calls.onetimeauth ?? 0, 0, 'no allocating onetimeauth');
+        t.is(b.w.crypto.calls.secretboxOpen ?? 0, 1, 'secretboxOpen only for the head\'s key wrap');
+        if (mode === 'admit') t.is(b.w.crypto.calls.onetimeauthInto, b.chunks.length, 'a tag checked per chunk');
+        else t.is(b.w.crypto.calls.secretboxOpenInPlace, b.chunks.length, 'every body opened in place');
+        b.opener.finish(rb.results[0]!.info.messageKey);
+        // tampering: header, body, my tag; each refused (AUTH) by the in-place opener as by the allocating one
+        for (const at of [25, b.chunks[1]!.length - 40, b.chunks[1]!.length - 1]) {
+          const fresh = open(true, mode);
+          const fresh0 = open(false, mode);
+          fresh.opener.push(fresh.chunks[0]!.slice());
+          fresh0.opener.push(fresh0.chunks[0]!.slice());
+          const c1 = fresh.chunks[1]!.slice();
+          c1[at] ^= 0x10;
+          let codeA = 'none';
+          let codeB = 'none';
+          try {
+            fresh0.opener.push(c1.slice());
+          } catch (e) {
+            codeA = (e as { code: string }).code;
+          }
+          try {
+            fresh.opener.push(c1);
+          } catch (e) {
+            codeB = (e as { code: string }).code;
+          }
+          t.is(codeB, codeA, `${mode}: byte ${at} tampered: the same answer as the allocating opener`);
+          if (at !== c1.length - 1) t.is(codeB, 'AUTH', `${mode}: a tampered header or body byte ${at} is refused`);
+        }
+      }
+    },
+  },
   {
     name: 'toy → family: sealed once, every member opens exactly the packets, chunk by chunk',
     fn: (t) => {

@@ -7,6 +7,8 @@ import { Inbox, type InboxMessage } from '../src/inbox.js';
 import type { AudioCase } from './audio-cases.js';
 import { MemoryStorage } from './fakes/memory-storage.js';
 import { testChunk } from './mqtt-rig.js';
+import { chunkKey, chunkKeyCodes } from '../src/envelope.js';
+import { World, makePackets, sealAll } from './envelope-world.js';
 
 const TOPIC = 'pp/t/x/in';
 const N = 20;
@@ -19,6 +21,38 @@ function filled(storage: MemoryStorage): { inbox: Inbox; got: InboxMessage[] } {
 }
 
 export const inboxConfirmCases: AudioCase[] = [
+  {
+    name: 'issue 13: dedupeKeyCodes (chunkKeyCodes, no string per chunk) gives the key hashes of dedupeKey (chunkKey): stored records and the seen record stay compatible both ways',
+    fn: (t) => {
+      const w = new World(['mum']);
+      const chunks = sealAll(w.phones[0]!.env.begin(), makePackets(40, 3));
+      const junk = testChunk(7, 300); // no envelope header: both fall back to the payload digest
+      const all = [...chunks, junk];
+      const storage = new MemoryStorage();
+      const byString = new Inbox({ storage, dedupeKey: chunkKey });
+      const keysA: string[] = [];
+      byString.setConsumer((m) => keysA.push(m.key));
+      for (const c of all) t.is(byString.accept(TOPIC, c), 'STORED');
+      const storage2 = new MemoryStorage();
+      const byCodes = new Inbox({ storage: storage2, dedupeKeyCodes: chunkKeyCodes });
+      const keysB: string[] = [];
+      byCodes.setConsumer((m) => keysB.push(m.key));
+      for (const c of all) t.is(byCodes.accept(TOPIC, c), 'STORED');
+      t.deepEqual(keysB, keysA, 'the same key hashes');
+      // records stored by one are duplicates to the other after a restart, and confirmed keys too
+      const reborn = new Inbox({ storage, dedupeKeyCodes: chunkKeyCodes });
+      for (const c of all) t.is(reborn.accept(TOPIC, c), 'DUPLICATE');
+      reborn.setConsumer(() => undefined);
+      reborn.confirmMany(reborn.ids());
+      const again = new Inbox({ storage, dedupeKey: chunkKey });
+      for (const c of all) t.is(again.accept(TOPIC, c), 'DUPLICATE', 'confirmed by the codes inbox, seen by the string one');
+      // a dedupeKeyCodes that throws is counted and falls back to the digest
+      const counters = { n: 0, inc() { this.n++; } };
+      const throwing = new Inbox({ storage: new MemoryStorage(), counters: counters as never, dedupeKeyCodes: () => { throw new Error('x'); } });
+      t.is(throwing.accept(TOPIC, chunks[0]!), 'STORED');
+      t.is(counters.n >= 1, true);
+    },
+  },
   {
     name: 'confirmMany writes the seen record once for a whole message and removes every chunk',
     fn: (t) => {

@@ -65,3 +65,78 @@ test('malformed bytes are MqttError MALFORMED inside XS', (t) => {
     t.throws(() => parser.push(new Uint8Array(b)), (e) => e instanceof MqttError && e.code === 'MALFORMED');
   }
 });
+
+test('reusePublish (the session\'s receive side, issue 13): one reused packet with decode()\'s fields; the topic decoded only when it changes; the same errors for bad PUBLISH bytes', (t) => {
+  const pubs: MqttPacket[] = [
+    { cmd: 'publish', topic: 'pp/t/ab/in', payload: new Uint8Array([9, 8, 7, 6]), qos: 1, dup: false, retain: false, messageId: 1 },
+    { cmd: 'publish', topic: 'pp/t/ab/in', payload: new Uint8Array([1, 2, 3, 4]), qos: 1, dup: true, retain: false, messageId: 65535 },
+    { cmd: 'publish', topic: 'pp/t/ab/in', payload: new Uint8Array([5]), qos: 0, dup: false, retain: true },
+    { cmd: 'publish', topic: 'pp/t/ab/up/é', payload: new Uint8Array(300).fill(3), qos: 1, dup: false, retain: false, messageId: 77 },
+    { cmd: 'publish', topic: 'pp/t/ab/in', payload: new Uint8Array(0), qos: 1, dup: false, retain: false, messageId: 2 },
+  ];
+  const seen: Record<string, unknown>[] = [];
+  const objects: unknown[] = [];
+  const parser = new MqttParser({
+    maxPacketBytes: 512,
+    reusePublish: true,
+    onPacket: (p) => {
+      objects.push(p);
+      const q = p as unknown as Record<string, unknown>;
+      seen.push({ ...q, payload: Array.from(q.payload as Uint8Array) });
+    },
+  });
+  for (const p of pubs) parser.push(encode(p));
+  t.is(seen.length, pubs.length);
+  for (let i = 0; i < pubs.length; i++) {
+    const want = decode(encode(pubs[i]!)) as unknown as Record<string, unknown>;
+    for (const k of ['cmd', 'topic', 'qos', 'dup', 'retain', 'messageId']) t.is(seen[i]![k], want[k], `${i} ${k}`);
+    t.deepEqual(seen[i]!.payload, Array.from(want.payload as Uint8Array), `${i} payload`);
+  }
+  t.true(objects.every((o) => o === objects[0]), 'one object');
+  // bad PUBLISH bytes: the same MqttError as decode(), and the stream is broken after
+  const bad: number[][] = [
+    [0x36, 5, 0, 1, 97, 0, 1], // qos 3
+    [0x38, 5, 0, 1, 97, 0, 1], // dup with qos 0
+    [0x32, 5, 0, 9, 97, 0, 1], // topic runs past the packet
+    [0x32, 5, 0, 1, 43, 0, 1], // wildcard topic
+    [0x32, 5, 0, 0, 0, 1, 1], // empty topic
+    [0x32, 5, 0, 1, 97, 0, 0], // packet identifier 0
+    [0x32, 4, 0, 1, 97, 0], // truncated id
+    [0x30, 3, 0, 1, 0xff], // not UTF-8
+  ];
+  for (const b of bad) {
+    let want = '';
+    try {
+      decode(new Uint8Array(b));
+    } catch (e) {
+      want = `${(e as MqttError).code} ${(e as Error).message}`;
+    }
+    const p2 = new MqttParser({ maxPacketBytes: 64, reusePublish: true, onPacket: () => undefined });
+    p2.push(encode(pubs[0]!)); // a topic cached first
+    let got = '';
+    try {
+      p2.push(new Uint8Array(b));
+    } catch (e) {
+      got = `${(e as MqttError).code} ${(e as Error).message}`;
+    }
+    t.true(want.length > 0, `decode refuses ${b.join(',')}`);
+    t.is(got, want, `the same error for ${b.join(',')}`);
+  }
+});
+
+test('reusePublish: PUBACKs as one reused packet with decode()\'s id; the same errors for bad PUBACK bytes', (t) => {
+  const ids: number[] = [];
+  const objs: unknown[] = [];
+  const parser = new MqttParser({ maxPacketBytes: 64, reusePublish: true, onPacket: (p) => { objs.push(p); ids.push((p as { messageId: number }).messageId); t.is(p.cmd, 'puback'); } });
+  for (const id of [1, 258, 65535]) parser.push(encode({ cmd: 'puback', messageId: id }));
+  t.deepEqual(ids, [1, 258, 65535]);
+  t.true(objs[0] === objs[1] && objs[1] === objs[2], 'one object');
+  for (const b of [[0x41, 2, 0, 1], [0x40, 1, 0], [0x40, 2, 0, 0], [0x40, 3, 0, 1, 0]]) {
+    let want = '';
+    try { decode(new Uint8Array(b)); } catch (e) { want = `${(e as MqttError).code} ${(e as Error).message}`; }
+    let got = '';
+    try { new MqttParser({ maxPacketBytes: 64, reusePublish: true, onPacket: () => undefined }).push(new Uint8Array(b)); } catch (e) { got = `${(e as MqttError).code} ${(e as Error).message}`; }
+    t.true(want.length > 0, `decode refuses ${b.join(',')}`);
+    t.is(got, want, `the same error for ${b.join(',')}`);
+  }
+});

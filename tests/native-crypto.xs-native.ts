@@ -103,6 +103,40 @@ test('in place (the sealer\'s path): secretboxInPlace and onetimeauthInto give t
   t.throws(() => native_.onetimeauthInto(new Uint8Array(15), new Uint8Array(4), 0, 4, bytes(32, 2)), (e) => e instanceof PortError && e.code === 'SIZE', 'tag not 16 bytes');
 });
 
+test('secretboxOpenInPlace (the playback path) gives secretboxOpen\'s plaintext in place, only inside its range; a bad tag changes nothing', (t) => {
+  for (const n of SIZES) {
+    const m = bytes(n, n + 21);
+    const nonce = bytes(24, n + 22);
+    const key = bytes(32, n + 23);
+    const box = naclCrypto.secretbox(m, nonce, key);
+    const buf = new Uint8Array(5 + box.length + 9).fill(0x55);
+    buf.set(box, 5);
+    t.true(native_.secretboxOpenInPlace(buf, 5, n, nonce, key), `opens ${n}`);
+    t.deepEqual(buf.subarray(5 + 16, 5 + 16 + n), native_.secretboxOpen(box, nonce, key)!, `same plaintext as secretboxOpen ${n}`);
+    t.deepEqual(buf.subarray(5 + 16, 5 + 16 + n), m, `plaintext ${n}`);
+    t.true(buf.subarray(0, 5).every((x) => x === 0x55) && buf.subarray(5 + 16 + n).every((x) => x === 0x55), `outside untouched ${n}`);
+    const js = new Uint8Array(box.length);
+    js.set(box);
+    t.true(naclCrypto.secretboxOpenInPlace!(js, 0, n, nonce, key), `tweetnacl opens ${n}`);
+    t.deepEqual(js.subarray(16), m, `tweetnacl's in place ${n}`);
+    const bad = box.slice();
+    bad[n > 0 ? 16 + (n >> 1) : 3] ^= 1; // a ciphertext byte, or a tag byte when there is none
+    const copy = bad.slice();
+    t.false(native_.secretboxOpenInPlace(bad, 0, n, nonce, key), `tampered ${n}`);
+    t.deepEqual(bad, copy, `a refused box is left as it was ${n}`);
+    t.false(naclCrypto.secretboxOpenInPlace!(bad, 0, n, nonce, key), `tweetnacl refuses the tampered box ${n}`);
+  }
+  for (const c of [native_, naclCrypto]) {
+    const isSize = (e: unknown): boolean => e instanceof PortError && e.code === 'SIZE';
+    t.throws(() => c.secretboxOpenInPlace!(new Uint8Array(20), 0, 5, bytes(24, 1), bytes(32, 2)), isSize, 'range past the buffer');
+    t.throws(() => c.secretboxOpenInPlace!(new Uint8Array(40), -1, 5, bytes(24, 1), bytes(32, 2)), isSize, 'negative offset');
+    t.throws(() => c.secretboxOpenInPlace!(new Uint8Array(40), 0.5, 5, bytes(24, 1), bytes(32, 2)), isSize, 'fractional offset');
+    t.throws(() => c.secretboxOpenInPlace!(new Uint8Array(40), 0, 5, bytes(23, 1), bytes(32, 2)), isSize, 'short nonce');
+    t.throws(() => c.secretboxOpenInPlace!(new Uint8Array(40), 0, 5, bytes(24, 1), bytes(31, 2)), isSize, 'short key');
+    t.throws(() => c.secretboxOpenInPlace!([1, 2, 3] as unknown as Uint8Array, 0, 1, bytes(24, 1), bytes(32, 2)), (e) => e instanceof PortError && e.code === 'INVAL', 'not bytes');
+  }
+});
+
 test('Poly1305 and SHA-512 equal tweetnacl at every size', (t) => {
   for (const n of SIZES) {
     const m = bytes(n, 3 * n + 5);

@@ -317,3 +317,23 @@ onXsCommand('harness.deliver', () => {
   for (let i = 0; i < st.records.length; i++) flash.write(`ib.${i}`, st.records[i]!);
   return { acks: st.acks, records: st.records.length };
 });
+
+/** Probe aid (bench/probe-alloc.ts): the child presses the heart; nothing else runs. */
+onXsCommand('heart', () => {
+  rig!.heart.press();
+  rig!.heart.release();
+  return null;
+});
+
+/** Probe aid: the clock alone for `ms` milliseconds, no collection. */
+onXsCommand('advanceMs', (ms) => {
+  rig!.clock.advance(ms as number);
+  return null;
+});
+
+/** Probe aid: one 'heard' receipt to the first member, as at the end of playback. */
+onXsCommand('probe.receipt', () => {
+  const app = rig!.app as unknown as { family: { receipt(s: Uint8Array, k: string, st: string): void }; roster: { list(): { publicKey: Uint8Array }[] } };
+  app.family.receipt(app.roster.list()[0]!.publicKey, '00112233445566778899aabbccddeeff', 'heard');
+  return null;
+});
