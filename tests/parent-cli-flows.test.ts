@@ -17,19 +17,12 @@ import { naclCrypto } from '../src/nacl-crypto.js';
 import { CHR_PAIR, MSG_M3 } from '../src/pairing-protocol.js';
 import { PhonePairing } from '../phone/phone-pairing.js';
 import { HttpRadio } from '../tools/parent-node.js';
+import { sleep, until } from './wait-until.js';
 
 await import('../sim/moddable-register.js');
 const { startSimulator } = await import('../sim/simulator.js');
 const { main } = await import('../tools/parent-cli.js');
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, cond: () => boolean, ms = 20000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 async function cli(args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];

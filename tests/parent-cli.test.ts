@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { formatWav } from '../sim/wav-file.js';
 import { correlationAt } from './audio-compare.js';
+import { sleep, until } from './wait-until.js';
 
 await import('../sim/moddable-register.js');
 const { startSimulator } = await import('../sim/simulator.js');
@@ -20,14 +21,6 @@ const { main } = await import('../tools/parent-cli.js');
 const { decodeWavToMono16k } = await import('../phone/audio-import.js');
 const { readOggOpus } = await import('../phone/ogg-opus.js');
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, cond: () => boolean, ms = 20000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 const hasOpusTools = spawnSync('opusdec', ['--version']).status === 0;
 
 async function cli(args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {

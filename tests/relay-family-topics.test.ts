@@ -39,21 +39,28 @@ function collect(c: MqttClient): { topic: string; payload: Buffer; retain: boole
   return got;
 }
 
+/** The relay as an operator runs it (`add-batch` of `toys` new toys, mosquitto started), its dynsec admin client and an enrollment service. */
+async function startedRelay(rig: RelayRig, toys: number) {
+  const batch = await rig.provision(toys);
+  const r = await relayInProcess(['add-batch', batch.dir, '--conf-dir', rig.paths.confDir]);
+  if (r.status !== 0) throw new Error(r.stderr);
+  await rig.start();
+  const f = rig.files;
+  const [admin, adminPass] = fs.readFileSync(f.adminSecret, 'utf8').trim().split(' ') as [string, string];
+  const dynsec = await DynsecClient.connect({ host: '127.0.0.1', port: rig.port, servername: RIG_HOST, ca: rig.ca, username: admin, password: adminPass });
+  const relayPublic = new Uint8Array(Buffer.from(fs.readFileSync(f.relayPub, 'utf8').trim().split(' ')[1]!, 'hex'));
+  const service = new EnrollmentService({ relaySecretKey: readRelayKey(f.relayKey), toyPublicKey: registryLookup(f.registry), dynsec, statePath: f.enrollState });
+  return { batch, dynsec, relayPublic, service };
+}
+
 rt('family topics on mosquitto: only the toy writes its status (retained, last will) and its notes; only its family reads them; only its family writes its settings', async (t) => {
   const rig = await RelayRig.init();
   const open: MqttClient[] = [];
   let dynsec: DynsecClient | undefined;
   try {
-    const batch = await rig.provision(2);
-    const r = await relayInProcess(['add-batch', batch.dir, '--conf-dir', rig.paths.confDir]);
-    if (r.status !== 0) throw new Error(r.stderr);
-    await rig.start();
-    const f = rig.files;
-    const [admin, adminPass] = fs.readFileSync(f.adminSecret, 'utf8').trim().split(' ') as [string, string];
-    dynsec = await DynsecClient.connect({ host: '127.0.0.1', port: rig.port, servername: RIG_HOST, ca: rig.ca, username: admin, password: adminPass });
-    const relaySecret = readRelayKey(f.relayKey);
-    const relayPublic = new Uint8Array(Buffer.from(fs.readFileSync(f.relayPub, 'utf8').trim().split(' ')[1]!, 'hex'));
-    const service = new EnrollmentService({ relaySecretKey: relaySecret, toyPublicKey: registryLookup(f.registry), dynsec, statePath: f.enrollState });
+    const started = await startedRelay(rig, 2);
+    dynsec = started.dynsec;
+    const { batch, relayPublic, service } = started;
     const [A, B] = batch.toys as [typeof batch.toys[0], typeof batch.toys[0]];
     // one phone enrolled for toy A, one for toy B, through the toys' own grants
     const enroll = async (toy: typeof A) => {
@@ -141,15 +148,9 @@ rt('a role made by an older relay gets the family topics when the enrollment ser
   const open: MqttClient[] = [];
   let dynsec: DynsecClient | undefined;
   try {
-    const batch = await rig.provision(1);
-    const r = await relayInProcess(['add-batch', batch.dir, '--conf-dir', rig.paths.confDir]);
-    if (r.status !== 0) throw new Error(r.stderr);
-    await rig.start();
-    const f = rig.files;
-    const [admin, adminPass] = fs.readFileSync(f.adminSecret, 'utf8').trim().split(' ') as [string, string];
-    dynsec = await DynsecClient.connect({ host: '127.0.0.1', port: rig.port, servername: RIG_HOST, ca: rig.ca, username: admin, password: adminPass });
-    const relayPublic = new Uint8Array(Buffer.from(fs.readFileSync(f.relayPub, 'utf8').trim().split(' ')[1]!, 'hex'));
-    const service = new EnrollmentService({ relaySecretKey: readRelayKey(f.relayKey), toyPublicKey: registryLookup(f.registry), dynsec, statePath: f.enrollState });
+    const started = await startedRelay(rig, 1);
+    dynsec = started.dynsec;
+    const { batch, relayPublic, service } = started;
     const A = batch.toys[0]!;
     const kp = nacl.box.keyPair();
     const password = Buffer.from(nacl.randomBytes(18)).toString('base64url');

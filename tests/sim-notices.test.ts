@@ -8,18 +8,12 @@ import test from 'ava';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { untilWithin } from './wait-until.js';
 
 await import('../sim/moddable-register.js');
 const { startSimulator } = await import('../sim/simulator.js');
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, cond: () => boolean, ms = 60000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
+const until = untilWithin(60000);
 
 test.serial('a recording held past 60 s stops, is sent, and the page says so', async (t) => {
   t.timeout(180000);

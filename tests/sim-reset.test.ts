@@ -8,19 +8,12 @@ import test from 'ava';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { sleep, until } from './wait-until.js';
 
 await import('../sim/moddable-register.js');
 const { startSimulator } = await import('../sim/simulator.js');
 const { air } = await import('../sim/moddable/ble-air.js');
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, cond: () => boolean, ms = 20000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 test.serial('a factory reset in the simulator is followed by a new pairing', async (t) => {
   t.timeout(90000);

@@ -8,19 +8,12 @@ import test from 'ava';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { sleep, until } from './wait-until.js';
 
 await import('../sim/moddable-register.js');
 const { startSimulator } = await import('../sim/simulator.js');
 const { board } = await import('../sim/moddable/board.js');
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, cond: () => boolean, ms = 20000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 test.serial('pair, record, send and play through the simulator', async (t) => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pawpost-sim-'));

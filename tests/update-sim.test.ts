@@ -20,6 +20,7 @@ import { UpdateClient } from '../src/update-client.js';
 import { naclCrypto } from '../src/nacl-crypto.js';
 import { jsSha256 } from '../src/sha256.js';
 import { MemoryStorage } from './fakes/memory-storage.js';
+import { sleep, untilWithin } from './wait-until.js';
 
 await import('../sim/moddable-register.js');
 const { board } = await import('../sim/moddable/board.js');
@@ -28,14 +29,7 @@ const hal = (name: string): Promise<any> => import(new URL(`../hal/${name}.js`, 
 const boot = await hal('lin-update-boot');
 const { LinFileUpdateSlot } = await hal('moddable-file-update');
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, cond: () => boolean, ms = 30000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
+const until = untilWithin(30000);
 
 const TOY = 'a'.repeat(32);
 const OTHER_TOY = 'b'.repeat(32);
