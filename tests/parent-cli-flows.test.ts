@@ -11,12 +11,8 @@ import test from 'ava';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { formatWav } from '../sim/wav-file.js';
-import { naclCrypto } from '../src/nacl-crypto.js';
-import { CHR_PAIR, MSG_M3 } from '../src/pairing-protocol.js';
-import { PhonePairing } from '../phone/phone-pairing.js';
-import { HttpRadio } from '../tools/parent-node.js';
+import { sendWrongProofs } from './pairing-guesser.js';
 import { sleep, until } from './wait-until.js';
 
 await import('../sim/moddable-register.js');
@@ -97,16 +93,7 @@ test.serial('pairing answers in the guide\'s words: old label, not in pairing mo
     // what does lock it: five wrong proofs sent to the toy (a phone that does not check the toy's
     // answer, e.g. someone guessing codes), here over the same radio
     const radio = `http://127.0.0.1:${sim.radioPort}`;
-    for (let i = 0; i < 5; i++) {
-      const link = await HttpRadio.connect(radio);
-      const p = new PhonePairing({ crypto: naclCrypto, random: { fill: (b) => void b.set(randomBytes(b.length)) }, setupCode: changed(sim.setupCode, 2), member: naclCrypto.boxKeyPairFromSecret(randomBytes(32)) });
-      await link.write(CHR_PAIR, p.start());
-      await link.nextNotification(CHR_PAIR);
-      const fake = new Uint8Array(81).fill(0xab);
-      fake[0] = MSG_M3;
-      await link.write(CHR_PAIR, fake).catch(() => undefined);
-      await link.close();
-    }
+    await sendWrongProofs(radio, changed(sim.setupCode, 2));
     await until('the lock', () => (sim.toy().pairing?.lockout.remainingMs() ?? 0) > 0, 5000);
     // the next try is told about the lock, with the way out
     r = await pair(sim.setupCode);

@@ -12,12 +12,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { naclCrypto } from '../src/nacl-crypto.js';
-import { CHR_PAIR, MSG_M3 } from '../src/pairing-protocol.js';
-import { PhonePairing } from '../phone/phone-pairing.js';
 import { readOggOpus } from '../phone/ogg-opus.js';
-import { HttpRadio } from '../tools/parent-node.js';
+import { sendWrongProofs } from './pairing-guesser.js';
 import { CHROMIUM, haveChromium, hold, inCi, openRig, pairPhone, pairingModeFamily, pairingModeNewToy, text, until, untilText } from './sim-page-rig.js';
 
 const browserTest = haveChromium || inCi ? test.serial : test.serial.skip;
@@ -50,16 +46,7 @@ browserTest('a new toy: "no phone yet", an old label, a lock from wrong proofs s
     // someone guessing codes with a phone that sends its proof anyway: five wrong proofs lock pairing
     await pairingModeNewToy(page);
     const radio = `http://127.0.0.1:${sim.radioPort}`;
-    for (let i = 0; i < 5; i++) {
-      const link = await HttpRadio.connect(radio);
-      const p = new PhonePairing({ crypto: naclCrypto, random: { fill: (b) => void b.set(randomBytes(b.length)) }, setupCode: wrongSecret(sim.setupCode), member: naclCrypto.boxKeyPairFromSecret(randomBytes(32)) });
-      await link.write(CHR_PAIR, p.start());
-      await link.nextNotification(CHR_PAIR);
-      const fake = new Uint8Array(81).fill(0xab);
-      fake[0] = MSG_M3;
-      await link.write(CHR_PAIR, fake).catch(() => undefined);
-      await link.close();
-    }
+    await sendWrongProofs(radio, wrongSecret(sim.setupCode));
     await untilText(page, '#locked', /^Pairing is locked for 10 more minute\(s\) after too many wrong codes\.$/, 10000);
     await untilText(page, '#led-meaning', /blinking amber: too many wrong pairing attempts/, 10000);
     // the parent's phone is told, with the way out
