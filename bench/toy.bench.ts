@@ -46,6 +46,23 @@ async function scenario(s: XsSession, cmd: string, arg?: unknown): Promise<Scena
   return { total: r.compute, slots, end, result: r.result };
 }
 
+/** Heap slots one command allocates (a collection first; no GC runs inside a command's run). */
+async function slotsOf(s: XsSession, cmd: string): Promise<{ slots: number; result: unknown }> {
+  await s.call('collect');
+  const h0 = (await s.call('noop')).heapCount ?? 0;
+  const r = await s.call(cmd);
+  return { slots: (r.heapCount ?? 0) - h0, result: r.result };
+}
+
+/** The storage fake alone doing the last scenario's storage operations again (bench/xs/toy-entry.ts storage.replay). */
+async function storageAlone(s: XsSession): Promise<{ slots: number; ops: number; failed: number }> {
+  const setup = (await s.call<{ ops: number; overflow: boolean }>('storage.setup')).result;
+  if (setup.overflow) throw new Error('storage op log overflowed: raise OPS_MAX in bench/xs/toy-entry.ts');
+  const r = await slotsOf(s, 'storage.replay');
+  const res = r.result as { ops: number; failed: number };
+  return { slots: r.slots, ops: res.ops, failed: res.failed };
+}
+
 async function pairToy(s: XsSession, metered: boolean) {
   await s.call('prepare');
   if (metered) await s.call('instrument');
@@ -65,16 +82,20 @@ async function runAll(metered: boolean, nativeBin?: string) {
     const rec = await scenario(s, 'record', SECONDS);
     await s.call('seal', SECONDS);
     const del = await scenario(s, 'deliver');
-    // the harness alone (plain runs only; wrappers would allocate): the same broker traffic and storage-fake copies, and the clock over the play span
+    // the harness alone (plain runs only; wrappers would allocate): the storage fake doing the
+    // same operations, the same broker traffic, and the clock over the play span
     let delHarness: Scenario | undefined;
+    let delStorage: Awaited<ReturnType<typeof storageAlone>> | undefined;
     if (!metered) {
+      delStorage = await storageAlone(s);
       await s.call('harness.setup');
       delHarness = await scenario(s, 'harness.deliver');
     }
     const play = await scenario(s, 'play', SECONDS);
+    const playStorage = metered ? undefined : await storageAlone(s);
     const playHarness = metered ? undefined : await scenario(s, 'advance', SECONDS + 1);
     const idle = await s.call('idle', 60);
-    return { prep, ...p, rec, del, play, idle, delHarness, playHarness };
+    return { prep, ...p, rec, del, play, idle, delHarness, playHarness, delStorage, playStorage };
   } finally {
     await s.close();
   }
@@ -209,22 +230,28 @@ type Run = Awaited<ReturnType<typeof runAll>>;
  * harness: the whole worker's live-slot growth (no GC in the run, so what was
  * allocated) minus the same for the harness alone — for receiving, a second fake
  * broker delivering the same chunks to a stand-in client that only acknowledges, and
- * the same chunk records written into a fresh storage fake (its copies: on the device
- * they go to flash); for playing, the clock over the same span with the toy idle.
- * What the storage fake's read() copies stays in the toy's figure (the device's read
- * allocates its buffer too).
+ * for playing, the clock over the same span with the toy idle — and, for both, the
+ * storage fake doing the scenario's storage operations again on a copy of its content
+ * (its copies, Map entries and wear counting: on the device the values go to flash,
+ * and the device's FileStore has its own per-operation cost, not measured here: xsnap
+ * has no `file` module).
  */
 function heapRows(run: Run, crypto: string): BenchRow[] {
-  if (!run.delHarness || !run.playHarness) return [];
+  if (!run.delHarness || !run.playHarness || !run.delStorage || !run.playStorage) return [];
   const per = (x: number) => x / SECONDS;
   const rows: BenchRow[] = [];
-  const pair: [string, Scenario, Scenario][] = [
-    ['receiving', run.del, run.delHarness],
-    ['playing', run.play, run.playHarness],
+  const pair: [string, Scenario, Scenario, { slots: number; ops: number; failed: number }][] = [
+    ['receiving', run.del, run.delHarness, run.delStorage],
+    ['playing', run.play, run.playHarness, run.playStorage],
   ];
-  for (const [what, all, harness] of pair) {
-    const toy = all.slots - harness.slots;
-    rows.push({ what: `heap slots allocated while ${what}, the toy alone (${crypto}; target < 100)`, value: per(toy), unit: 'slots / s of audio', note: `whole worker ${Math.round(per(all.slots))} - harness alone ${Math.round(per(harness.slots))}` });
+  for (const [what, all, harness, storage] of pair) {
+    const toy = all.slots - harness.slots - storage.slots;
+    rows.push({
+      what: `heap slots allocated while ${what}, the toy alone (${crypto}; target < 100)`,
+      value: per(toy),
+      unit: 'slots / s of audio',
+      note: `whole worker ${Math.round(per(all.slots))} - harness alone ${Math.round(per(harness.slots))} - storage fake alone ${Math.round(per(storage.slots))} (${storage.ops} operations replayed)`,
+    });
   }
   return rows;
 }

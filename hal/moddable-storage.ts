@@ -24,13 +24,12 @@
  */
 import Preference from 'preference';
 import { Directory, File, Iterator } from 'file';
-import { PortError, STORAGE_MAX_KEY, STORAGE_MAX_VALUE_BYTES, type StoragePort } from './ports.js';
+import { isStorageKey, PortError, STORAGE_MAX_VALUE_BYTES, type StoragePort } from './ports.js';
 
-const KEY_RE = /^[A-Za-z0-9._-]+$/;
 const TEMP_PREFIX = '~';
 
 function checkKey(key: string): void {
-  if (typeof key !== 'string' || key.length < 1 || key.length > STORAGE_MAX_KEY || !KEY_RE.test(key)) {
+  if (!isStorageKey(key)) {
     throw new PortError('INVAL', 'bad storage key');
   }
 }
@@ -97,7 +96,7 @@ export class NvsIdentityStore implements StoragePort {
     } catch (err) {
       throw ioError(err, 'nvs keys');
     }
-    return all.filter((k) => KEY_RE.test(k) && k.length <= STORAGE_MAX_KEY && k.startsWith(prefix)).sort();
+    return all.filter((k) => isStorageKey(k) && k.startsWith(prefix)).sort();
   }
 }
 
@@ -203,7 +202,7 @@ export class FileStore implements StoragePort {
     } catch (err) {
       throw ioError(err, 'list');
     }
-    return names.filter((n) => n.length <= STORAGE_MAX_KEY && KEY_RE.test(n) && n.startsWith(prefix)).sort();
+    return names.filter((n) => isStorageKey(n) && n.startsWith(prefix)).sort();
   }
 
   private names(): string[] {

@@ -246,6 +246,19 @@ export interface StoragePort {
 export const STORAGE_MAX_KEY = 15;
 export const STORAGE_MAX_VALUE_BYTES = 4000;
 
+const STORAGE_KEY_RE = /^[A-Za-z0-9._-]{1,15}$/;
+
+/**
+ * True when `key` is a valid StoragePort key: a string of 1..STORAGE_MAX_KEY (15)
+ * characters of [A-Za-z0-9._-]. One RegExp test with the length in the pattern: on
+ * XS that is the cheapest check measured (about 6 heap slots; a `.length` read or a
+ * charCodeAt on a string primitive costs 2 slots each, so a loop over 15 characters
+ * costs 30). Every storage operation checks its key (issue 13).
+ */
+export function isStorageKey(key: unknown): key is string {
+  return typeof key === 'string' && STORAGE_KEY_RE.test(key);
+}
+
 // ---------------------------------------------------------------- BLE peripheral
 
 /**

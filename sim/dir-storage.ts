@@ -5,16 +5,14 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PortError, STORAGE_MAX_KEY, STORAGE_MAX_VALUE_BYTES, type StoragePort } from '../hal/ports.js';
-
-const KEY_RE = /^[A-Za-z0-9._-]+$/;
+import { isStorageKey, PortError, STORAGE_MAX_VALUE_BYTES, type StoragePort } from '../hal/ports.js';
 
 export class DirStorage implements StoragePort {
   constructor(private readonly dir: string) {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
   private file(key: string): string {
-    if (key.length < 1 || key.length > STORAGE_MAX_KEY || !KEY_RE.test(key) || key.startsWith('.')) throw new PortError('INVAL', 'bad storage key');
+    if (!isStorageKey(key) || key.startsWith('.')) throw new PortError('INVAL', 'bad storage key');
     return path.join(this.dir, key);
   }
   read(key: string): Uint8Array | undefined {
@@ -47,7 +45,7 @@ export class DirStorage implements StoragePort {
   keys(prefix = ''): string[] {
     return fs
       .readdirSync(this.dir)
-      .filter((k) => !k.endsWith('.tmp') && k.startsWith(prefix) && KEY_RE.test(k))
+      .filter((k) => !k.endsWith('.tmp') && k.startsWith(prefix) && isStorageKey(k))
       .sort();
   }
 }

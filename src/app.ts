@@ -187,7 +187,7 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
   });
   // Write-behind while online: a chunk reaches the flash only if its PUBACK is late (src/outbox.ts, durability point).
   const outbox = new Outbox({ storage: p.data, counters, maxRecords: 400, clock: p.clock, online: () => session?.state === 'online' });
-  const inbox = new Inbox({ storage: p.data, counters, dedupeKeyCodes: chunkKeyCodes, maxRecords: 400 });
+  const inbox = new Inbox({ storage: p.data, counters, dedupeKeyCodes: chunkKeyCodes, maxRecords: 400, lendMessages: true });
 
   // Audio: both pipelines allocated once; the mic and the speaker share the I2S pins, so only one runs at a time.
   // Sized for issue 13: the mic adapter's ring (160 ms) is the capture buffer, the speaker adapter has its queue.

@@ -34,7 +34,11 @@ import { keySeq, seqKey } from './outbox.js';
 /** Digits of a record key's sequence number (as src/outbox.ts seqKey; checked at construction). */
 const SEQ_DIGITS = 12;
 
-/** A chunk handed to the consumer. `payload` is a copy owned by the consumer. */
+/**
+ * A chunk handed to the consumer. `payload` is a copy owned by the consumer. The object
+ * itself is the consumer's too, unless the Inbox was built with `lendMessages` (then it is
+ * lent for the call only and reused for the next chunk).
+ */
 export interface InboxMessage {
   /** Storage key of the record; pass it to confirm(). */
   id: string;
@@ -66,6 +70,12 @@ export interface InboxOptions {
    * returning that string; when both are set this one is used. Must not throw.
    */
   dedupeKeyCodes?: (payload: Uint8Array, codes: number[]) => boolean;
+  /**
+   * True: the InboxMessage object given to the consumer is lent for the call and reused
+   * for the next chunk (its fields are overwritten; `payload` is still a new view owned
+   * by the consumer). Saves an object per chunk (issue 13: XS heap slots). Default false.
+   */
+  lendMessages?: boolean;
   /** Most stored records; more are answered FULL. Default 200 (a 60 s message is about 40 chunks). */
   maxRecords?: number;
   /** Confirmed keys remembered, 1..400. Default 128 (1 KiB record). */
@@ -84,6 +94,8 @@ interface InboxRecord {
   /** The key hash's bytes 0..3 and 4..7, big-endian (no hex parsing when confirmed). */
   hi: number;
   lo: number;
+  /** Handed to the consumer in this start-up (each record once). */
+  handed: boolean;
 }
 
 const u32 = (b: Uint8Array, o: number): number => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
@@ -144,7 +156,8 @@ export class Inbox {
   private readonly seenSet = new Set<string>();
   private nextSeq = 0;
   private consumer: ((m: InboxMessage) => void) | undefined;
-  private readonly handed = new Set<string>();
+  /** The message object lent to the consumer when `lendMessages` (else one per chunk). */
+  private readonly lent: InboxMessage | undefined;
   private readonly scratch = new Uint8Array(8);
   /** The last topic accept() encoded, and its bytes (chunks arrive on one topic: encoded once). */
   private lastTopic = '';
@@ -156,6 +169,7 @@ export class Inbox {
     this.counters = opts.counters;
     this.dedupeKey = opts.dedupeKey;
     this.dedupeKeyCodes = opts.dedupeKeyCodes;
+    this.lent = opts.lendMessages ? { id: '', topic: '', payload: new Uint8Array(0), key: '', restored: false } : undefined;
     this.maxRecords = opts.maxRecords ?? 200;
     this.seenCapacity = opts.seenCapacity ?? 128;
     this.prefix = opts.prefix ?? 'ib.';
@@ -186,7 +200,7 @@ export class Inbox {
         this.safeRemove(k);
         continue;
       }
-      this.records.push({ id: k, key, hi: u32(v, 1), lo: u32(v, 5) });
+      this.records.push({ id: k, key, hi: u32(v, 1), lo: u32(v, 5), handed: false });
     }
   }
 
@@ -246,14 +260,13 @@ export class Inbox {
    */
   setConsumer(cb: (m: InboxMessage) => void): void {
     this.consumer = cb;
-    for (const r of this.records.slice()) this.handOver(r.id);
+    for (const r of this.records.slice()) this.handOver(r);
   }
 
-  private handOver(id: string, written?: Uint8Array, topic?: string): void {
-    if (!this.consumer || this.handed.has(id)) return;
-    let r: InboxRecord | undefined;
-    for (let i = this.records.length - 1; i >= 0 && !r; i--) if (this.records[i]!.id === id) r = this.records[i];
-    if (!r) return;
+  /** Hands record `r` to the consumer once per start-up (not when an earlier consumer call already removed it). */
+  private handOver(r: InboxRecord, written?: Uint8Array, topic?: string): void {
+    if (!this.consumer || r.handed || this.records.indexOf(r) < 0) return;
+    const id = r.id;
     // a record accept() just wrote is handed over from RAM: no read-back of what is still in RAM
     const v = written ?? this.safeRead(id);
     const tl = v && v.length >= HEADER ? (v[9]! << 8) | v[10]! : -1;
@@ -263,9 +276,18 @@ export class Inbox {
       this.safeRemove(id);
       return;
     }
-    this.handed.add(id);
+    r.handed = true;
+    const t = topic ?? dec.decode(v.subarray(HEADER, HEADER + tl));
+    const m = this.lent;
     try {
-      this.consumer({ id, topic: topic ?? dec.decode(v.subarray(HEADER, HEADER + tl)), payload: v.subarray(HEADER + tl), key: r.key, restored: written === undefined });
+      if (m) {
+        m.id = id;
+        m.topic = t;
+        m.payload = v.subarray(HEADER + tl);
+        m.key = r.key;
+        m.restored = written === undefined;
+        this.consumer(m);
+      } else this.consumer({ id, topic: t, payload: v.subarray(HEADER + tl), key: r.key, restored: written === undefined });
     } catch {
       this.counters?.inc('inbox.consumer_threw');
     }
@@ -377,9 +399,10 @@ export class Inbox {
       return 'FAILED';
     }
     this.nextSeq++;
-    this.records.push({ id, key, hi: u32(keyBytes, 0), lo: u32(keyBytes, 4) });
+    const r: InboxRecord = { id, key, hi: u32(keyBytes, 0), lo: u32(keyBytes, 4), handed: false };
+    this.records.push(r);
     this.counters?.inc('inbox.stored');
-    this.handOver(id, v, topic);
+    this.handOver(r, v, topic);
     return 'STORED';
   }
 
@@ -436,7 +459,6 @@ export class Inbox {
     for (let j = 0; j < done.length; j++) {
       const id = done[j]!;
       this.records.splice(this.indexOf(id), 1);
-      this.handed.delete(id);
       this.safeRemove(id);
       this.counters?.inc('inbox.confirmed');
     }
@@ -461,7 +483,6 @@ export class Inbox {
         continue;
       }
       this.records.splice(i, 1);
-      this.handed.delete(id);
       this.safeRemove(id);
       this.counters?.inc('inbox.released');
     }

@@ -54,6 +54,40 @@ export const inboxConfirmCases: AudioCase[] = [
     },
   },
   {
+    name: 'issue 13: lendMessages hands one reused object with each chunk\'s fields (stored now and restored after a restart), each record once; without it every chunk has its own',
+    fn: (t) => {
+      const storage = new MemoryStorage();
+      const lending = new Inbox({ storage, lendMessages: true });
+      const seen: { obj: InboxMessage; id: string; first: number; len: number; restored: boolean; key: string }[] = [];
+      const take = (m: InboxMessage) => seen.push({ obj: m, id: m.id, first: m.payload[0]!, len: m.payload.length, restored: m.restored, key: m.key });
+      lending.setConsumer(take);
+      for (let i = 0; i < 4; i++) t.is(lending.accept(TOPIC, testChunk(i, 100 + i)), 'STORED');
+      t.is(seen.length, 4);
+      t.true(seen.every((x) => x.obj === seen[0]!.obj), 'one object, lent');
+      t.deepEqual(seen.map((x) => x.len), [100, 101, 102, 103]);
+      t.deepEqual(seen.map((x) => x.id), lending.ids());
+      t.true(seen.every((x) => !x.restored));
+      t.is(new Set(seen.map((x) => x.key)).size, 4);
+      lending.setConsumer(take); // a second consumer: nothing is handed over twice in one start-up
+      t.is(seen.length, 4);
+      // restart: every stored record once more, restored, through the same kind of lent object
+      const again = new Inbox({ storage, lendMessages: true });
+      const after: { id: string; len: number; restored: boolean; first: number }[] = [];
+      again.setConsumer((m) => after.push({ id: m.id, len: m.payload.length, restored: m.restored, first: m.payload[0]! }));
+      t.deepEqual(after.map((x) => x.len), [100, 101, 102, 103]);
+      t.deepEqual(after.map((x) => x.first), seen.map((x) => x.first), 'the same payloads');
+      t.true(after.every((x) => x.restored));
+      // the default: an object per chunk, which the consumer may keep
+      const own = new Inbox({ storage: new MemoryStorage() });
+      const kept: InboxMessage[] = [];
+      own.setConsumer((m) => kept.push(m));
+      own.accept(TOPIC, testChunk(1, 50));
+      own.accept(TOPIC, testChunk(2, 60));
+      t.not(kept[0], kept[1]);
+      t.is(kept[0]!.payload.length, 50);
+    },
+  },
+  {
     name: 'confirmMany writes the seen record once for a whole message and removes every chunk',
     fn: (t) => {
       const storage = new MemoryStorage();

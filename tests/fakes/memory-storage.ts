@@ -4,9 +4,8 @@
  * again from it: what was written survives, nothing else does.
  * Portable (runs in both tiers).
  */
-import { PortError, STORAGE_MAX_KEY, STORAGE_MAX_VALUE_BYTES, type StoragePort } from '../../hal/ports.js';
+import { isStorageKey, PortError, STORAGE_MAX_VALUE_BYTES, type StoragePort } from '../../hal/ports.js';
 
-const KEY_RE = /^[A-Za-z0-9._-]+$/;
 
 export class MemoryStorage implements StoragePort {
   readonly data = new Map<string, Uint8Array>();
@@ -19,7 +18,7 @@ export class MemoryStorage implements StoragePort {
   capacity = Infinity;
 
   private checkKey(key: string): void {
-    if (key.length < 1 || key.length > STORAGE_MAX_KEY || !KEY_RE.test(key)) throw new PortError('INVAL', 'bad storage key');
+    if (!isStorageKey(key)) throw new PortError('INVAL', 'bad storage key');
   }
   private tick(): void {
     if (this.failAfter === 0) throw new PortError('IO', 'simulated power cut');
