@@ -113,10 +113,52 @@ function wrapFakes(): void {
   };
 }
 
+/**
+ * The storage operations of the last scenario (plain runs only), so that the storage
+ * fake's own heap slots can be measured apart (`storage.replay`): kind (1 read, 2 write,
+ * 3 remove), key and value, in arrays made once at full length (logging allocates
+ * nothing). `storageSnapshot` is the fake's content when the scenario began.
+ */
+const OPS_MAX = 4096;
+const opKind = new Uint8Array(OPS_MAX);
+const opKey: string[] = new Array<string>(OPS_MAX).fill('');
+const opValue: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(OPS_MAX).fill(undefined);
+let opCount = 0;
+let opOverflow = false;
+let storageSnapshot: Map<string, Uint8Array> | undefined;
+function logStorageOps(st: FlashWearStorage): void {
+  const read = st.read.bind(st);
+  const write = st.write.bind(st);
+  const remove = st.remove.bind(st);
+  const log = (kind: number, key: string, value: Uint8Array | undefined): void => {
+    if (opCount >= OPS_MAX) {
+      opOverflow = true;
+      return;
+    }
+    opKind[opCount] = kind;
+    opKey[opCount] = key;
+    opValue[opCount] = value;
+    opCount++;
+  };
+  st.read = (key: string) => {
+    log(1, key, undefined);
+    return read(key);
+  };
+  st.write = (key: string, value: Uint8Array) => {
+    log(2, key, value);
+    write(key, value);
+  };
+  st.remove = (key: string) => {
+    log(3, key, undefined);
+    remove(key);
+  };
+}
+
 /** The toy's start-up, as at power-on. */
 onXsCommand('boot', () => {
   rig!.boot();
   wrapFakes();
+  if (!meter) logStorageOps(wear!);
   collect();
   return { state: rig!.app.toy.state, audioRamBytes: rig!.app.audioRamBytes };
 });
@@ -150,6 +192,9 @@ onXsCommand('collect', () => {
 /** Starts counting flash wear and metered steps. */
 onXsCommand('begin', () => {
   wear!.resetCounts();
+  opCount = 0;
+  opOverflow = false;
+  if (!meter) storageSnapshot = new Map((wear!.inner as MemoryStorage).data);
   return null;
 });
 
@@ -272,17 +317,16 @@ measured('advance', (seconds) => {
  * slots from the harness's (bench/toy.bench.ts): a second FakeBroker on the same
  * clock delivers the same chunks to a stand-in client that only answers each PUBLISH
  * with a PUBACK (bytes made beforehand and patched in place: it allocates nothing
- * itself), and the same chunk records are written again into a fresh storage fake
- * (its copies: on the device the records go to flash, not to the heap). Setup first
- * (`harness.setup`), then the measured `harness.deliver`.
+ * itself). Setup first (`harness.setup`), then the measured `harness.deliver`. The
+ * storage fake's part is measured apart by `storage.replay`.
  */
-let standIn: { broker: FakeBroker; socket: FakeSocket; records: Uint8Array[]; acks: number } | undefined;
+let standIn: { broker: FakeBroker; socket: FakeSocket; acks: number } | undefined;
 onXsCommand('harness.setup', () => {
   const r = rig!;
   const broker = new FakeBroker(r.clock);
   const socket = broker.socket();
   const puback = Uint8Array.of(0x40, 2, 0, 0);
-  const st = { broker, socket, records: [] as Uint8Array[], acks: 0 };
+  const st = { broker, socket, acks: 0 };
   socket.onEvent((e) => {
     if (e.kind !== 'data') return;
     const d = e.data;
@@ -302,20 +346,45 @@ onXsCommand('harness.setup', () => {
   r.clock.advance(5);
   socket.write(encode({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: r.topics.in, qos: 1 }] } as never));
   r.clock.advance(5);
-  // the chunk records the toy stored (still there: the message is not played yet)
-  const mem = (wear!.inner as MemoryStorage).data;
-  for (const [k, v] of mem) if (k.startsWith('ib.')) st.records.push(v);
   standIn = st;
-  return { records: st.records.length, subscribed: socket.subscribed };
+  return { subscribed: socket.subscribed };
 });
 onXsCommand('harness.deliver', () => {
   const st = standIn!;
   const r = rig!;
-  const flash = new FlashWearStorage(new MemoryStorage());
   for (const c of pending) st.broker.deliver('stand-in', r.topics.in, c);
   r.clock.advance(200);
-  for (let i = 0; i < st.records.length; i++) flash.write(`ib.${i}`, st.records[i]!);
-  return { acks: st.acks, records: st.records.length };
+  return { acks: st.acks };
+});
+
+let replayStore: FlashWearStorage | undefined;
+/** Before `storage.replay`: a fresh storage fake holding what the toy's held when the last scenario began (not measured). */
+onXsCommand('storage.setup', () => {
+  const m = new MemoryStorage();
+  for (const [k, v] of storageSnapshot!) m.data.set(k, v.slice());
+  replayStore = new FlashWearStorage(m);
+  return { ops: opCount, overflow: opOverflow };
+});
+/**
+ * The storage fake alone: the last scenario's storage operations again, on the fresh
+ * fake (measured: its copies, Map entries and wear counting are the fake's slots, not
+ * the toy's; on the device the values go to flash). A failing operation (a read of a
+ * key removed in between) is answered as the fake would.
+ */
+onXsCommand('storage.replay', () => {
+  const st = replayStore!;
+  let failed = 0;
+  for (let i = 0; i < opCount; i++) {
+    try {
+      const k = opKind[i];
+      if (k === 1) st.read(opKey[i]!);
+      else if (k === 2) st.write(opKey[i]!, opValue[i]!);
+      else st.remove(opKey[i]!);
+    } catch {
+      failed++;
+    }
+  }
+  return { ops: opCount, failed };
 });
 
 /** Probe aid (bench/probe-alloc.ts): the child presses the heart; nothing else runs. */
