@@ -36,6 +36,9 @@ export const section: BenchSection = {
       { what: 'live chunk bytes, peak while recording', value: n('recordChunks'), unit: 'bytes' },
       { what: 'recording vs the lin mic WAV', value: n('recordCorrelation'), unit: 'correlation', note: `${f.recordSeconds} s decoded by the Node parent` },
       { what: 'played audio RMS (speech, not silence)', value: n('playedRms'), unit: 'RMS', note: 'lin paced speaker' },
+      { what: 'heap slots per FileStore read (the toy\'s storage adapter)', value: n('storageRead'), unit: 'slots', note: 'a 2,700-byte value (a chunk record); tests/device-scenario.ts storage' },
+      { what: 'heap slots per FileStore write', value: n('storageWrite'), unit: 'slots', note: 'atomic: temp file, then rename' },
+      { what: 'heap slots per FileStore remove', value: n('storageRemove'), unit: 'slots' },
     ];
   },
 };

@@ -19,6 +19,14 @@
  * as `mem <why> slots=<n> chunks=<bytes> peakSlots=<n> peakChunks=<bytes> gc=<n> nativeCrypto=<n>`
  * lines (slots: live slots; chunks: live chunk bytes; peaks since boot), ending with
  * `nativeCrypto=<n>`: the libsodium host-function calls since boot (hal/moddable-crypto.ts).
+ *
+ * `storage`: the heap slots one FileStore operation (hal/moddable-storage.ts, the
+ * toy's storage adapter) allocates in the SDK's runtime, printed as
+ * `storage.cost read=<slots> write=<slots> remove=<slots> base=<slots> bytes=<n> ops=<n>`
+ * (each the mean over `ops` operations on values of `bytes` bytes in a directory of its
+ * own, with no collection inside the run; -1 when one ran). The xsnap bench cannot
+ * measure this (no `file` module there): bench/toy.bench.ts measures the storage fake
+ * apart from the toy, and this is the device's counterpart.
  */
 import { File } from 'file';
 import config from 'mc/config';
@@ -30,6 +38,7 @@ import main from '../hal/main-lin.js';
 import { linButtons } from '../hal/lin-controls.js';
 import { nativeCryptoStats } from '../hal/moddable-crypto.js';
 import { runCryptoCheck } from './device-crypto-check.js';
+import { FileStore } from '../hal/moddable-storage.js';
 import { pairingVectorDigests } from './device-vectors.js';
 
 interface Step {
@@ -68,6 +77,32 @@ function readScenario(): Scenario {
     trace('scenario.unreadable\n');
     return {};
   }
+}
+
+/** See the file comment (`storage`): slots per FileStore read, write and remove. */
+function storageCost(slotIndex: number | undefined, gcIndex: number | undefined, slotBytes: number): string {
+  const OPS = 8;
+  const BYTES = 2700; // about one stored chunk record
+  const store = new FileStore({ dir: ROOT + 'probe/' });
+  const value = new Uint8Array(BYTES);
+  for (let i = 0; i < BYTES; i++) value[i] = (i * 7 + 3) & 255;
+  const keys: string[] = [];
+  for (let i = 0; i < OPS; i++) keys.push('pb.' + i);
+  for (let i = 0; i < OPS; i++) store.write(keys[i]!, value);
+  const measure = (op: (k: string) => unknown): number => {
+    Debug.gc();
+    const g0 = Instrumentation.get(gcIndex) ?? 0;
+    const s0 = Instrumentation.get(slotIndex) ?? 0;
+    for (let i = 0; i < OPS; i++) op(keys[i]!);
+    const s1 = Instrumentation.get(slotIndex) ?? 0;
+    if ((Instrumentation.get(gcIndex) ?? 0) !== g0) return -1;
+    return Math.round(((s1 - s0) / slotBytes / OPS) * 10) / 10;
+  };
+  const base = measure(() => undefined);
+  const read = measure((k) => store.read(k));
+  const write = measure((k) => store.write(k, value));
+  const remove = measure((k) => store.remove(k));
+  return `storage.cost read=${read} write=${write} remove=${remove} base=${base} bytes=${BYTES} ops=${OPS}`;
 }
 
 export default function scenarioMain(): void {
@@ -111,6 +146,13 @@ export default function scenarioMain(): void {
     while (done < lines.length) {
       const [what, how] = lines[done++]!.split(' ');
       if (what === 'mem') sample('cmd');
+      else if (what === 'storage') {
+        try {
+          trace(`${storageCost(slotIndex, gcIndex, SLOT_BYTES)}\n`);
+        } catch (e) {
+          trace(`storage.cost threw=${e instanceof Error ? e.name : 'value'}\n`);
+        }
+      }
       else if (what === 'vectors') {
         try {
           const v = pairingVectorDigests();

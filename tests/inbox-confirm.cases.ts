@@ -83,7 +83,7 @@ export const inboxConfirmCases: AudioCase[] = [
       own.setConsumer((m) => kept.push(m));
       own.accept(TOPIC, testChunk(1, 50));
       own.accept(TOPIC, testChunk(2, 60));
-      t.not(kept[0], kept[1]);
+      t.false(kept[0] === kept[1], 'an object per chunk');
       t.is(kept[0]!.payload.length, 50);
     },
   },

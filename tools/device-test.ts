@@ -255,6 +255,7 @@ async function run(sdk: Sdk): Promise<void> {
       const got = /pairing=([0-9a-f,]+)/.exec(vl)?.[1];
       figures.vectorNativeCalls = Number(/calls=(\d+)/.exec(vl)?.[1] ?? 0);
       check(`the committed pairing vectors (pairing-v2.json, ${committed.length}) remade in the firmware with the native crypto for toy and phone: byte for byte`, got === want, vl.slice(0, 160));
+      await checkStorageCost(r, flash, figures);
     });
     figures.bootSlots = bootMem.slots;
     figures.bootChunks = bootMem.chunks;
@@ -413,6 +414,24 @@ async function run(sdk: Sdk): Promise<void> {
   if (bench) console.log(JSON.stringify(figures));
   console.log(`device: ${passed} passed, ${failed} failed`);
   process.exitCode = failed > 0 ? 1 : 0;
+}
+
+/**
+ * Issue 13: the heap slots one FileStore operation (the toy's storage adapter) costs in the
+ * SDK's runtime (tests/device-scenario.ts `storage`), the device's counterpart of the
+ * storage fake that bench/toy.bench.ts measures apart from the toy. Figures: storageRead,
+ * storageWrite, storageRemove (slots per operation).
+ */
+async function checkStorageCost(r: FirmwareRun, flash: string, figures: Record<string, number | string>): Promise<void> {
+  fs.appendFileSync(path.join(flash, 'cmd'), 'storage\n');
+  const line = await r.waitFor(/^storage\.cost /, 30000);
+  const num = (k: string) => Number(new RegExp(`\\b${k}=(-?[0-9.]+)`).exec(line)?.[1] ?? NaN);
+  const [read, write, remove, base] = [num('read'), num('write'), num('remove'), num('base')];
+  figures.storageRead = read;
+  figures.storageWrite = write;
+  figures.storageRemove = remove;
+  const ok = [read, write, remove].every((v) => Number.isFinite(v) && v >= 0) && base === 0;
+  check(`FileStore in the SDK's runtime: heap slots per read ${read}, write ${write}, remove ${remove} (no collection inside the measured runs)`, ok, line);
 }
 
 /**
