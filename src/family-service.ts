@@ -59,7 +59,6 @@ import {
   sealNoteInPlace,
   type FamilySettings,
   type MemberChange,
-  type NoteContent,
   type ReceiptState,
 } from './family-note.js';
 import type { Member, Roster } from './roster.js';
