@@ -417,6 +417,7 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
     recorder.close();
     player?.close();
     outbox.discardAll();
+    family.forgetKeys(); // the family's note keys are secrets of the old family
     factoryReset(p.data);
     roster.reload();
     p.log.log('warn', 'app.factory_reset_done');

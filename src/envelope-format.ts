@@ -382,10 +382,14 @@ export function labelBytes(label: string): Uint8Array {
   return b;
 }
 
+/** String.prototype.charCodeAt through .call: no String wrapper per call in XS (2 heap slots each). */
+const charCodeAt = String.prototype.charCodeAt;
+
 /** ASCII bytes of a label. */
 export function asciiBytes(s: string): Uint8Array {
-  const b = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i) & 0x7f;
+  const n = s.length;
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = charCodeAt.call(s, i) & 0x7f;
   return b;
 }
 

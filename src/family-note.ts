@@ -18,7 +18,9 @@
  * notice or from settings. `seq` rises per sender (toy: `fn.seq`, kept by a
  * factory reset; phone: its own counter): a receiver refuses a seq that is not
  * above the last one it accepted (STALE), so a relay replaying old notes changes
- * nothing. Portable; no allocation beyond the returned buffers.
+ * nothing. Portable; no allocation beyond the returned buffers (the toy's receipts
+ * use the allocation-free path: encodeReceiptBodyHex and sealNoteInPlace into one
+ * note buffer, issue 13).
  *
  * Errors: FamilyNoteError with a stable code (SIZE, VERSION, UNKNOWN_SENDER,
  * AUTH, MALFORMED, KIND, STALE, BAD_SETTINGS, STORAGE); messages never hold keys.
@@ -33,6 +35,11 @@ export const NOTE_BODY_BYTES = 64;
 /** Every note: version (1) + sender key (32) + nonce (24) + tag (16) + body (64) = 137 bytes. */
 export const NOTE_BYTES = 1 + KEY_BYTES + NONCE_BYTES + TAG_BYTES + NOTE_BODY_BYTES;
 export const LABEL_NOTE_KEY = 'PawPost family note v1';
+/** Where the parts of a note start: the nonce (24 bytes), the box (16-byte tag, then the sealed body). */
+export const NOTE_NONCE_AT = 1 + KEY_BYTES;
+export const NOTE_BOX_AT = NOTE_NONCE_AT + NONCE_BYTES;
+/** Where the body sits in a note buffer before sealNoteInPlace seals it there. */
+export const NOTE_BODY_AT = NOTE_BOX_AT + TAG_BYTES;
 
 /** Note kinds (body byte 0). */
 export const KIND_RECEIPT = 1;
@@ -146,32 +153,85 @@ export function noteKey(crypto: Pick<CryptoPort, 'sha512'>, shared: Uint8Array, 
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 
-/** The 64-byte body of a note. Throws FamilyNoteError (MALFORMED, BAD_SETTINGS) for fields out of bounds. */
-export function encodeNoteBody(seq: number, timeMs: number, c: NoteContent): Uint8Array {
+/** Writes the common head of a body (kind, seq, time) at b[at..) after zeroing the 64 bytes. Throws MALFORMED (seq). */
+function bodyHead(b: Uint8Array, at: number, kind: number, seq: number, timeMs: number): void {
   if (!Number.isInteger(seq) || seq < 1 || seq > 0xffffffff) throw new FamilyNoteError('MALFORMED', 'seq must be 1..2^32-1');
-  const b = new Uint8Array(NOTE_BODY_BYTES);
-  writeU32(b, 1, seq);
+  if (at < 0 || at + NOTE_BODY_BYTES > b.length) throw new FamilyNoteError('MALFORMED', 'body outside the buffer');
+  b.fill(0, at, at + NOTE_BODY_BYTES);
+  b[at] = kind;
+  writeU32(b, at + 1, seq);
   const t = timeMs > 0 ? Math.floor(timeMs / 1000) : 0;
-  writeU32(b, 5, t > 0xffffffff ? 0 : t);
+  writeU32(b, at + 5, t > 0xffffffff ? 0 : t);
+}
+
+/**
+ * String.prototype.charCodeAt called through .call: `s.charCodeAt(i)` on a string value
+ * makes a String wrapper object per call in XS (2 heap slots each, 64 for a message key,
+ * measured with bench/probe-receipt.ts); `.call(s, i)` makes none.
+ */
+const charCodeAt = String.prototype.charCodeAt;
+
+/** The value of one ASCII hex digit (either case), or -1. */
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+/**
+ * The 64-byte body of a receipt into out[at, at+64) (zeroed first), the message id
+ * from its 32 hex digits (either case; the inbox's message key). Allocates nothing
+ * (issue 13: the toy sends two receipts per message). Throws FamilyNoteError
+ * MALFORMED (seq, a key that is not 32 hex digits, a range outside `out`); on a
+ * throw the 64 bytes are zero or untouched.
+ */
+export function encodeReceiptBodyHex(out: Uint8Array, at: number, seq: number, timeMs: number, messageKeyHex: string, state: ReceiptState): void {
+  // exactly 32 characters: a 33rd is NaN (`.length` of a string value also makes a wrapper in XS);
+  // a shorter key gives NaN, not a hex digit, in the loop below
+  if (typeof messageKeyHex !== 'string' || !Number.isNaN(charCodeAt.call(messageKeyHex, 2 * MESSAGE_ID_BYTES))) throw new FamilyNoteError('MALFORMED', 'message key must be 32 hex digits');
+  bodyHead(out, at, KIND_RECEIPT, seq, timeMs);
+  for (let i = 0; i < MESSAGE_ID_BYTES; i++) {
+    const hi = hexValue(charCodeAt.call(messageKeyHex, 2 * i));
+    const lo = hexValue(charCodeAt.call(messageKeyHex, 2 * i + 1));
+    if (hi < 0 || lo < 0) {
+      out.fill(0, at, at + NOTE_BODY_BYTES);
+      throw new FamilyNoteError('MALFORMED', 'message key must be 32 hex digits');
+    }
+    out[at + 9 + i] = (hi << 4) | lo;
+  }
+  out[at + 25] = state === 'delivered' ? 1 : 2;
+}
+
+/**
+ * The 64-byte body of a note: into `out` at `at` (zeroed first) when given, else a new
+ * buffer; returns the buffer written. Throws FamilyNoteError (MALFORMED, BAD_SETTINGS)
+ * for fields out of bounds.
+ */
+export function encodeNoteBody(seq: number, timeMs: number, c: NoteContent, out?: Uint8Array, at = 0): Uint8Array {
+  const b = out ?? new Uint8Array(NOTE_BODY_BYTES);
   if (c.kind === 'receipt') {
     if (!(c.messageId instanceof Uint8Array) || c.messageId.length !== MESSAGE_ID_BYTES) throw new FamilyNoteError('MALFORMED', 'message id must be 16 bytes');
-    b[0] = KIND_RECEIPT;
-    b.set(c.messageId, 9);
-    b[25] = c.state === 'delivered' ? 1 : 2;
-  } else if (c.kind === 'member') {
+    bodyHead(b, at, KIND_RECEIPT, seq, timeMs);
+    b.set(c.messageId, at + 9);
+    b[at + 25] = c.state === 'delivered' ? 1 : 2;
+    return b;
+  }
+  if (c.kind === 'member') {
     const id = utf8(c.id);
     const name = utf8(c.name);
     if (id.length < 1 || id.length > 16 || name.length < 1 || name.length > 32) throw new FamilyNoteError('MALFORMED', 'member id 1..16 and name 1..32 bytes');
-    b[0] = KIND_MEMBER;
-    b[9] = c.change === 'added' ? 1 : 2;
-    b[10] = id.length;
-    b.set(id, 11);
-    b[11 + id.length] = name.length;
-    b.set(name, 12 + id.length);
-  } else {
-    b[0] = KIND_SETTINGS;
-    encodeSettings(c.settings, b, 9);
+    bodyHead(b, at, KIND_MEMBER, seq, timeMs);
+    b[at + 9] = c.change === 'added' ? 1 : 2;
+    b[at + 10] = id.length;
+    b.set(id, at + 11);
+    b[at + 11 + id.length] = name.length;
+    b.set(name, at + 12 + id.length);
+    return b;
   }
+  checkSettings(c.settings);
+  bodyHead(b, at, KIND_SETTINGS, seq, timeMs);
+  encodeSettings(c.settings, b, at + 9);
   return b;
 }
 
@@ -236,6 +296,28 @@ export function sealNote(crypto: Pick<CryptoPort, 'secretbox'>, key: Uint8Array,
   out.set(nonce, 1 + KEY_BYTES);
   out.set(boxed, 1 + KEY_BYTES + NONCE_BYTES);
   return out;
+}
+
+/**
+ * Seals a note in place, allocating nothing (issue 13): `note` (NOTE_BYTES, the
+ * caller's) holds the body at NOTE_BODY_AT (encodeReceiptBodyHex / encodeNoteBody
+ * with at = NOTE_BODY_AT). Writes the version, the sender key and `nonce` (24 random
+ * bytes, never reused under a key: the caller draws them from its RandomPort), then
+ * seals the body where it lies: the note is then the same bytes sealNote gives, and
+ * no plaintext is left in it. Uses the CryptoPort's secretboxInPlace when it has one
+ * (the native and tweetnacl adapters do), else secretbox. Lent buffers.
+ * Throws FamilyNoteError('MALFORMED') for wrong sizes (nothing sealed).
+ */
+export function sealNoteInPlace(crypto: Pick<CryptoPort, 'secretbox' | 'secretboxInPlace'>, key: Uint8Array, senderPublic: Uint8Array, nonce: Uint8Array, note: Uint8Array): void {
+  if (note.length !== NOTE_BYTES || nonce.length !== NONCE_BYTES || senderPublic.length !== KEY_BYTES) throw new FamilyNoteError('MALFORMED', 'note parts have the wrong size');
+  note[0] = NOTE_VERSION;
+  note.set(senderPublic, 1);
+  note.set(nonce, NOTE_NONCE_AT);
+  if (crypto.secretboxInPlace) {
+    crypto.secretboxInPlace(note, NOTE_BOX_AT, NOTE_BODY_BYTES, nonce, key);
+    return;
+  }
+  note.set(crypto.secretbox(note.subarray(NOTE_BODY_AT), nonce, key), NOTE_BOX_AT);
 }
 
 /** The sender key of a note, from the clear part, after the size and version checks. Throws SIZE, VERSION. */

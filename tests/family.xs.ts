@@ -406,3 +406,36 @@ test('member notices: when Dad\'s phone is added, Mum\'s phone gets a sealed not
   t.is(rig.app.counters.get('family.member_added_notices'), 1 + 2);
   t.is(rig.app.counters.get('family.member_removed_notices'), 2);
 });
+
+// ---------------------------------------------------------------- kept note keys (issue 13)
+
+test('receipts: notes sealed under the toy\'s kept note key open at the phone; after a member is removed, the phone that takes its place gets receipts under its own key', async (t) => {
+  const { rig, phone: mum } = await pairedRig();
+  const mumFam = familyOf(rig, mum);
+  const dad = await pairAnother(rig, 2, 'Dad');
+  const dadFam = familyOf(rig, dad);
+  notesFor(mumFam, famNotes(rig)); // the notice about Dad
+  /** One short message from `phone`, delivered and played to its end; the receipts `fam` can open. */
+  const exchange = (phone: Phone, fam: PhoneFamily) => {
+    const before = famNotes(rig).length;
+    rig.deliver(phone.sealMessage(30));
+    rig.clock.advance(500);
+    rig.heart.press();
+    rig.heart.release();
+    rig.clock.advance(3000);
+    return notesFor(fam, famNotes(rig).slice(before)).map((n) => (n.kind === 'receipt' ? n.state : n.kind));
+  };
+  t.deepEqual(exchange(mum, mumFam), ['delivered', 'heard'], 'Mum: the first receipt works the key out, the second uses the kept one');
+  t.deepEqual(exchange(mum, mumFam), ['delivered', 'heard'], 'Mum: kept key');
+  t.deepEqual(exchange(dad, dadFam), ['delivered', 'heard'], 'Dad');
+  // Mum removes Dad; Grandpa's phone pairs and takes Dad's place in the member list
+  await pairAnother(rig, 1, 'Mum', ['phone2']);
+  const gran = await pairAnother(rig, 3, 'Grandpa');
+  t.is(rig.app.roster!.list()[1]!.id, 'phone3', 'Grandpa has the place Dad had');
+  const granFam = familyOf(rig, gran);
+  const seen = famNotes(rig).length;
+  t.deepEqual(exchange(gran, granFam), ['delivered', 'heard'], 'Grandpa opens his receipts');
+  t.deepEqual(notesFor(dadFam, famNotes(rig).slice(seen)), [], 'Dad\'s phone opens none of them');
+  t.deepEqual(exchange(mum, mumFam), ['delivered', 'heard'], 'Mum still');
+  t.is(rig.app.counters.get('family.note_failed'), 0);
+});
