@@ -108,6 +108,13 @@ export class MessagePlayer implements PlayerControl {
   private readonly header = newChunkInfo();
   private playing: Playing | undefined;
   private readonly onFeed = () => this.feed();
+  /** purgeExpired's allocation-free scan: its inputs and result. */
+  private expiryNow = 0;
+  private expiryTtl = 0;
+  private anyExpired = false;
+  private readonly checkExpiry = (m: Msg): void => {
+    if (m.createdMs > 0 && this.expiryNow > m.createdMs + this.expiryTtl && (!this.playing || this.playing.msg !== m)) this.anyExpired = true;
+  };
   /** Chunks opened for playback since construction (bench: opens before the first frame). */
   chunksOpened = 0;
   private tail: TimerHandle | undefined;
@@ -414,6 +421,13 @@ export class MessagePlayer implements PlayerControl {
   purgeExpired(): void {
     const now = this.o.clock.wallNow();
     const ttl = this.o.ttlMs ?? 7 * 24 * 3600 * 1000;
+    // first a scan that allocates nothing (forEach with a callback made once: no iterator, no
+    // array; XS heap slots at every heart press, issue 13); the copy below only when one expired
+    this.expiryNow = now;
+    this.expiryTtl = ttl;
+    this.anyExpired = false;
+    this.msgs.forEach(this.checkExpiry);
+    if (!this.anyExpired) return;
     let any = false;
     for (const m of [...this.msgs.values()]) {
       if (m.createdMs > 0 && now > m.createdMs + ttl && (!this.playing || this.playing.msg !== m)) {

@@ -80,6 +80,48 @@ test('a parent message glows until the heart is pressed, plays once, and a redel
   t.is(rig.app.led.current, 'off');
 });
 
+test('a message older than 7 days is dropped unheard at the next heart press: nothing plays, its records go, a redelivery is refused', async (t) => {
+  const { rig, phone } = await pairedRig();
+  const fresh = phone.sealMessage(50, 3000);
+  const old = phone.sealMessage(50, 4000);
+  rig.deliver(old);
+  rig.clock.advance(500);
+  rig.deliver(fresh);
+  rig.clock.advance(500);
+  t.is(rig.app.player!.waiting(), 2);
+  const records = rig.data.keys('ib.').length;
+  t.true(records > 0);
+  // 7 days and a minute later: both expired; the heart press plays nothing and the glow goes out
+  rig.clock.setWall(rig.clock.wallNow() + 7 * 24 * 3600 * 1000 + 60_000);
+  rig.heart.press();
+  rig.heart.release();
+  rig.clock.advance(3000);
+  t.is(rig.played.filter((v) => v >= 3000 && v < 4050).length, 0, 'nothing played');
+  t.is(rig.app.player!.waiting(), 0);
+  t.is(rig.app.led.current, 'off');
+  t.is(rig.app.counters.get('msg.expired'), 2);
+  t.is(rig.data.keys('ib.').length, 0, 'the chunk records are removed');
+  // the same message again: its counter was committed when it expired
+  rig.deliver(old);
+  rig.clock.advance(500);
+  t.is(rig.app.player!.waiting(), 0);
+});
+
+test('a message within its 7 days plays after the others expired', async (t) => {
+  const { rig, phone } = await pairedRig();
+  rig.deliver(phone.sealMessage(50, 5000));
+  rig.clock.advance(500);
+  rig.clock.setWall(rig.clock.wallNow() + 7 * 24 * 3600 * 1000 + 60_000);
+  rig.deliver(phone.sealMessage(50, 6000)); // sealed now, by the phone's clock: fresh
+  rig.clock.advance(500);
+  rig.heart.press();
+  rig.heart.release();
+  rig.clock.advance(3000);
+  t.is(rig.played.filter((v) => v >= 5000 && v < 5050).length, 0, 'the old one never plays');
+  t.is(rig.played.filter((v) => v >= 6000 && v < 6050).length, 50, 'the fresh one plays whole');
+  t.is(rig.app.counters.get('msg.expired'), 1);
+});
+
 test('only a paired member can message the child: a stranger and a forged chunk are dropped before decoding', async (t) => {
   const { rig } = await pairedRig();
   // A stranger who knows the toy's public key but never paired.
