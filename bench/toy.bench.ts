@@ -55,12 +55,12 @@ async function slotsOf(s: XsSession, cmd: string): Promise<{ slots: number; resu
 }
 
 /** The storage fake alone doing the last scenario's storage operations again (bench/xs/toy-entry.ts storage.replay). */
-async function storageAlone(s: XsSession): Promise<{ slots: number; ops: number; failed: number }> {
+interface StorageAlone { slots: number; ops: number; failed: number; reads: number; writes: number; removes: number }
+async function storageAlone(s: XsSession): Promise<StorageAlone> {
   const setup = (await s.call<{ ops: number; overflow: boolean }>('storage.setup')).result;
   if (setup.overflow) throw new Error('storage op log overflowed: raise OPS_MAX in bench/xs/toy-entry.ts');
   const r = await slotsOf(s, 'storage.replay');
-  const res = r.result as { ops: number; failed: number };
-  return { slots: r.slots, ops: res.ops, failed: res.failed };
+  return { slots: r.slots, ...(r.result as Omit<StorageAlone, 'slots'>) };
 }
 
 async function pairToy(s: XsSession, metered: boolean) {
@@ -240,7 +240,7 @@ function heapRows(run: Run, crypto: string): BenchRow[] {
   if (!run.delHarness || !run.playHarness || !run.delStorage || !run.playStorage) return [];
   const per = (x: number) => x / SECONDS;
   const rows: BenchRow[] = [];
-  const pair: [string, Scenario, Scenario, { slots: number; ops: number; failed: number }][] = [
+  const pair: [string, Scenario, Scenario, StorageAlone][] = [
     ['receiving', run.del, run.delHarness, run.delStorage],
     ['playing', run.play, run.playHarness, run.playStorage],
   ];
@@ -250,7 +250,7 @@ function heapRows(run: Run, crypto: string): BenchRow[] {
       what: `heap slots allocated while ${what}, the toy alone (${crypto}; target < 100)`,
       value: per(toy),
       unit: 'slots / s of audio',
-      note: `whole worker ${Math.round(per(all.slots))} - harness alone ${Math.round(per(harness.slots))} - storage fake alone ${Math.round(per(storage.slots))} (${storage.ops} operations replayed)`,
+      note: `whole worker ${Math.round(per(all.slots))} - harness alone ${Math.round(per(harness.slots))} - storage fake alone ${Math.round(per(storage.slots))} (${storage.reads} reads, ${storage.writes} writes, ${storage.removes} removes replayed; on the device add FileStore's slots per operation: npm run bench -- device)`,
     });
   }
   return rows;

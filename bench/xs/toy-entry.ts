@@ -374,6 +374,14 @@ onXsCommand('storage.setup', () => {
 onXsCommand('storage.replay', () => {
   const st = replayStore!;
   let failed = 0;
+  let reads = 0;
+  let writes = 0;
+  let removes = 0;
+  for (let i = 0; i < opCount; i++) {
+    if (opKind[i] === 1) reads++;
+    else if (opKind[i] === 2) writes++;
+    else removes++;
+  }
   for (let i = 0; i < opCount; i++) {
     try {
       const k = opKind[i];
@@ -384,7 +392,7 @@ onXsCommand('storage.replay', () => {
       failed++;
     }
   }
-  return { ops: opCount, failed };
+  return { ops: opCount, failed, reads, writes, removes };
 });
 
 /** Probe aid (bench/probe-alloc.ts): the child presses the heart; nothing else runs. */
