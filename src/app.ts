@@ -418,6 +418,7 @@ export function startPawPost(p: PawPostPorts, opts: PawPostOptions): PawPost {
     player?.close();
     outbox.discardAll();
     family.forgetKeys(); // the family's note keys are secrets of the old family
+    envelope.keys.forget(); // and so are the envelope's pair keys
     factoryReset(p.data);
     roster.reload();
     p.log.log('warn', 'app.factory_reset_done');

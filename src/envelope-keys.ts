@@ -28,6 +28,8 @@ export class RosterKeys implements SenderKeys {
   /** recipients() for the roster's member list `lastList` (the same array until the roster changes). */
   private lastList: readonly Member[] | undefined;
   private lastRecipients: Uint8Array[] | undefined;
+  /** The member list the cache was last checked against (see sync()). */
+  private syncedList: readonly Member[] | undefined;
   constructor(
     private readonly roster: Roster,
     private readonly crypto: CryptoPort,
@@ -76,7 +78,38 @@ export class RosterKeys implements SenderKeys {
     return out;
   }
 
+  /**
+   * Zeroes and drops every pair key the toy worked out itself (rx, tx) for a member no longer
+   * in the roster: once per roster change (the member list is a new array after each), so a
+   * removed phone's keys do not stay in RAM. The X25519 shared key belongs to the roster.
+   */
+  private sync(): void {
+    const list = this.roster.list();
+    if (list === this.syncedList) return;
+    this.syncedList = list;
+    for (const [id, k] of this.cache) {
+      let present = false;
+      for (let i = 0; i < list.length && !present; i++) present = toHex(list[i]!.publicKey) === id && bytesEqual(k.shared, list[i]!.sharedKey ?? k.shared);
+      if (!present) this.drop(id, k);
+    }
+  }
+
+  private drop(id: string, k: { rx: Uint8Array; tx: Uint8Array }): void {
+    k.rx.fill(0);
+    k.tx.fill(0);
+    this.cache.delete(id);
+  }
+
+  /** Zeroes and drops every cached pair key (factory reset, close). Safe to call twice. */
+  forget(): void {
+    for (const [id, k] of this.cache) this.drop(id, k);
+    this.lastList = undefined;
+    this.lastRecipients = undefined;
+    this.syncedList = undefined;
+  }
+
   private keysOf(m: Member): { shared: Uint8Array; rx: Uint8Array; tx: Uint8Array } | undefined {
+    this.sync();
     if (isSmallOrderKey(m.publicKey)) {
       this.counters.inc('envelope.small_order_key');
       return undefined;
@@ -85,11 +118,16 @@ export class RosterKeys implements SenderKeys {
     const id = toHex(m.publicKey);
     let k = this.cache.get(id);
     if (!k || !bytesEqual(k.shared, shared)) {
+      if (k) this.drop(id, k); // this member's shared key changed
+      if (this.cache.size >= 16) this.forgetCacheOnly();
       k = { shared, rx: pairKey(this.crypto, shared, m.publicKey, this.toyPublicKey), tx: pairKey(this.crypto, shared, this.toyPublicKey, m.publicKey) };
-      if (this.cache.size >= 16) this.cache.clear();
       this.cache.set(id, k);
     }
     return k;
+  }
+
+  private forgetCacheOnly(): void {
+    for (const [id, k] of this.cache) this.drop(id, k);
   }
 
   private sharedOf(m: Member): Uint8Array {

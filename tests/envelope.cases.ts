@@ -587,6 +587,34 @@ export const envelopeCases: EnvelopeCase[] = [
     },
   },
   {
+    name: 'a removed member\'s pair keys are zeroed and dropped at the next key lookup; forget() zeroes all of them (factory reset); the rest still work',
+    fn: (t) => {
+      const w = new World(['mum', 'dad']);
+      const roster = new Roster(new MemoryStorage());
+      roster.add({ id: 'mum', name: 'Mum', publicKey: w.phones[0]!.publicKey });
+      roster.add({ id: 'dad', name: 'Dad', publicKey: w.phones[1]!.publicKey });
+      const keys = new RosterKeys(roster, w.crypto, w.toySecret, w.toyPublic);
+      const zero = (b: Uint8Array) => b.every((x) => x === 0);
+      const [txMum, txDad] = keys.recipients();
+      const rxDad = keys.receiveKeyFor(w.phones[1]!.publicKey)!;
+      const rxMum = keys.receiveKeyFor(w.phones[0]!.publicKey)!;
+      const mumCopy = rxMum.slice();
+      t.false(zero(txDad!) || zero(rxDad), 'real keys first');
+      roster.remove('dad');
+      t.is(keys.receiveKeyFor(w.phones[1]!.publicKey), undefined, 'dad is no sender now');
+      keys.receiveKeyFor(w.phones[0]!.publicKey); // any lookup after the change
+      t.true(zero(rxDad), 'dad\'s receive key zeroed');
+      t.true(zero(txDad!), 'dad\'s send key zeroed');
+      t.false(zero(rxMum), 'mum\'s keys untouched');
+      t.is(keys.recipients().length, 1);
+      t.true(sameBytes(keys.recipients()[0]!, txMum!));
+      keys.forget();
+      t.true(zero(rxMum) && zero(txMum!), 'forget zeroes every kept key');
+      keys.forget(); // twice is safe
+      t.true(sameBytes(keys.receiveKeyFor(w.phones[0]!.publicKey)!, mumCopy), 'worked out again after forget');
+    },
+  },
+  {
     name: 'shared keys are computed once per member and cached in the roster; pair keys differ per direction; wipe keeps the send counter',
     fn: (t) => {
       const storage = new MemoryStorage();
