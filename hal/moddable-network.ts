@@ -1,8 +1,9 @@
 /**
  * NetworkPort over the SDK's `wifi` (station mode; on `lin` the SDK's Wi-Fi
- * stand-in, which reports connected and an address after a second) and
- * `sntp` (sets the wall clock through `time` before the link is reported up,
- * because TLS checks certificate dates: a toy boots in 1970).
+ * stand-in, which reports connected and an address after a second) and SNTP
+ * (hal/moddable-sntp.ts over a UDP `socket`, not the SDK's `sntp` module: see
+ * there why), which sets the wall clock through `time` before the link is reported
+ * up, because TLS checks certificate dates: a toy boots in 1970.
  *
  * Reconnection: after a disconnect (or a join that gets no address within
  * `joinTimeoutMs`) the adapter waits a backoff (1 s doubling to `maxBackoffMs`,
@@ -13,7 +14,7 @@
  * routed to `onError`.
  */
 import WiFi from 'wifi';
-import SNTP from 'sntp';
+import { SntpClient } from './moddable-sntp.js';
 import Time from 'time';
 import type { ClockPort, LogPort, NetworkPort, PortStatus, RandomPort, TimerHandle } from './ports.js';
 
@@ -45,7 +46,7 @@ export class ModdableNetwork implements NetworkPort {
   private retry: TimerHandle | undefined;
   private joinTimer: TimerHandle | undefined;
   private handler: (up: boolean) => void = () => undefined;
-  private sntp: unknown;
+  private sntp: SntpClient | undefined;
   private clockSet = false;
   /** Join attempts, losses and SNTP outcomes (for tests and the log). */
   attempts = 0;
@@ -199,28 +200,26 @@ export class ModdableNetwork implements NetworkPort {
       }
     };
     try {
-      this.sntp = new SNTP({ host }, (message: number, value?: number) => {
-        try {
-          if (message === SNTP.time && typeof value === 'number') {
-            this.sntp = undefined;
-            this.clockSet = true;
-            this.sntpOk++;
-            try {
-              Time.set(value);
-            } catch (e) {
-              this.error(e);
-            }
-            this.o.log.log('info', 'net.clock_set', { unix: value });
-            done();
-          } else if (message === SNTP.error) {
-            this.sntp = undefined;
-            this.sntpFailed++;
-            this.o.log.log('warn', 'net.clock_failed');
-            done();
+      this.sntp = new SntpClient({
+        host,
+        onTime: (value) => {
+          this.sntp = undefined;
+          this.clockSet = true;
+          this.sntpOk++;
+          try {
+            Time.set(value);
+          } catch (e) {
+            this.error(e);
           }
-        } catch (e) {
-          this.error(e);
-        }
+          this.o.log.log('info', 'net.clock_set', { unix: value });
+          done();
+        },
+        onError: () => {
+          this.sntp = undefined;
+          this.sntpFailed++;
+          this.o.log.log('warn', 'net.clock_failed');
+          done();
+        },
       });
     } catch (e) {
       this.sntp = undefined;

@@ -31,7 +31,7 @@
 /// <reference path="../node_modules/@moddable/typings/socket.d.ts" />
 /// <reference path="../node_modules/@moddable/typings/securesocket.d.ts" />
 /// <reference path="../node_modules/@moddable/typings/wifi.d.ts" />
-/// <reference path="../node_modules/@moddable/typings/sntp.d.ts" />
+/// <reference path="../node_modules/@moddable/typings/net.d.ts" />
 /// <reference path="../node_modules/@moddable/typings/instrumentation.d.ts" />
 /// <reference path="../node_modules/@moddable/typings/debug.d.ts" />
 

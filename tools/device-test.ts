@@ -290,7 +290,7 @@ async function run(sdk: Sdk): Promise<void> {
       if (sntp) {
         const set = await r.waitFor(/net\.clock_set|net\.clock_failed/, 15000);
         const unix = Number(/unix=(\d+)/.exec(set)?.[1] ?? 0);
-        check('after Wi-Fi is up the toy asks SNTP (the SDK\'s sntp over UDP) and gets the time', /clock_set/.test(set) && Math.abs(unix - Date.now() / 1000) < 60 && sntp.requests > 0, `${set}; ${sntp.requests} request(s)`);
+        check('after Wi-Fi is up the toy asks SNTP (hal/moddable-sntp.ts over the SDK\'s UDP socket) and gets the time', /clock_set/.test(set) && Math.abs(unix - Date.now() / 1000) < 60 && sntp.requests > 0, `${set}; ${sntp.requests} request(s)`);
       }
       const refused = r.lines.some((l) => /app\.broker_override_refused/.test(l));
       check('paired toy joins Wi-Fi (lin stand-in) and reaches mosquitto over TLS (test CA from NVS, server name checked) with its factory credentials; the phone-supplied broker is refused', /family=1/.test(started) && refused, started);

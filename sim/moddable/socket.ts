@@ -1,7 +1,9 @@
 /**
  * Node implementation of the Moddable SDK's `socket` module (TCP `Socket`,
  * modules/network/socket/socket.js over lwip/modSocket.c, SDK 8.2) on node:net.
- * Only TCP clients (`kind` "TCP", the default); no UDP/RAW, no Listener.
+ * TCP clients (`kind` "TCP", the default), and `kind` "UDP" only as an SNTP server
+ * stand-in (SimUdpSocket below: a 48-byte request to port 123 is answered with the
+ * host's clock); no RAW, no Listener.
  *
  * `new Socket({host | address, port})` starts connecting; then `socket.callback(message, value)`:
  * - `Socket.connected` (1) once connected;
@@ -35,7 +37,7 @@ export interface SocketDictionary {
   host?: string;
   address?: string;
   port: number;
-  kind?: 'TCP';
+  kind?: 'TCP' | 'UDP';
   /** Send buffer bytes (lwip TCP_SND_BUF; ESP32 default 5744). Simulation only. */
   sndbuf?: number;
   /** Largest segment offered at once (ESP32 TCP_MSS 1440). Simulation only. */
@@ -70,9 +72,9 @@ export class Socket {
   #done = false;
   #connected = false;
   #peerEnded = false;
-  readonly #sndbuf: number;
-  readonly #mss: number;
-  readonly #rcvWindow: number;
+  readonly #sndbuf: number = 5744;
+  readonly #mss: number = 1440;
+  readonly #rcvWindow: number = 5760;
   #inflight = 0;
   readonly #segments: Uint8Array[] = [];
   #queued = 0;
@@ -83,6 +85,8 @@ export class Socket {
 
   constructor(dict: SocketDictionary) {
     if (!dict || typeof dict !== 'object') throw new Error('invalid dictionary');
+    // a UDP socket is a different object (JavaScript lets a constructor return one)
+    if (dict.kind === 'UDP') return new SimUdpSocket() as unknown as Socket;
     if (dict.kind !== undefined && dict.kind !== 'TCP') throw new Error('invalid socket kind');
     const host = dict.address ?? dict.host;
     if (!dict.nodeSocket && (typeof host !== 'string' || host === '')) throw new Error('invalid dictionary');
@@ -263,3 +267,55 @@ export class Socket {
 }
 
 export default Object.freeze({ Socket });
+
+/** Seconds from 1900 (NTP) to 1970 (Unix). */
+const NTP_UNIX_OFFSET = 2208988800;
+
+/**
+ * `new Socket({ kind: 'UDP' })` in the simulator: the one UDP peer the firmware has is an
+ * SNTP server. `write(address, 123, request)` with a 48-byte request is answered after
+ * 5 ms by a 48-byte server-mode reply carrying the host's clock (transmit time, byte 40);
+ * the reply is offered as `callback(Socket.readable, 48)` and read with `read(ArrayBuffer)`.
+ * Writes to other ports are dropped. After close() nothing more is offered.
+ */
+export class SimUdpSocket {
+  callback: ((message: number, value?: number) => void) | undefined;
+  #closed = false;
+  #datagram: Uint8Array | undefined;
+  /** Requests seen, process-wide (tests). */
+  static requests = 0;
+
+  write(address: string, port: number, data: ArrayBuffer | Uint8Array): void {
+    if (this.#closed) throw new Error('closed socket');
+    if (typeof address !== 'string' || !Number.isInteger(port)) throw new Error('invalid arguments');
+    const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
+    if (port !== 123 || bytes.length !== 48) return;
+    SimUdpSocket.requests++;
+    setTimeout(() => {
+      if (this.#closed) return;
+      const b = new Uint8Array(48);
+      b[0] = 0x24; // LI 0, version 4, mode 4 (server)
+      b[1] = 2; // stratum
+      new DataView(b.buffer).setUint32(40, Math.floor(Date.now() / 1000) + NTP_UNIX_OFFSET);
+      this.#datagram = b;
+      try {
+        this.callback?.(Socket.readable, 48);
+      } catch {
+        Socket.simCallbackExceptions++;
+      }
+    }, 5);
+  }
+
+  read(type: unknown): ArrayBuffer {
+    if (this.#closed) throw new Error('closed socket');
+    const d = this.#datagram;
+    if (type !== ArrayBuffer || !d) throw new Error('nothing to read');
+    this.#datagram = undefined;
+    return d.buffer.slice(0) as ArrayBuffer;
+  }
+
+  close(): void {
+    if (this.#closed) throw new Error('close on closed socket');
+    this.#closed = true;
+  }
+}

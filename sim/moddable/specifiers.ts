@@ -27,6 +27,6 @@ export const MODDABLE_SPECIFIERS: Readonly<Record<string, string>> = {
   securesocket: 'securesocket.ts',
   // ---- network link (hal/moddable-network.ts)
   wifi: 'wifi.ts',
-  sntp: 'sntp.ts',
+  net: 'net.ts', // Net.resolve for hal/moddable-sntp.ts (the SNTP client over a UDP socket)
   // ---- add further Moddable modules here (e.g. 'ota')
 };
