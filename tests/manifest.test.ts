@@ -49,7 +49,10 @@ test('creation uses the keys mcconfig reads; the network manifests are included'
   t.true(typeof c.nativeStack === 'number' && c.nativeStack >= 40 * 1024, 'nativeStack for libopus');
   t.is(c.nativeStackSize, undefined);
   t.true((c.heap?.initial ?? 0) > 4928, 'the measured heap, above the target default that aborts at boot');
-  for (const inc of ['modules/crypt/tls.json', 'modules/network/wifi/manifest.json', 'modules/network/sntp/manifest.json']) {
+  for (const inc of ['modules/crypt/tls.json', 'modules/network/wifi/manifest.json', 'examples/manifest_net.json']) {
     t.true(m.include.some((i) => i.endsWith(inc)), inc);
   }
+  // SNTP is hal/moddable-sntp.ts on the UDP socket (manifest_net), not the SDK's sntp module (docs/HARDWARE.md)
+  t.false(m.include.some((i) => i.includes('network/sntp')), 'no SDK sntp module');
+  for (const p of ['esp32', 'lin'] as const) t.is((m.platforms[p]!.modules as Record<string, unknown>)['hal/moddable-sntp'], './hal/moddable-sntp', p);
 });
