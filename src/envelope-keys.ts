@@ -119,15 +119,11 @@ export class RosterKeys implements SenderKeys {
     let k = this.cache.get(id);
     if (!k || !bytesEqual(k.shared, shared)) {
       if (k) this.drop(id, k); // this member's shared key changed
-      if (this.cache.size >= 16) this.forgetCacheOnly();
+      if (this.cache.size >= 16) this.forget(); // (at most MAX_MEMBERS live entries: sync() drops removed ones)
       k = { shared, rx: pairKey(this.crypto, shared, m.publicKey, this.toyPublicKey), tx: pairKey(this.crypto, shared, this.toyPublicKey, m.publicKey) };
       this.cache.set(id, k);
     }
     return k;
-  }
-
-  private forgetCacheOnly(): void {
-    for (const [id, k] of this.cache) this.drop(id, k);
   }
 
   private sharedOf(m: Member): Uint8Array {

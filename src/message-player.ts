@@ -113,7 +113,7 @@ export class MessagePlayer implements PlayerControl {
   private expiryTtl = 0;
   private anyExpired = false;
   private readonly checkExpiry = (m: Msg): void => {
-    if (m.createdMs > 0 && this.expiryNow > m.createdMs + this.expiryTtl && (!this.playing || this.playing.msg !== m)) this.anyExpired = true;
+    if (this.isExpired(m)) this.anyExpired = true;
   };
   /** Chunks opened for playback since construction (bench: opens before the first frame). */
   chunksOpened = 0;
@@ -417,20 +417,23 @@ export class MessagePlayer implements PlayerControl {
     }
   }
 
+  /** Older than the time to live at `expiryNow`, and not the one playing. */
+  private isExpired(m: Msg): boolean {
+    return m.createdMs > 0 && this.expiryNow > m.createdMs + this.expiryTtl && (!this.playing || this.playing.msg !== m);
+  }
+
   /** Drops messages older than the time to live (7 days by default), heard or not. */
   purgeExpired(): void {
-    const now = this.o.clock.wallNow();
-    const ttl = this.o.ttlMs ?? 7 * 24 * 3600 * 1000;
     // first a scan that allocates nothing (forEach with a callback made once: no iterator, no
     // array; XS heap slots at every heart press, issue 13); the copy below only when one expired
-    this.expiryNow = now;
-    this.expiryTtl = ttl;
+    this.expiryNow = this.o.clock.wallNow();
+    this.expiryTtl = this.o.ttlMs ?? 7 * 24 * 3600 * 1000;
     this.anyExpired = false;
     this.msgs.forEach(this.checkExpiry);
     if (!this.anyExpired) return;
     let any = false;
     for (const m of [...this.msgs.values()]) {
-      if (m.createdMs > 0 && now > m.createdMs + ttl && (!this.playing || this.playing.msg !== m)) {
+      if (this.isExpired(m)) {
         this.forgetVerifier(m.key);
         this.retire(m, 'expired');
         any = true;
